@@ -1,0 +1,398 @@
+"""Screenshots of the main pages at phone and desktop widths, for reviewers.
+
+    .venv/bin/python scripts/screenshots.py [--out docs/screenshots] [--only NAME ...]
+
+Starts the app in this process on 127.0.0.1 (a free port) with a temporary
+SQLite database, the demo city (``app/demo_city.yaml``) and a fixed set of
+bookings, at a fixed moment (Tuesday 2026-12-01 09:50 Japan time, so the
+pages look the same on every run), then drives Debian's Chromium through
+Playwright (fake camera and microphone) and writes one PNG per page and width
+plus ``README.md``, the index. Nothing leaves the machine: the app listens on
+loopback and the browser only talks to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import re
+import socket
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import uvicorn  # noqa: E402
+from sqlalchemy import select  # noqa: E402
+
+import scheduler.service  # noqa: E402
+from app.clock import FixedClock  # noqa: E402
+from app.context import AppContext  # noqa: E402
+from app.demo import ensure_demo_city  # noqa: E402
+from app.kiosk import KioskSettings  # noqa: E402
+from app.main import create_app  # noqa: E402
+from app.migrate import upgrade  # noqa: E402
+from app.settings import Settings  # noqa: E402
+from media.loopback import allow_loopback_candidates  # noqa: E402
+from scheduler.orm import Booking, Kiosk, Service  # noqa: E402
+from scheduler.service import BookingRequest, SchedulingService  # noqa: E402
+from scheduler.types import Channel  # noqa: E402
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-proxy-server",
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--allow-loopback-in-peer-connection",
+]
+SECRET = "screenshots-secret-not-for-production-" + "x" * 16
+PUBLIC_URL = "https://madoguchi.city.midori.example"
+# Tuesday 1 December 2026, 09:50 in Japan: counters open, the first call soon.
+NOW = datetime(2026, 12, 1, 0, 50, tzinfo=UTC)
+TODAY = date(2026, 12, 1)
+TOMORROW = date(2026, 12, 2)
+DEMO_PASSWORD = "demo"  # noqa: S105 (the demo city's published password, app/demo_city.yaml)
+
+
+@dataclass(frozen=True)
+class Width:
+    name: str
+    width: int
+    height: int
+    max_height: int  # long pages are cut here: these are for reading, not archiving
+    mobile: bool
+
+
+WIDTHS = (
+    Width("phone", 390, 844, 2200, True),
+    Width("desktop", 1280, 800, 1600, False),
+)
+
+
+# -- the app, in this process ------------------------------------------------------------------
+
+
+@dataclass
+class Demo:
+    base_url: str
+    manage_token: str
+    join_token: str
+    kiosk_token: str
+    service_id: int
+    free_start: str
+    staff_login: str
+
+
+def _codes() -> Callable[[], str]:
+    """Booking codes that are the same on every run (readable in the screenshots)."""
+    counter = itertools.count(1)
+    alphabet = scheduler.service.CODE_ALPHABET
+
+    def code() -> str:
+        n = next(counter)
+        return scheduler.service.CODE_PREFIX + "".join(
+            alphabet[(n * 7 + i * 11) % len(alphabet)] for i in range(6)
+        )
+
+    return code
+
+
+def _seed(ctx: AppContext) -> tuple[str, str, str, int, str, str]:
+    """The fixed bookings; returns what the page visits need."""
+    scheduler.service.new_booking_code = _codes()  # type: ignore[method-assign]
+    with ctx.writer_sessions() as session:
+        svc = SchedulingService(session, tz=ctx.tz)
+        services = {s.slug: s for s in session.scalars(select(Service))}
+        kiosk = session.scalars(select(Kiosk).where(Kiosk.slug == "kita-shisho-1")).one()
+        booked_at = NOW - timedelta(days=3)
+
+        def book(
+            slug: str,
+            hour: int,
+            minute: int,
+            name: str,
+            *,
+            channel: Channel = Channel.ONLINE,
+            day: date = TODAY,
+        ) -> Booking:
+            start = datetime(day.year, day.month, day.day, hour, minute, tzinfo=ctx.tz)
+            return svc.book(
+                BookingRequest(
+                    service_id=services[slug].id,
+                    start=start,
+                    channel=channel,
+                    name=name,
+                    email="resident@example.jp",
+                    phone="090-0000-0000",
+                    kiosk_id=kiosk.id if channel is Channel.KIOSK else None,
+                ),
+                booked_at,
+            )
+
+        first = book("tennyu-tenshutsu", 10, 0, "山田 花子")
+        rest = [
+            book("mynumber", 10, 30, "鈴木 次郎"),
+            book("shomeisho", 11, 0, "高橋 三郎", channel=Channel.KIOSK),
+            book("tennyu-tenshutsu", 13, 30, "田中 良子"),
+            book("mynumber", 14, 0, "伊藤 さくら"),
+            book("tennyu-tenshutsu", 15, 0, "渡辺 健", day=TOMORROW),
+        ]
+        # Room ids are random; fixed ones keep the printed join links the same.
+        for n, booking in enumerate([first, *rest], start=1):
+            booking.room_id = f"demo-room-{n:02d}"
+        session.commit()
+        tennyu = services["tennyu-tenshutsu"]
+        free = svc.availability(tennyu.id, TOMORROW, TOMORROW, Channel.ONLINE, NOW)
+        return (
+            ctx.links.manage_token(first),
+            ctx.links.join_token(first),
+            ctx.links.kiosk_token(kiosk, expires=NOW + timedelta(days=365)),
+            tennyu.id,
+            free[0].start.astimezone(ctx.tz).isoformat(),
+            first.staff.login,
+        )
+
+
+@contextmanager
+def running_app(workdir: Path) -> Iterator[Demo]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    base_url = f"http://127.0.0.1:{port}"
+    url = f"sqlite:///{workdir / 'madoguchi.db'}"
+    upgrade(url)
+    settings = Settings(
+        mode="demo",
+        database_url=url,
+        secret_key=SECRET,
+        # Links printed on the pages read the same on every run (and like a city's).
+        public_base_url=PUBLIC_URL,
+        demo_data=False,
+        ice_servers=[],
+    )
+    ctx = AppContext.from_settings(settings, clock=FixedClock(NOW))
+    ensure_demo_city(ctx)
+    manage, join, kiosk, service_id, free_start, staff_login = _seed(ctx)
+    # The pre-call check's echo peer offers 127.0.0.1, the browser's only path to it.
+    allow_loopback_candidates()
+    app = create_app(ctx)
+    app.state.kiosk_settings = KioskSettings(phone="01-2345-6789")
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the app did not start")
+        time.sleep(0.05)
+    try:
+        yield Demo(base_url, manage, join, kiosk, service_id, free_start, staff_login)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        ctx.engine.dispose()
+
+
+# -- the pages -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Shot:
+    name: str
+    title: str
+    show: Callable[[Page, Demo], None]
+
+
+def _goto(path: str) -> Callable[[Page, Demo], None]:
+    def show(page: Page, demo: Demo) -> None:
+        page.goto(path.format(d=demo))
+
+    return show
+
+
+def _login(page: Page, login: str) -> None:
+    page.goto("/staff/login")
+    page.fill("#login", login)
+    page.fill("#password", DEMO_PASSWORD)
+    page.click("form.narrow-form button[type=submit]")
+    page.wait_for_url(re.compile(r"/staff$"))
+
+
+def _join_check(page: Page, demo: Demo) -> None:
+    page.goto(f"/join/{demo.join_token}")
+    page.click("#btn-devices")
+    page.wait_for_selector("#step-check:not([hidden])")
+    # The check takes about ten seconds; its result is the state worth showing.
+    page.wait_for_function(
+        "() => !document.querySelector('#btn-check-again').hidden", timeout=60_000
+    )
+    # The live preview is a moving test pattern: keep the shot stable.
+    page.evaluate("() => document.querySelectorAll('video').forEach((v) => v.pause())")
+
+
+def _staff_queue(page: Page, demo: Demo) -> None:
+    _login(page, demo.staff_login)
+    page.wait_for_selector("table, .queue")
+
+
+def _admin_services(page: Page, demo: Demo) -> None:
+    _login(page, "admin")
+    page.goto("/admin/services")
+
+
+def _confirm(page: Page, demo: Demo) -> None:
+    page.goto(f"/manage/{demo.manage_token}?new=1")
+
+
+def _kiosk_code(page: Page, demo: Demo) -> None:
+    page.goto(f"/kiosk/{demo.kiosk_token}/code?lang=ja")
+    for key in "7K3":
+        page.click(f'#kiosk-keypad button[data-key="{key}"]')
+
+
+SHOTS = (
+    Shot("resident-start", "住民: トップ（課を選ぶ） / Resident: start", _goto("/")),
+    Shot(
+        "service-days",
+        "住民: 日にちを選ぶ / Resident: days of a service",
+        _goto("/services/{d.service_id}"),
+    ),
+    Shot(
+        "day-times",
+        "住民: 時間を選ぶ / Resident: times of a day",
+        _goto(f"/services/{{d.service_id}}/day/{TOMORROW.isoformat()}"),
+    ),
+    Shot(
+        "booking-form",
+        "住民: 予約の入力 / Resident: booking form",
+        _goto("/services/{d.service_id}/book?start={d.free_start}"),
+    ),
+    Shot("confirmation", "住民: 予約の確定 / Resident: confirmation", _confirm),
+    Shot("manage", "住民: 予約の確認・変更 / Resident: manage", _goto("/manage/{d.manage_token}")),
+    Shot("join-check", "住民: 接続確認 / Resident: join page, device check", _join_check),
+    Shot("staff-login", "職員: ログイン / Staff: login", _goto("/staff/login")),
+    Shot("staff-queue", "職員: 本日の予約 / Staff: today's queue", _staff_queue),
+    Shot("admin-services", "管理: サービス一覧 / Admin: services", _admin_services),
+    Shot(
+        "kiosk-start",
+        "端末: 最初の画面 / Kiosk: start",
+        _goto("/kiosk/{d.kiosk_token}?lang=ja"),
+    ),
+    Shot("kiosk-code", "端末: 予約番号の入力 / Kiosk: booking code", _kiosk_code),
+    Shot(
+        "kiosk-walk-in",
+        "端末: 予約のない方 / Kiosk: without a booking",
+        _goto("/kiosk/{d.kiosk_token}/walk-in?lang=ja"),
+    ),
+)
+
+
+def take(browser: Browser, demo: Demo, shot: Shot, width: Width, out: Path) -> Path:
+    context = browser.new_context(
+        base_url=demo.base_url,
+        viewport={"width": width.width, "height": width.height},
+        device_scale_factor=1,
+        is_mobile=width.mobile,
+        has_touch=width.mobile,
+        locale="ja-JP",
+        timezone_id="Asia/Tokyo",
+        reduced_motion="reduce",
+    )
+    context.set_default_timeout(30_000)
+    try:
+        page = context.new_page()
+        shot.show(page, demo)
+        page.wait_for_load_state("load")
+        page.evaluate("() => document.fonts.ready")
+        # No blinking caret or focus ring from an autofocus in the picture.
+        page.evaluate("() => document.activeElement && document.activeElement.blur()")
+        height = min(
+            int(page.evaluate("() => document.documentElement.scrollHeight")), width.max_height
+        )
+        path = out / f"{shot.name}-{width.name}.png"
+        page.screenshot(
+            path=str(path),
+            full_page=True,
+            clip={"x": 0, "y": 0, "width": width.width, "height": max(height, width.height)},
+            animations="disabled",
+            caret="hide",
+        )
+        return path
+    finally:
+        context.close()
+
+
+def write_index(out: Path, shots: tuple[Shot, ...]) -> None:
+    lines = [
+        "# Screenshots",
+        "",
+        "Made by `scripts/screenshots.py` (`.venv/bin/python scripts/screenshots.py`): the demo",
+        "city みどり市 with a fixed set of bookings, at Tuesday 2026-12-01 09:50 Japan time, in",
+        "Japanese, at phone (390×844) and desktop (1280×800) widths. Long pages are cut at",
+        "2200 px (phone) and 1600 px (desktop). Run the script again after changing a page.",
+        "",
+        "| Page | Phone | Desktop |",
+        "| --- | --- | --- |",
+    ]
+    for shot in shots:
+        cells = [
+            f"[{width.name}]({shot.name}-{width.name}.png)"
+            if (out / f"{shot.name}-{width.name}.png").exists()
+            else "—"
+            for width in WIDTHS
+        ]
+        lines.append(f"| {shot.title} | {cells[0]} | {cells[1]} |")
+    lines.append("")
+    (out / "README.md").write_text("\n".join(lines), encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    parser.add_argument("--only", nargs="*", help="names of the pages to take (default: all)")
+    args = parser.parse_args(argv)
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    shots = tuple(s for s in SHOTS if not args.only or s.name in args.only)
+
+    from playwright.sync_api import sync_playwright
+
+    with (
+        tempfile.TemporaryDirectory(prefix="mdg-shots-") as tmp,
+        running_app(Path(tmp)) as demo,
+        sync_playwright() as pw,
+    ):
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            for shot in shots:
+                for width in WIDTHS:
+                    path = take(browser, demo, shot, width, out)
+                    print(f"{path}  {path.stat().st_size // 1024} KiB")
+        finally:
+            browser.close()
+    write_index(out, SHOTS)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
