@@ -1,0 +1,648 @@
+"""Database service of the scheduler: loads rows into the pure core, books.
+
+This is the thin I/O layer around ``scheduler.slots`` and
+``scheduler.allocation``. It owns every scheduling query; callers (the HTTP
+API, the CLI) hand it a session and commit once. The never-double-book
+guarantee is the database's (see the initial migration); this layer only
+picks whom to try and falls back to the next qualified person on a conflict.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, or_, select
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from scheduler.allocation import rank_staff
+from scheduler.config_cache import cache
+from scheduler.errors import (
+    BookingCancelled,
+    BookingNotFound,
+    ChangeWindowClosed,
+    InvalidBookingRequest,
+    SlotUnavailable,
+)
+from scheduler.orm import (
+    Booking,
+    BookingStatus,
+    City,
+    CityClosure,
+    Department,
+    DepartmentHours,
+    ExternalBusy,
+    HoursOverride,
+    Kiosk,
+    Service,
+    Staff,
+    StaffHours,
+    StaffLeave,
+    WaitlistEntry,
+    WaitlistStatus,
+    staff_skills,
+)
+from scheduler.slots import SlotQuery, compute_slots
+from scheduler.types import (
+    Channel,
+    ClosurePolicy,
+    DateOverride,
+    ExistingBooking,
+    Hours,
+    ServiceSpec,
+    Slot,
+    StaffSpec,
+    TimeRange,
+    WeeklyWindow,
+)
+
+log = logging.getLogger(__name__)
+
+# Booking codes avoid 0/O and 1/I so they can be read out over the phone.
+CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+CODE_PREFIX = "MDG-"
+WAITLIST_OFFER_TTL = timedelta(hours=2)
+# No service's buffer is this long; bookings further from the queried days cannot matter.
+BUFFER_MARGIN = timedelta(hours=6)
+
+
+def new_booking_code() -> str:
+    # 32 symbols: five random bits each, so one byte per symbol without bias.
+    return CODE_PREFIX + "".join(CODE_ALPHABET[b & 31] for b in secrets.token_bytes(6))
+
+
+@dataclass(frozen=True, slots=True)
+class BookingRequest:
+    service_id: int
+    start: datetime
+    channel: Channel
+    name: str
+    email: str | None
+    phone: str | None = None
+    locale: str = "ja"
+    kiosk_id: int | None = None
+    booked_by_staff_id: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.start.tzinfo is None:
+            raise InvalidBookingRequest("start must carry a UTC offset", field="start")
+        if not self.name.strip():
+            raise InvalidBookingRequest("name is required", field="name")
+        if not self.email and not self.phone:
+            raise InvalidBookingRequest("an email or a phone number is required", field="email")
+
+
+def service_spec(service: Service) -> ServiceSpec:
+    return ServiceSpec(
+        id=service.id,
+        department_id=service.department_id,
+        duration=timedelta(minutes=service.duration_min),
+        buffer_before=timedelta(minutes=service.buffer_before_min),
+        buffer_after=timedelta(minutes=service.buffer_after_min),
+        channels=frozenset(Channel(c) for c in service.channels.split(",") if c),
+        min_notice=timedelta(minutes=service.min_notice_min),
+        horizon=timedelta(days=service.horizon_days),
+        daily_cap=service.daily_cap,
+        slot_step=timedelta(minutes=service.slot_step_min) if service.slot_step_min else None,
+        change_cutoff=timedelta(minutes=service.change_cutoff_min),
+    )
+
+
+def _overrides(rows: Sequence[Any]) -> tuple[DateOverride, ...]:
+    """Rows with ``day``, ``start``, ``end`` (ORM objects or column tuples)."""
+    by_day: dict[date, list[tuple[time, time]]] = {}
+    for row in rows:
+        windows = by_day.setdefault(row.day, [])
+        if row.start is not None and row.end is not None:
+            windows.append((row.start, row.end))
+    return tuple(DateOverride(day, tuple(sorted(w))) for day, w in sorted(by_day.items()))
+
+
+def _weekly(rows: Sequence[Any]) -> tuple[WeeklyWindow, ...]:
+    return tuple(WeeklyWindow(r.weekday, r.start, r.end) for r in rows)
+
+
+def _is_overlap_violation(exc: IntegrityError) -> bool:
+    text = str(exc.orig)
+    return "ex_bookings_staff_overlap" in text or "booking_overlap" in text
+
+
+def _is_lost_race(exc: DBAPIError) -> bool:
+    """Two transactions inserting overlapping rows for one person can deadlock
+    inside the exclusion check (PostgreSQL 40P01); one of them loses, exactly
+    as if the other had committed first."""
+    if isinstance(exc, IntegrityError):
+        return _is_overlap_violation(exc)
+    return getattr(exc.orig, "sqlstate", None) in ("40P01", "40001")
+
+
+def _is_code_collision(exc: IntegrityError) -> bool:
+    text = str(exc.orig)
+    return "uq_bookings_code" in text or "bookings.code" in text
+
+
+class SchedulingService:
+    def __init__(self, session: Session, *, tz: ZoneInfo) -> None:
+        self.session = session
+        self.tz = tz
+        # Waiting-list offers made through this service, for the caller to mail.
+        self.new_offers: list[WaitlistEntry] = []
+
+    # -- reading -----------------------------------------------------------
+
+    def closure_policy(self) -> ClosurePolicy:
+        city = self.session.get(City, 1)
+        extra = frozenset(self.session.scalars(select(CityClosure.day)))
+        if city is None:
+            return ClosurePolicy(extra_closed=extra)
+        return ClosurePolicy(
+            public_holidays=city.close_public_holidays,
+            year_end=city.close_year_end,
+            extra_closed=extra,
+        )
+
+    def get_service(self, service_id: int) -> Service:
+        service = self.session.get(Service, service_id, options=[joinedload(Service.department)])
+        if service is None or not service.active:
+            raise InvalidBookingRequest("unknown service", field="service_id")
+        return service
+
+    def departments(self) -> list[Department]:
+        stmt = (
+            select(Department)
+            .options(selectinload(Department.services), selectinload(Department.hours))
+            .order_by(Department.sort_order, Department.id)
+        )
+        return list(self.session.scalars(stmt))
+
+    def _utc_bounds(self, first: date, last: date) -> tuple[datetime, datetime]:
+        # The local days plus a margin, so buffers reaching past midnight are seen.
+        lo = datetime.combine(first, time(), self.tz).astimezone(UTC) - BUFFER_MARGIN
+        hi = datetime.combine(last + timedelta(days=1), time(), self.tz).astimezone(UTC)
+        return lo, hi + BUFFER_MARGIN
+
+    def _department_weekly(self, department_id: int) -> tuple[WeeklyWindow, ...]:
+        rows = self.session.execute(
+            select(DepartmentHours.weekday, DepartmentHours.start, DepartmentHours.end)
+            .where(DepartmentHours.department_id == department_id)
+            .order_by(DepartmentHours.weekday, DepartmentHours.start)
+        ).all()
+        return _weekly(rows)
+
+    def _qualified(self, service_id: int) -> tuple[tuple[int, tuple[WeeklyWindow, ...]], ...]:
+        """Active staff with the skill, each with their weekly hours."""
+        staff_ids = list(
+            self.session.scalars(
+                select(Staff.id)
+                .join(staff_skills, staff_skills.c.staff_id == Staff.id)
+                .where(staff_skills.c.service_id == service_id, Staff.active.is_(True))
+                .order_by(Staff.id)
+            )
+        )
+        weekly: dict[int, list[Any]] = {sid: [] for sid in staff_ids}
+        for row in self.session.execute(
+            select(StaffHours.staff_id, StaffHours.weekday, StaffHours.start, StaffHours.end)
+            .where(StaffHours.staff_id.in_(staff_ids))
+            .order_by(StaffHours.staff_id, StaffHours.weekday, StaffHours.start)
+        ):
+            weekly[row.staff_id].append(row)
+        return tuple((sid, _weekly(weekly[sid])) for sid in staff_ids)
+
+    def slot_query(
+        self,
+        service: Service,
+        first: date,
+        last: date,
+        channel: Channel,
+        now: datetime,
+        *,
+        kiosk_id: int | None = None,
+        ignore_booking_id: int | None = None,
+    ) -> SlotQuery:
+        # Plain column tuples, not ORM entities: this runs on every booking and
+        # entity construction was most of its cost (docs/benchmarks.md).
+        lo, hi = self._utc_bounds(first, last)
+        spec = service_spec(service)
+        execute = self.session.execute
+        config = cache.view(self.session)
+        dept_weekly = config.get(
+            ("department-weekly", service.department_id),
+            lambda: self._department_weekly(service.department_id),
+        )
+        dept_overrides = execute(
+            select(HoursOverride.day, HoursOverride.start, HoursOverride.end).where(
+                HoursOverride.department_id == service.department_id,
+                HoursOverride.day.between(first, last),
+            )
+        ).all()
+        qualified = config.get(("qualified-staff", service.id), lambda: self._qualified(service.id))
+        # A subquery rather than a list of ids keeps one cached statement per shape.
+        skilled = select(staff_skills.c.staff_id).where(staff_skills.c.service_id == service.id)
+        overrides: dict[int, list[Any]] = {}
+        for override in execute(
+            select(
+                HoursOverride.staff_id, HoursOverride.day, HoursOverride.start, HoursOverride.end
+            ).where(HoursOverride.staff_id.in_(skilled), HoursOverride.day.between(first, last))
+        ):
+            assert override.staff_id is not None
+            overrides.setdefault(override.staff_id, []).append(override)
+        leave: dict[int, list[TimeRange]] = {}
+        for sid, start, end in execute(
+            select(StaffLeave.staff_id, StaffLeave.start_at, StaffLeave.end_at).where(
+                StaffLeave.staff_id.in_(skilled), StaffLeave.start_at < hi, StaffLeave.end_at > lo
+            )
+        ):
+            leave.setdefault(sid, []).append(TimeRange(start, end))
+        busy: dict[int, list[TimeRange]] = {}
+        for sid, start, end in execute(
+            select(ExternalBusy.staff_id, ExternalBusy.start_at, ExternalBusy.end_at).where(
+                ExternalBusy.staff_id.in_(skilled),
+                ExternalBusy.start_at < hi,
+                ExternalBusy.end_at > lo,
+            )
+        ):
+            busy.setdefault(sid, []).append(TimeRange(start, end))
+
+        stmt = select(
+            Booking.staff_id,
+            Booking.service_id,
+            Booking.start_at,
+            Booking.end_at,
+            Booking.busy_start,
+            Booking.busy_end,
+        ).where(
+            Booking.status == BookingStatus.CONFIRMED,
+            Booking.busy_start < hi,
+            Booking.busy_end > lo,
+            or_(Booking.staff_id.in_(skilled), Booking.service_id == service.id),
+        )
+        if ignore_booking_id is not None:
+            stmt = stmt.where(Booking.id != ignore_booking_id)
+        bookings = tuple(
+            ExistingBooking(
+                staff_id=sid,
+                service_id=svc_id,
+                start=start,
+                end=end,
+                busy=TimeRange(busy_start, busy_end),
+            )
+            for sid, svc_id, start, end, busy_start, busy_end in execute(stmt)
+        )
+        extra_busy: tuple[TimeRange, ...] = ()
+        if channel is Channel.KIOSK and kiosk_id is not None:
+            kiosk_stmt = select(Booking.start_at, Booking.end_at).where(
+                Booking.kiosk_id == kiosk_id,
+                Booking.status == BookingStatus.CONFIRMED,
+                Booking.start_at < hi,
+                Booking.end_at > lo,
+            )
+            if ignore_booking_id is not None:
+                kiosk_stmt = kiosk_stmt.where(Booking.id != ignore_booking_id)
+            extra_busy = tuple(TimeRange(s, e) for s, e in execute(kiosk_stmt))
+
+        staff = tuple(
+            StaffSpec(
+                id=sid,
+                skills=frozenset({service.id}),
+                hours=Hours(weekly, _overrides(overrides.get(sid, []))),
+                leave=tuple(leave.get(sid, [])),
+                busy=tuple(busy.get(sid, [])),
+            )
+            for sid, weekly in qualified
+        )
+        return SlotQuery(
+            service=spec,
+            department_hours=Hours(dept_weekly, _overrides(dept_overrides)),
+            staff=staff,
+            bookings=bookings,
+            closures=config.get("closures", self.closure_policy),
+            tz=self.tz,
+            first_day=first,
+            last_day=last,
+            channel=channel,
+            now=now,
+            extra_busy=extra_busy,
+        )
+
+    def availability(
+        self,
+        service_id: int,
+        first: date,
+        last: date,
+        channel: Channel,
+        now: datetime,
+        *,
+        kiosk_id: int | None = None,
+    ) -> list[Slot]:
+        if last < first:
+            raise InvalidBookingRequest("'to' is before 'from'", field="to")
+        if (last - first).days > 92:
+            raise InvalidBookingRequest("at most 92 days at once", field="to")
+        service = self.get_service(service_id)
+        return compute_slots(self.slot_query(service, first, last, channel, now, kiosk_id=kiosk_id))
+
+    def booking_by_code(self, code: str) -> Booking:
+        booking = self.session.scalar(select(Booking).where(Booking.code == code))
+        if booking is None:
+            raise BookingNotFound(code)
+        return booking
+
+    def booking(self, booking_id: int) -> Booking:
+        booking = self.session.get(Booking, booking_id)
+        if booking is None:
+            raise BookingNotFound(str(booking_id))
+        return booking
+
+    def staff_bookings(self, staff_id: int, since: datetime) -> list[Booking]:
+        stmt = (
+            select(Booking)
+            .where(Booking.staff_id == staff_id, Booking.end_at >= since)
+            .options(selectinload(Booking.service))
+            .order_by(Booking.start_at)
+        )
+        return list(self.session.scalars(stmt))
+
+    # -- writing -----------------------------------------------------------
+
+    def _free_slot(
+        self,
+        service: Service,
+        start: datetime,
+        channel: Channel,
+        now: datetime,
+        kiosk_id: int | None,
+        ignore_booking_id: int | None = None,
+    ) -> tuple[Slot, SlotQuery]:
+        if channel.value not in service.channels.split(","):
+            raise InvalidBookingRequest("this service is not offered on that channel", "channel")
+        if channel is Channel.KIOSK:
+            if kiosk_id is None:
+                raise InvalidBookingRequest("a kiosk booking names its kiosk", field="kiosk_id")
+            kiosk = self.session.get(Kiosk, kiosk_id)
+            if kiosk is None or not kiosk.active:
+                raise InvalidBookingRequest("unknown kiosk", field="kiosk_id")
+        day = start.astimezone(self.tz).date()
+        if service.daily_cap is not None:
+            # Serialise bookings of a capped service so the cap holds under
+            # concurrency (SQLite already has a single writer).
+            self.session.execute(
+                select(Service.id).where(Service.id == service.id).with_for_update()
+            )
+        query = self.slot_query(
+            service, day, day, channel, now, kiosk_id=kiosk_id, ignore_booking_id=ignore_booking_id
+        )
+        for slot in compute_slots(query):
+            if slot.start == start:
+                return slot, query
+        raise SlotUnavailable("that time is not available")
+
+    def book(self, req: BookingRequest, now: datetime) -> Booking:
+        service = self.get_service(req.service_id)
+        slot, query = self._free_slot(service, req.start, req.channel, now, req.kiosk_id)
+        spec = query.service
+        busy = spec.busy_range(slot.start)
+        day = slot.start.astimezone(self.tz).date()
+        for staff_id in rank_staff(slot.staff_ids, query.bookings, day, self.tz):
+            for _attempt in range(3):
+                booking = Booking(
+                    code=new_booking_code(),
+                    room_id=secrets.token_hex(16),
+                    service_id=service.id,
+                    staff_id=staff_id,
+                    channel=req.channel.value,
+                    kiosk_id=req.kiosk_id if req.channel is Channel.KIOSK else None,
+                    start_at=slot.start,
+                    end_at=slot.end,
+                    busy_start=busy.start,
+                    busy_end=busy.end,
+                    status=BookingStatus.CONFIRMED,
+                    resident_name=req.name.strip(),
+                    resident_email=req.email,
+                    resident_phone=req.phone,
+                    locale=req.locale,
+                    sequence=0,
+                    booked_by_staff_id=req.booked_by_staff_id,
+                    created_at=now,
+                    updated_at=now,
+                )
+                try:
+                    with self.session.begin_nested():
+                        self.session.add(booking)
+                except (IntegrityError, OperationalError) as exc:
+                    if isinstance(exc, IntegrityError) and _is_code_collision(exc):
+                        continue
+                    if _is_lost_race(exc):
+                        log.info(
+                            "booking service=%s start=%s: staff %s taken concurrently, trying next",
+                            service.id,
+                            slot.start.isoformat(),
+                            staff_id,
+                        )
+                        break
+                    raise
+                log.info(
+                    "booked %s service=%s staff=%s start=%s",
+                    booking.code,
+                    service.id,
+                    staff_id,
+                    slot.start.isoformat(),
+                )
+                return booking
+        raise SlotUnavailable("that time was just taken")
+
+    def _check_changeable(self, booking: Booking, now: datetime, by_staff: bool) -> Service:
+        if booking.status == BookingStatus.CANCELLED:
+            raise BookingCancelled(booking.code)
+        service = self.session.get(Service, booking.service_id)
+        assert service is not None
+        cutoff = booking.start_at - timedelta(minutes=service.change_cutoff_min)
+        if not by_staff and now > cutoff:
+            raise ChangeWindowClosed(cutoff)
+        return service
+
+    def cancel(self, booking: Booking, now: datetime, *, by_staff: bool = False) -> Booking:
+        service = self._check_changeable(booking, now, by_staff)
+        booking.status = BookingStatus.CANCELLED
+        booking.cancelled_at = now
+        booking.updated_at = now
+        booking.sequence += 1
+        self.session.flush()
+        log.info("cancelled %s", booking.code)
+        self.offer_to_waitlist(service, booking.start_at, booking.channel, now)
+        return booking
+
+    def reschedule(
+        self, booking: Booking, new_start: datetime, now: datetime, *, by_staff: bool = False
+    ) -> Booking:
+        service = self._check_changeable(booking, now, by_staff)
+        channel = Channel(booking.channel)
+        old_start = booking.start_at
+        slot, query = self._free_slot(
+            service, new_start, channel, now, booking.kiosk_id, ignore_booking_id=booking.id
+        )
+        busy = query.service.busy_range(slot.start)
+        day = slot.start.astimezone(self.tz).date()
+        ranked = rank_staff(slot.staff_ids, query.bookings, day, self.tz)
+        # Keep the same person when they are free: the resident may know them.
+        if booking.staff_id in ranked:
+            ranked.remove(booking.staff_id)
+            ranked.insert(0, booking.staff_id)
+        for staff_id in ranked:
+            try:
+                with self.session.begin_nested():
+                    booking.staff_id = staff_id
+                    booking.start_at = slot.start
+                    booking.end_at = slot.end
+                    booking.busy_start = busy.start
+                    booking.busy_end = busy.end
+                    booking.updated_at = now
+                    booking.sequence += 1
+            except (IntegrityError, OperationalError) as exc:
+                self.session.refresh(booking)
+                if _is_lost_race(exc):
+                    continue
+                raise
+            log.info("rescheduled %s to %s", booking.code, slot.start.isoformat())
+            self.offer_to_waitlist(service, old_start, booking.channel, now)
+            return booking
+        raise SlotUnavailable("that time was just taken")
+
+    # -- waiting list --------------------------------------------------------
+
+    def join_waitlist(
+        self,
+        service_id: int,
+        day: date,
+        name: str,
+        email: str,
+        now: datetime,
+        *,
+        phone: str | None = None,
+        locale: str = "ja",
+        channel: Channel = Channel.ONLINE,
+    ) -> WaitlistEntry:
+        service = self.get_service(service_id)
+        if channel.value not in service.channels.split(","):
+            raise InvalidBookingRequest("this service is not offered on that channel", "channel")
+        if day < now.astimezone(self.tz).date():
+            raise InvalidBookingRequest("that day has passed", field="day")
+        entry = WaitlistEntry(
+            service_id=service.id,
+            day=day,
+            name=name.strip(),
+            email=email,
+            phone=phone,
+            locale=locale,
+            channel=channel.value,
+            status=WaitlistStatus.WAITING,
+            created_at=now,
+        )
+        try:
+            with self.session.begin_nested():
+                self.session.add(entry)
+        except IntegrityError as exc:
+            raise InvalidBookingRequest("already on the waiting list", field="email") from exc
+        return entry
+
+    def offer_to_waitlist(
+        self, service: Service, start: datetime, channel: str, now: datetime
+    ) -> WaitlistEntry | None:
+        """Offer a freed start time to the first person waiting for that day."""
+        spec = service_spec(service)
+        latest_offer_end = start - spec.min_notice
+        if latest_offer_end <= now:
+            return None
+        day = start.astimezone(self.tz).date()
+        entry = self.session.scalar(
+            select(WaitlistEntry)
+            .where(
+                WaitlistEntry.service_id == service.id,
+                WaitlistEntry.day == day,
+                WaitlistEntry.channel == channel,
+                WaitlistEntry.status == WaitlistStatus.WAITING,
+            )
+            .order_by(WaitlistEntry.created_at, WaitlistEntry.id)
+            .limit(1)
+        )
+        if entry is None:
+            return None
+        entry.status = WaitlistStatus.OFFERED
+        entry.offered_start = start
+        entry.offer_expires_at = min(now + WAITLIST_OFFER_TTL, latest_offer_end)
+        self.session.flush()
+        self.new_offers.append(entry)
+        log.info("waitlist entry %s offered service=%s start=%s", entry.id, service.id, start)
+        return entry
+
+    def expire_offers(self, now: datetime) -> list[WaitlistEntry]:
+        """Lapse offers not taken in time and pass each slot on; returns new offers."""
+        lapsed = self.session.scalars(
+            select(WaitlistEntry).where(
+                WaitlistEntry.status == WaitlistStatus.OFFERED,
+                WaitlistEntry.offer_expires_at <= now,
+            )
+        ).all()
+        offers: list[WaitlistEntry] = []
+        for entry in lapsed:
+            entry.status = WaitlistStatus.EXPIRED
+            self.session.flush()
+            service = self.session.get(Service, entry.service_id)
+            assert service is not None and entry.offered_start is not None
+            nxt = self.offer_to_waitlist(service, entry.offered_start, entry.channel, now)
+            if nxt is not None:
+                offers.append(nxt)
+        return offers
+
+    def pending_offers(self) -> list[WaitlistEntry]:
+        return list(
+            self.session.scalars(
+                select(WaitlistEntry).where(WaitlistEntry.status == WaitlistStatus.OFFERED)
+            )
+        )
+
+    def claim_offer(self, entry_id: int, now: datetime) -> Booking:
+        entry = self.session.get(WaitlistEntry, entry_id)
+        if entry is None or entry.status != WaitlistStatus.OFFERED:
+            raise SlotUnavailable("this offer is no longer open")
+        assert entry.offer_expires_at is not None and entry.offered_start is not None
+        if now >= entry.offer_expires_at:
+            raise SlotUnavailable("this offer has expired")
+        booking = self.book(
+            BookingRequest(
+                service_id=entry.service_id,
+                start=entry.offered_start,
+                channel=Channel(entry.channel),
+                name=entry.name,
+                email=entry.email,
+                phone=entry.phone,
+                locale=entry.locale,
+            ),
+            now,
+        )
+        entry.status = WaitlistStatus.BOOKED
+        entry.booking_id = booking.id
+        self.session.flush()
+        return booking
+
+    # -- external busy times ---------------------------------------------------
+
+    def replace_external_busy(self, staff_id: int, ranges: Sequence[TimeRange], source: str) -> int:
+        if self.session.get(Staff, staff_id) is None:
+            raise InvalidBookingRequest("unknown staff member", field="staff_id")
+        self.session.execute(
+            delete(ExternalBusy).where(
+                ExternalBusy.staff_id == staff_id, ExternalBusy.source == source
+            )
+        )
+        self.session.add_all(
+            ExternalBusy(staff_id=staff_id, start_at=r.start, end_at=r.end, source=source)
+            for r in ranges
+        )
+        self.session.flush()
+        return len(ranges)
