@@ -1,0 +1,77 @@
+"""What the sans-I/O core takes in (config, authentication) and gives out (actions).
+
+The server performs actions in order: ``Send``/``SendText`` a frame to a local
+connection, ``Close`` it, ``Record`` a call event (flushed before continuing
+after a ``call-end``), ``Publish`` a bus event to the other nodes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from signaling.bus import BusEvent
+from signaling.events import CallEvent
+from signaling.messages import Role, ServerMessage
+from signaling.room import DEFAULT_SEAT_GROUPS, DEFAULT_SEATS, ConnId
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    conn: ConnId
+    message: ServerMessage
+
+
+@dataclass(frozen=True, slots=True)
+class SendText:
+    """A frame already serialized elsewhere (a relay delivered over the bus)."""
+
+    conn: ConnId
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    conn: ConnId
+    code: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    event: CallEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Publish:
+    event: BusEvent
+
+
+Action = Send | SendText | Close | Record | Publish
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    room: str
+    role: Role
+    participant_id: str
+    display_name: str
+
+
+# Raises signaling.errors.AuthError (with its code) when the token is refused.
+Authenticate = Callable[[str, datetime], Admission]
+
+
+@dataclass(frozen=True, slots=True)
+class CoreConfig:
+    grace_seconds: float = 30.0
+    join_timeout: float = 10.0
+    rate: float = 50.0  # messages per second per connection
+    burst: float = 100.0
+    abuse_errors: int = 20  # this many errors ...
+    abuse_window: float = 10.0  # ... within this many seconds close the connection
+    heartbeat_interval: float = 5.0
+    node_timeout: float = 15.0  # a node silent this long is dead
+    seat_groups: Mapping[Role, str] = field(default_factory=lambda: dict(DEFAULT_SEAT_GROUPS))
+    seats: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_SEATS))

@@ -1,0 +1,49 @@
+"""Adapter from the app's signed link tokens to the core's ``Authenticate`` port.
+
+Join tokens are ``app.tokens.Tokens`` tokens for ``Purpose.JOIN`` whose claims
+are ``{"room": str, "role": str, "pid": str, "name": str}`` plus ``nbf``/``exp``.
+A token for another purpose fails the signature (each purpose has its own
+salt), so a manage link can never open a call.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from app.tokens import Purpose, TokenError, Tokens
+from signaling.core import Admission, Authenticate
+from signaling.errors import AuthError, ErrorCode
+from signaling.messages import MAX_ID_CHARS, Role
+
+_CODES = {
+    "token-invalid": ErrorCode.TOKEN_INVALID,
+    "token-expired": ErrorCode.TOKEN_EXPIRED,
+    "token-not-yet-valid": ErrorCode.TOKEN_NOT_YET_VALID,
+}
+
+
+def _claim(claims: dict[str, Any], key: str) -> str:
+    value = claims.get(key)
+    if not isinstance(value, str) or not value or len(value) > MAX_ID_CHARS:
+        raise AuthError("malformed join claims", code=ErrorCode.TOKEN_INVALID)
+    return value
+
+
+def token_authenticator(tokens: Tokens) -> Authenticate:
+    def authenticate(token: str, now: datetime) -> Admission:
+        try:
+            claims = tokens.verify(Purpose.JOIN, token, now=now)
+        except TokenError as exc:
+            raise AuthError(code=_CODES.get(exc.code, ErrorCode.TOKEN_INVALID)) from None
+        room, role, pid = _claim(claims, "room"), _claim(claims, "role"), _claim(claims, "pid")
+        name = claims.get("name", "")
+        if not isinstance(name, str):
+            raise AuthError("malformed join claims", code=ErrorCode.TOKEN_INVALID)
+        try:
+            parsed_role = Role(role)
+        except ValueError:
+            raise AuthError("unknown role", code=ErrorCode.TOKEN_INVALID) from None
+        return Admission(room=room, role=parsed_role, participant_id=pid, display_name=name)
+
+    return authenticate

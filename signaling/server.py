@@ -1,0 +1,346 @@
+"""The thin ``websockets`` server around the sans-I/O core.
+
+It only feeds the core (socket frames, bus events, a once-a-second tick) and
+performs the actions it returns, in order:
+
+- ``Send``/``SendText``: framed and written at once, synchronously. A socket
+  whose peer stopped reading (transport paused) gets its frames from
+  background tasks instead, and is closed if its buffer grows past a limit,
+  so one slow client never stalls the others or the bus listener.
+- ``Close``: in a background task (the closing handshake may take seconds).
+- ``Record``: queued on the event sink; after a ``call-end`` the sink is
+  flushed before any later action, so ``ended`` is sent only once durable.
+- ``Publish``: queued for one publisher task, which keeps bus order.
+
+Nothing here awaits between ordinary actions, so frames leave in the order
+the core decided them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import itertools
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame, Opcode
+from websockets.protocol import Event, State
+
+from signaling.bus import BusEvent, Cluster
+from signaling.core import (
+    Action,
+    Close,
+    Publish,
+    Record,
+    Send,
+    SendText,
+    SignalingCore,
+)
+from signaling.errors import BusError, CloseCode
+from signaling.events import EventKind, EventSink
+from signaling.messages import serialize
+
+log = logging.getLogger(__name__)
+
+# The transport refuses frames above this before reading them (close 1009); the
+# protocol's own, smaller limit (messages.MAX_MESSAGE_CHARS) answers `too-large`.
+MAX_FRAME_BYTES = 1024 * 1024
+# A client that stops reading is cut off once this much is waiting for it.
+MAX_BUFFERED_BYTES = 4 * 1024 * 1024
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class CoreConnection(ServerConnection):
+    """A connection that hands whole text/binary frames to ``deliver`` directly.
+
+    websockets' asyncio connection queues each message for the handler task
+    to ``recv()``: a future, a task switch and several coroutine frames per
+    frame. Signaling is a relay whose per-message work is tiny, so that
+    overhead dominated; here whole data frames go from ``data_received`` to
+    the core synchronously. Fragmented messages (rare: browsers send one frame
+    per message) keep the normal path, and once one is seen the connection
+    stays on it so messages are never reordered. Control frames (ping, pong,
+    close) are untouched.
+    """
+
+    deliver: Callable[[str | bytes], None] | None = None
+    _queued_path = False
+
+    def process_event(self, event: Event) -> None:
+        if isinstance(event, Frame) and event.opcode in _DATA:
+            deliver = self.deliver
+            if deliver is None or not event.fin or self._queued_path:
+                self._queued_path = True
+            elif event.opcode is Opcode.TEXT:
+                try:
+                    text = bytes(event.data).decode()
+                except UnicodeDecodeError:
+                    self.protocol.fail(CloseCode.INVALID_DATA, "invalid UTF-8")
+                    self.send_data()
+                    return
+                deliver(text)
+                return
+            else:
+                deliver(bytes(event.data))
+                return
+        super().process_event(event)
+
+
+_DATA = frozenset({Opcode.TEXT, Opcode.BINARY, Opcode.CONT})
+
+
+class SignalingServer:
+    """Serve one ``SignalingCore`` on a WebSocket port.
+
+    ``await start()`` binds (``port=0`` picks a free port, see ``.port``),
+    ``await close()`` shuts down gracefully: every client is closed with 1012
+    ("service restart": reconnect and resume), their seats are handed to the
+    grace period and published, and the event sink is flushed.
+    """
+
+    def __init__(
+        self,
+        core: SignalingCore,
+        *,
+        sink: EventSink,
+        cluster: Cluster | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        clock: Callable[[], datetime] = utc_now,
+        tick_interval: float = 1.0,
+        ping_interval: float | None = 20.0,
+        ping_timeout: float | None = 20.0,
+        on_close: Iterable[Callable[[], Awaitable[None]]] = (),
+    ) -> None:
+        self.core = core
+        self.sink = sink
+        self.cluster = cluster
+        self.host = host
+        self._port = port
+        self._clock = clock
+        self._tick_interval = tick_interval
+        self._ping_interval = ping_interval
+        self._ping_timeout = ping_timeout
+        self._ids = itertools.count(1)
+        self._sockets: dict[int, ServerConnection] = {}
+        self._slow: dict[int, int] = {}  # sends queued behind a paused transport
+        self._server: Server | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._outbox: asyncio.Queue[BusEvent | None] = asyncio.Queue()
+        self._ticker: asyncio.Task[None] | None = None
+        self._publisher: asyncio.Task[None] | None = None
+        self._on_close = list(on_close)  # resources this server owns (bus, sink)
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("server not started")
+        port: int = next(iter(self._server.sockets)).getsockname()[1]
+        return port
+
+    @property
+    def url(self) -> str:
+        return f"ws://{self.host}:{self.port}/ws"
+
+    async def start(self) -> None:
+        if self.cluster is not None:
+            await self.cluster.start(self._on_bus_event)
+            self.cluster.bus.on_reconnect(self._resync)
+            self._perform(self.core.load(await self.cluster.snapshot(), self._clock()))
+        self._publisher = asyncio.create_task(self._publish_loop(), name="signaling-publisher")
+        self._server = await serve(
+            self._handle,
+            self.host,
+            self._port,
+            max_size=MAX_FRAME_BYTES,
+            compression=None,  # SDP relays are small; deflate costs CPU per frame
+            ping_interval=self._ping_interval,
+            ping_timeout=self._ping_timeout,
+            close_timeout=5,
+            create_connection=CoreConnection,
+        )
+        # A first tick at once publishes our heartbeat (liveness for snapshots).
+        await self._run(self.core.tick(self._clock()))
+        self._ticker = asyncio.create_task(self._tick_loop(), name="signaling-ticker")
+        log.info("signaling node %s listening on %s:%s", self.core.node, self.host, self.port)
+
+    async def close(self) -> None:
+        if self._server is None:
+            return
+        self._server.close(close_connections=False)
+        for ws in list(self._sockets.values()):
+            self._spawn(ws.close(CloseCode.SERVICE_RESTART, "service restart"))
+        await self._server.wait_closed()  # every handler ran its disconnect
+        if self._ticker is not None:
+            self._ticker.cancel()
+            await asyncio.gather(self._ticker, return_exceptions=True)
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        self._outbox.put_nowait(None)
+        if self._publisher is not None:
+            await self._publisher
+        await self.sink.flush()
+        for closer in self._on_close:
+            await closer()
+        self._server = None
+        log.info("signaling node %s stopped", self.core.node)
+
+    async def settled(self) -> None:
+        """Wait until every bus event queued so far has been published."""
+        await self._outbox.join()
+
+    async def __aenter__(self) -> SignalingServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # ------------------------------------------------------------- feeding
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        conn_id = next(self._ids)
+        self._sockets[conn_id] = ws
+        try:
+            await self._run(self.core.connect(conn_id, self._clock()))
+            if isinstance(ws, CoreConnection):
+                ws.deliver = functools.partial(self._on_frame, conn_id)
+            # Only messages the fast path does not take (fragmented ones) come here.
+            async for data in ws:
+                actions = self.core.receive(conn_id, data, self._clock())
+                if actions:
+                    await self._run(actions)
+        except ConnectionClosed:
+            pass
+        finally:
+            del self._sockets[conn_id]
+            await self._run(self.core.disconnect(conn_id, self._clock()))
+
+    def _on_frame(self, conn_id: int, data: str | bytes) -> None:
+        try:
+            rest = self._perform(self.core.receive(conn_id, data, self._clock()))
+        except Exception:
+            # Never let a bug escape into the transport's data_received.
+            log.exception("signaling node %s: failed on a frame", self.core.node)
+            return
+        if rest is not None:
+            self._spawn(self._run_after_flush(rest))
+
+    async def _run_after_flush(self, actions: list[Action]) -> None:
+        await self.sink.flush()
+        await self._run(actions)
+
+    async def _on_bus_event(self, event: BusEvent) -> None:
+        await self._run(self.core.remote(event, self._clock()))
+
+    async def _tick_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._tick_interval)
+            try:
+                await self._run(self.core.tick(self._clock()))
+            except Exception:
+                log.exception("signaling tick failed on node %s", self.core.node)
+
+    async def _resync(self) -> None:
+        """After the bus came back: reload the shared view, republish ours."""
+        assert self.cluster is not None
+        for event in self.core.local_seats():
+            self._outbox.put_nowait(event)
+        try:
+            self._perform(self.core.load(await self.cluster.snapshot(), self._clock()))
+        except BusError:
+            log.warning("signaling node %s: snapshot after reconnect failed", self.core.node)
+
+    # ------------------------------------------------------------ performing
+
+    async def _run(self, actions: list[Action]) -> None:
+        rest = self._perform(actions)
+        while rest is not None:
+            # A call-end was recorded: make it durable before the next actions.
+            await self.sink.flush()
+            rest = self._perform(rest)
+
+    def _perform(self, actions: Iterable[Action]) -> list[Action] | None:
+        """Perform ``actions`` without awaiting; return the remainder after a
+        ``call-end`` record, which must be flushed before it runs."""
+        pending = list(actions)
+        for i, action in enumerate(pending):
+            match action:
+                case Send(conn=conn, message=message):
+                    self._send(conn, serialize(message))
+                case SendText(conn=conn, text=text):
+                    self._send(conn, text)
+                case Close(conn=conn, code=code, reason=reason):
+                    ws = self._sockets.get(conn)
+                    if ws is not None:
+                        self._spawn(ws.close(code, reason))
+                case Record(event=event):
+                    self.sink.record(event)
+                    if event.kind is EventKind.CALL_END:
+                        return pending[i + 1 :]
+                case Publish(event=event):
+                    if self.cluster is not None:
+                        self._outbox.put_nowait(event)
+        return None
+
+    def _send(self, conn: int, text: str) -> None:
+        ws = self._sockets.get(conn)
+        if ws is None:
+            return
+        transport = ws.transport
+        if transport.get_write_buffer_size() > MAX_BUFFERED_BYTES:
+            log.warning("signaling node %s: closing a client that stopped reading", self.core.node)
+            self._spawn(ws.close(CloseCode.POLICY_VIOLATION, "too slow"))
+            return
+        if not self._slow.get(conn) and not ws.paused and ws.protocol.state is State.OPEN:
+            # Fast path: frame and write synchronously, as ws.send() itself does
+            # when the transport is not paused, minus a task and a context
+            # switch per relayed frame (the hot path of the server).
+            ws.protocol.send_text(text.encode())
+            ws.send_data()
+            return
+        # The peer is slow (or closing): queue through ws.send(), which waits for
+        # the transport to drain. Tasks for one socket run in creation order,
+        # and the fast path stays off while any is pending, so order is kept.
+        self._slow[conn] = self._slow.get(conn, 0) + 1
+        self._spawn(self._send_slowly(conn, ws, text))
+
+    async def _send_slowly(self, conn: int, ws: ServerConnection, text: str) -> None:
+        try:
+            with contextlib.suppress(ConnectionClosed):
+                await ws.send(text)
+        finally:
+            left = self._slow[conn] - 1
+            if left:
+                self._slow[conn] = left
+            else:
+                del self._slow[conn]
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _publish_loop(self) -> None:
+        while True:
+            event = await self._outbox.get()
+            try:
+                if event is None:
+                    return
+                if self.cluster is not None:
+                    await self.cluster.publish(event)
+            except Exception:
+                # The bus reconnects on its own and we resync then; a lost
+                # relay is recovered by the clients (restart-ice).
+                log.warning("signaling node %s: publish failed", self.core.node, exc_info=True)
+            finally:
+                self._outbox.task_done()
