@@ -1,0 +1,1 @@
+"""The admin area's domain side: form declarations and the service that writes."""

@@ -1,0 +1,88 @@
+"""Health, departments and availability: read-only, no login."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from sqlalchemy import text
+
+from app.api.schemas import AvailabilityOut, DepartmentOut, ServiceOut, SlotOut
+from app.deps import CtxDep, LocaleDep, ReadSchedulingDep, ReadSession
+from scheduler.types import Channel
+
+router = APIRouter()
+
+
+@router.get("/healthz", tags=["operations"])
+def healthz(session: ReadSession) -> dict[str, str]:
+    session.execute(text("SELECT 1"))
+    return {"status": "ok"}
+
+
+@router.get("/api/v1/departments", tags=["booking"])
+def departments(svc: ReadSchedulingDep, locale: LocaleDep) -> list[DepartmentOut]:
+    ja = locale == "ja"
+    return [
+        DepartmentOut(
+            id=d.id,
+            slug=d.slug,
+            name=d.name_ja if ja else d.name_en,
+            name_ja=d.name_ja,
+            name_en=d.name_en,
+            description=d.description_ja if ja else d.description_en,
+            services=[
+                ServiceOut(
+                    id=s.id,
+                    slug=s.slug,
+                    name=s.name_ja if ja else s.name_en,
+                    name_ja=s.name_ja,
+                    name_en=s.name_en,
+                    description=s.description_ja if ja else s.description_en,
+                    duration_minutes=s.duration_min,
+                    channels=[Channel(c) for c in s.channels.split(",") if c],
+                    min_notice_minutes=s.min_notice_min,
+                    horizon_days=s.horizon_days,
+                )
+                for s in d.services
+                if s.active
+            ],
+        )
+        for d in svc.departments()
+    ]
+
+
+@router.get("/api/v1/services/{service_id}/availability", tags=["booking"])
+def availability(
+    service_id: int,
+    svc: ReadSchedulingDep,
+    ctx: CtxDep,
+    first: Annotated[date, Query(alias="from")],
+    last: Annotated[date, Query(alias="to")],
+    channel: Channel = Channel.ONLINE,
+    kiosk_id: int | None = None,
+) -> AvailabilityOut:
+    slots = svc.availability(service_id, first, last, channel, ctx.clock.now(), kiosk_id=kiosk_id)
+    return AvailabilityOut(
+        service_id=service_id,
+        channel=channel,
+        timezone=ctx.settings.timezone,
+        slots=[
+            SlotOut(
+                start=s.start.astimezone(ctx.tz),
+                end=s.end.astimezone(ctx.tz),
+                available_staff=len(s.staff_ids),
+            )
+            for s in slots
+        ],
+    )
+
+
+@router.get("/api/v1/rtc-config", tags=["calls"])
+def rtc_config(ctx: CtxDep) -> dict[str, object]:
+    """What a browser needs to open a call: ICE servers and the signaling URL."""
+    return {
+        "iceServers": [{"urls": [url]} for url in ctx.settings.ice_servers],
+        "signalingUrl": ctx.settings.signaling_url(),
+    }

@@ -1,0 +1,137 @@
+"""JSON shapes of the public API (pydantic), kept apart from the ORM."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from scheduler.types import Channel
+
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+PHONE_PATTERN = r"^\+?[0-9][0-9\- ]{6,18}[0-9]$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServiceOut(BaseModel):
+    id: int
+    slug: str
+    name: str
+    name_ja: str
+    name_en: str
+    description: str
+    duration_minutes: int
+    channels: list[Channel]
+    min_notice_minutes: int
+    horizon_days: int
+
+
+class DepartmentOut(BaseModel):
+    id: int
+    slug: str
+    name: str
+    name_ja: str
+    name_en: str
+    description: str
+    services: list[ServiceOut]
+
+
+class SlotOut(BaseModel):
+    start: datetime = Field(description="ISO 8601 with the city's offset (+09:00)")
+    end: datetime
+    available_staff: int
+
+
+class AvailabilityOut(BaseModel):
+    service_id: int
+    channel: Channel
+    timezone: str
+    slots: list[SlotOut]
+
+
+class BookingCreate(Strict):
+    service_id: int
+    start: AwareDatetime
+    channel: Channel = Channel.ONLINE
+    name: str = Field(min_length=1, max_length=100)
+    email: str | None = Field(default=None, max_length=200, pattern=EMAIL_PATTERN)
+    phone: str | None = Field(default=None, max_length=40, pattern=PHONE_PATTERN)
+    locale: str = Field(default="ja", pattern="^(ja|en)$")
+    kiosk_id: int | None = None
+
+
+class RescheduleIn(Strict):
+    start: AwareDatetime
+
+
+class BookingOut(BaseModel):
+    code: str
+    status: str
+    start: datetime
+    end: datetime
+    channel: Channel
+    department: str
+    service: str
+    service_id: int
+    kiosk_id: int | None
+    manage_url: str
+    ics_url: str
+    join_url: str
+    change_deadline: datetime
+
+
+class WaitlistCreate(Strict):
+    service_id: int
+    day: date
+    name: str = Field(min_length=1, max_length=100)
+    email: str = Field(max_length=200, pattern=EMAIL_PATTERN)
+    phone: str | None = Field(default=None, max_length=40, pattern=PHONE_PATTERN)
+    locale: str = Field(default="ja", pattern="^(ja|en)$")
+    channel: Channel = Channel.ONLINE
+
+
+class WaitlistOut(BaseModel):
+    id: int
+    service_id: int
+    day: date
+    status: str
+
+
+class LoginIn(Strict):
+    login: str = Field(min_length=1, max_length=60)
+    password: str = Field(min_length=1, max_length=200)
+
+
+class StaffOut(BaseModel):
+    id: int
+    login: str
+    display_name: str
+    is_admin: bool
+    feed_url: str
+
+
+class ProxyBookingCreate(BookingCreate):
+    """Booked by staff for a resident who may have only a phone number."""
+
+
+class ProxyBookingOut(BookingOut):
+    slip_url: str
+
+
+class BusyImportOut(BaseModel):
+    staff_id: int
+    imported: int
+
+
+class JoinTicketOut(BaseModel):
+    """What a client needs to enter a call room through signaling."""
+
+    room: str
+    role: str
+    participant: str
+    token: str
+    signaling_url: str
+    expires: datetime

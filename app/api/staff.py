@@ -1,0 +1,233 @@
+"""Staff API: login session, booking on behalf (代理予約) with a slip, busy-time import."""
+
+from __future__ import annotations
+
+import io
+import logging
+from datetime import datetime, timedelta
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+import httpx
+import qrcode
+import qrcode.image.svg
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from fastapi import APIRouter, Body, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
+from sqlalchemy import select
+
+from app.api.bookings import place_booking
+from app.api.schemas import (
+    BusyImportOut,
+    JoinTicketOut,
+    LoginIn,
+    ProxyBookingCreate,
+    ProxyBookingOut,
+    StaffOut,
+)
+from app.bookings_view import booking_out
+from app.deps import (
+    CtxDep,
+    CurrentStaff,
+    Forbidden,
+    LocaleDep,
+    ReadSchedulingDep,
+    SchedulingDep,
+)
+from app.errors import error_body
+from app.i18n import gettext
+from app.notify import japanese_when
+from app.tokens import Purpose
+from scheduler.errors import BookingCancelled, CalendarParseError, InvalidBookingRequest
+from scheduler.ical import busy_from_ics
+from scheduler.orm import City, Staff
+from scheduler.service import SchedulingService
+from scheduler.types import Channel
+from web.templating import templates
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/api/v1", tags=["staff"])
+hasher = PasswordHasher()
+BUSY_WINDOW_DAYS = 120
+
+
+def staff_out(staff: Staff, request: Request) -> StaffOut:
+    links = request.app.state.ctx.links
+    return StaffOut(
+        id=staff.id,
+        login=staff.login,
+        display_name=staff.display_name,
+        is_admin=staff.is_admin,
+        feed_url=links.feed_url(staff),
+    )
+
+
+@router.post("/auth/login", responses={401: {"model": dict}})
+def login(body: LoginIn, request: Request, svc: SchedulingDep, locale: LocaleDep) -> Response:
+    staff = svc.session.scalar(select(Staff).where(Staff.login == body.login))
+    ok = False
+    if staff is not None and staff.active and staff.password_hash:
+        try:
+            ok = hasher.verify(staff.password_hash, body.password)
+        except (VerificationError, InvalidHashError):
+            ok = False
+    if not ok or staff is None:
+        return JSONResponse(
+            error_body("bad-credentials", gettext(locale, "The login or password is wrong.")),
+            status_code=401,
+        )
+    if hasher.check_needs_rehash(staff.password_hash or ""):
+        staff.password_hash = hasher.hash(body.password)
+        svc.session.commit()
+    request.session.clear()
+    request.session["staff_id"] = staff.id
+    log.info("staff %s logged in", staff.id)
+    return JSONResponse(staff_out(staff, request).model_dump())
+
+
+@router.post("/auth/logout", status_code=204)
+def logout(request: Request) -> Response:
+    request.session.clear()
+    return Response(status_code=204)
+
+
+@router.get("/auth/me")
+def me(staff: CurrentStaff, request: Request) -> StaffOut:
+    return staff_out(staff, request)
+
+
+@router.post("/staff/bookings", status_code=201, responses={409: {"model": dict}})
+def book_on_behalf(
+    body: ProxyBookingCreate,
+    staff: CurrentStaff,
+    svc: SchedulingDep,
+    ctx: CtxDep,
+    locale: LocaleDep,
+) -> ProxyBookingOut:
+    booking = place_booking(body, svc, ctx, booked_by=staff.id)
+    out = booking_out(booking, ctx.links, ctx.tz, locale)
+    return ProxyBookingOut(
+        **out.model_dump(),
+        slip_url=f"{ctx.settings.public_base_url.rstrip('/')}/api/v1/staff/bookings/"
+        f"{booking.code}/slip",
+    )
+
+
+def qr_svg(data: str) -> str:
+    image = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=2)
+    buf = io.BytesIO()
+    image.save(buf)
+    text = buf.getvalue().decode()
+    # Drop the XML declaration: the SVG is embedded in HTML.
+    return text[text.index("<svg") :]
+
+
+@router.get("/staff/bookings/{code}/slip", response_class=HTMLResponse)
+def booking_slip(
+    code: str, request: Request, staff: CurrentStaff, svc: ReadSchedulingDep, ctx: CtxDep
+) -> HTMLResponse:
+    booking = svc.booking_by_code(code)
+    city = svc.session.get(City, 1)
+    return templates.TemplateResponse(
+        request,
+        "slip.html",
+        {
+            "city": city.name_ja if city else "",
+            "code": booking.code,
+            "when": japanese_when(booking, ctx),
+            "department": booking.service.department.name_ja,
+            "service": booking.service.name_ja,
+            "channel": "オンライン相談" if booking.channel == Channel.ONLINE else "リモート窓口",
+            "name": booking.resident_name,
+            "qr_svg": qr_svg(ctx.links.manage_url(booking)),
+        },
+    )
+
+
+def _may_edit(staff: Staff, staff_id: int) -> None:
+    if staff.id != staff_id and not staff.is_admin:
+        raise Forbidden
+
+
+@router.put("/staff/{staff_id}/busy", responses={422: {"model": dict}})
+def import_busy(
+    staff_id: int,
+    staff: CurrentStaff,
+    svc: SchedulingDep,
+    ctx: CtxDep,
+    body: Annotated[bytes, Body(media_type="text/calendar")],
+) -> BusyImportOut:
+    _may_edit(staff, staff_id)
+    now = ctx.clock.now()
+    ranges = busy_from_ics(body, now, now + timedelta(days=BUSY_WINDOW_DAYS), tz=ctx.tz)
+    count = svc.replace_external_busy(staff_id, ranges, source="upload")
+    svc.session.commit()
+    return BusyImportOut(staff_id=staff_id, imported=count)
+
+
+def fetch_busy_calendar(url: str, transport: httpx.BaseTransport | None = None) -> bytes:
+    try:
+        with httpx.Client(timeout=20, follow_redirects=True, transport=transport) as client:
+            response = client.get(url)
+            response.raise_for_status()
+            return response.content
+    except httpx.HTTPError as exc:
+        raise CalendarParseError(f"could not fetch the calendar: {type(exc).__name__}") from exc
+
+
+@router.post("/staff/{staff_id}/busy/sync", responses={422: {"model": dict}})
+def sync_busy(staff_id: int, staff: CurrentStaff, svc: SchedulingDep, ctx: CtxDep) -> BusyImportOut:
+    """Re-read the staff member's external calendar URL (e.g. an Outlook/Google ICS link)."""
+    _may_edit(staff, staff_id)
+    target = svc.session.get(Staff, staff_id)
+    if target is None or not target.busy_calendar_url:
+        raise InvalidBookingRequest("unknown staff member", field="staff_id")
+    count = sync_staff_busy(svc, target, ctx.clock.now(), ctx.tz)
+    svc.session.commit()
+    return BusyImportOut(staff_id=staff_id, imported=count)
+
+
+def sync_staff_busy(
+    svc: SchedulingService,
+    staff: Staff,
+    now: datetime,
+    tz: ZoneInfo,
+    transport: httpx.BaseTransport | None = None,
+) -> int:
+    assert staff.busy_calendar_url
+    data = fetch_busy_calendar(staff.busy_calendar_url, transport)
+    ranges = busy_from_ics(data, now, now + timedelta(days=BUSY_WINDOW_DAYS), tz=tz)
+    return svc.replace_external_busy(staff.id, ranges, source=staff.busy_calendar_url)
+
+
+STAFF_TICKET_TTL = timedelta(hours=2)
+
+
+@router.post("/staff/bookings/{code}/join", responses={403: {"model": dict}})
+def staff_join_ticket(
+    code: str, staff: CurrentStaff, svc: ReadSchedulingDep, ctx: CtxDep
+) -> JoinTicketOut:
+    """A short-lived staff token for the booking's room, from the logged-in session."""
+    booking = svc.booking_by_code(code)
+    qualified = any(s.id == booking.service_id for s in staff.skills)
+    if booking.staff_id != staff.id and not qualified and not staff.is_admin:
+        raise Forbidden
+    if booking.status != "confirmed":
+        raise BookingCancelled(booking.code)
+    now = ctx.clock.now()
+    expires = now + STAFF_TICKET_TTL
+    pid = f"staff:{staff.id}"
+    token = ctx.tokens.issue(
+        Purpose.JOIN,
+        {"room": booking.room_id, "role": "staff", "pid": pid, "name": staff.display_name},
+        expires=expires,
+    )
+    return JoinTicketOut(
+        room=booking.room_id,
+        role="staff",
+        participant=pid,
+        token=token,
+        signaling_url=ctx.settings.signaling_url(),
+        expires=expires,
+    )

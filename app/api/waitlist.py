@@ -1,0 +1,39 @@
+"""Waiting list: join for a day; claim an offered slot by signed link."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from app.api.schemas import BookingOut, WaitlistCreate, WaitlistOut
+from app.bookings_view import booking_out
+from app.deps import CtxDep, LocaleDep, SchedulingDep
+from app.notify import Notifier
+from app.tokens import Purpose
+
+router = APIRouter(prefix="/api/v1/waitlist", tags=["booking"])
+
+
+@router.post("", status_code=201)
+def join_waitlist(body: WaitlistCreate, svc: SchedulingDep, ctx: CtxDep) -> WaitlistOut:
+    entry = svc.join_waitlist(
+        body.service_id,
+        body.day,
+        body.name,
+        body.email,
+        ctx.clock.now(),
+        phone=body.phone,
+        locale=body.locale,
+        channel=body.channel,
+    )
+    svc.session.commit()
+    return WaitlistOut(id=entry.id, service_id=entry.service_id, day=entry.day, status=entry.status)
+
+
+@router.post("/offers/{token}/claim", status_code=201, responses={409: {"model": dict}})
+def claim_offer(token: str, svc: SchedulingDep, ctx: CtxDep, locale: LocaleDep) -> BookingOut:
+    now = ctx.clock.now()
+    claims = ctx.links.verify(Purpose.WAITLIST_OFFER, token, now)
+    booking = svc.claim_offer(int(claims["w"]), now)
+    Notifier(svc.session, ctx).booking_confirmed(booking)
+    svc.session.commit()
+    return booking_out(booking, ctx.links, ctx.tz, locale)

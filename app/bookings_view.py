@@ -1,0 +1,81 @@
+"""Turning bookings into API shapes and calendar events (shared by routers and mail)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from app.api.schemas import BookingOut
+from app.links import Links
+from scheduler.ical import CalendarEvent, booking_calendar
+from scheduler.orm import Booking, BookingStatus
+from scheduler.types import Channel
+
+
+def booking_out(booking: Booking, links: Links, tz: ZoneInfo, locale: str) -> BookingOut:
+    service = booking.service
+    dept = service.department
+    return BookingOut(
+        code=booking.code,
+        status=booking.status,
+        start=booking.start_at.astimezone(tz),
+        end=booking.end_at.astimezone(tz),
+        channel=Channel(booking.channel),
+        department=dept.name_ja if locale == "ja" else dept.name_en,
+        service=service.name_ja if locale == "ja" else service.name_en,
+        service_id=service.id,
+        kiosk_id=booking.kiosk_id,
+        manage_url=links.manage_url(booking),
+        ics_url=links.ics_url(booking),
+        join_url=links.join_url(booking),
+        change_deadline=(
+            booking.start_at - timedelta(minutes=service.change_cutoff_min)
+        ).astimezone(tz),
+    )
+
+
+def calendar_event(booking: Booking, links: Links, *, for_staff: bool = False) -> CalendarEvent:
+    service = booking.service
+    dept = service.department
+    ja = booking.locale == "ja" or for_staff
+    if for_staff:
+        summary = f"{service.name_ja}（{booking.code}）"
+        description = (
+            f"{dept.name_ja} / {service.name_ja}\n予約番号: {booking.code}\n"
+            f"方法: {'オンライン' if booking.channel == Channel.ONLINE else 'リモート窓口'}"
+        )
+        url = None
+    else:
+        join = links.join_url(booking)
+        manage = links.manage_url(booking)
+        if ja:
+            summary = f"{dept.name_ja} {service.name_ja}（オンライン相談）"
+            description = (
+                f"予約番号: {booking.code}\n"
+                f"参加リンク（開始15分前から）: {join}\n"
+                f"変更・取消: {manage}"
+            )
+        else:
+            summary = f"{dept.name_en}: {service.name_en} (online consultation)"
+            description = (
+                f"Booking code: {booking.code}\n"
+                f"Join link (opens 15 minutes before): {join}\n"
+                f"Change or cancel: {manage}"
+            )
+        url = join
+    return CalendarEvent(
+        uid=f"{booking.room_id}@madoguchi",
+        start=booking.start_at,
+        end=booking.end_at,
+        summary=summary,
+        description=description,
+        url=url,
+        location=None if booking.kiosk is None else booking.kiosk.branch.name_ja,
+        sequence=booking.sequence,
+        cancelled=booking.status == BookingStatus.CANCELLED,
+        stamp=booking.updated_at,
+    )
+
+
+def booking_ics(booking: Booking, links: Links, tz: ZoneInfo) -> bytes:
+    return booking_calendar(calendar_event(booking, links), tz=tz)

@@ -1,0 +1,182 @@
+"""The ``madoguchi`` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import uvicorn
+
+from app import jobs
+from app.context import AppContext
+from app.db import make_engine
+from app.demo import ensure_demo_city
+from app.main import create_app
+from app.migrate import upgrade
+from app.settings import ConfigurationError, Settings
+from signaling.runner import run_signaling, start_signaling
+
+log = logging.getLogger("madoguchi")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ConfigurationError as exc:
+        raise SystemExit(f"madoguchi: configuration error: {exc}") from exc
+    except ValueError as exc:  # pydantic wraps validator errors
+        raise SystemExit(f"madoguchi: configuration error: {exc}") from exc
+
+
+async def _serve(settings: Settings) -> None:
+    ctx = AppContext.from_settings(settings)
+    if settings.mode == "demo":
+        # The embedded default must come up with one command on a fresh machine.
+        upgrade(settings.database_url)
+        if settings.demo_data:
+            ensure_demo_city(ctx)
+    app = create_app(ctx)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host=settings.host, port=settings.port, log_level="info", proxy_headers=True
+        )
+    )
+    # Embedded default: one process also serves signaling and background jobs.
+    signaling = await start_signaling(settings, engine=ctx.engine)
+    stop = asyncio.Event()
+    background = asyncio.create_task(jobs.run_forever(ctx, stop))
+    try:
+        await server.serve()
+    finally:
+        stop.set()
+        await background
+        await signaling.close()
+        ctx.engine.dispose()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _settings()
+    if args.port:
+        settings.port = args.port
+    log.info(
+        "madoguchi on %s (database %s)",
+        settings.public_base_url,
+        settings.database_url.split("@")[-1],
+    )
+    asyncio.run(_serve(settings))
+    return 0
+
+
+def cmd_signaling(args: argparse.Namespace) -> int:
+    settings = _settings()
+    if args.port is not None:
+        settings.signaling_port = args.port
+    if args.host:
+        settings.signaling_host = args.host
+    engine = make_engine(settings.database_url)
+
+    async def run() -> None:
+        # SIGTERM (docker stop, systemd) must drain like Ctrl-C: clients get
+        # close code 1012 and resume on another node.
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run_signaling(settings, engine=engine, stop=stop)
+
+    asyncio.run(run())
+    engine.dispose()
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    settings = _settings()
+    if args.action == "upgrade":
+        upgrade(settings.database_url, args.revision)
+        print("database is at", args.revision)
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from scheduler.errors import SchedulerError
+    from scheduler.importer import import_city, load_city_file
+
+    settings = _settings()
+    ctx = AppContext.from_settings(settings)
+    try:
+        config = load_city_file(Path(args.file))
+        with ctx.writer_sessions() as session:
+            report = import_city(session, config)
+            session.commit()
+    except SchedulerError as exc:
+        print(f"madoguchi import: {exc}", file=sys.stderr)
+        return 1
+    print(report)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    ctx = AppContext.from_settings(_settings())
+    stop = asyncio.Event()
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(jobs.run_forever(ctx, stop, interval=args.interval))
+    return 0
+
+
+def cmd_sync_busy(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from app.api.staff import sync_staff_busy
+    from scheduler.orm import Staff
+    from scheduler.service import SchedulingService
+
+    ctx = AppContext.from_settings(_settings())
+    with ctx.writer_sessions() as session:
+        svc = SchedulingService(session, tz=ctx.tz)
+        for staff in session.scalars(select(Staff).where(Staff.busy_calendar_url.is_not(None))):
+            count = sync_staff_busy(svc, staff, ctx.clock.now(), ctx.tz)
+            print(f"staff {staff.login}: {count} busy periods")
+        session.commit()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="madoguchi", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("serve", help="run the web app (and, embedded, signaling and jobs)")
+    p.add_argument("--port", type=int, default=0)
+    p.set_defaults(func=cmd_serve)
+    p = sub.add_parser("signaling", help="run a standalone signaling node (default port 8765)")
+    p.add_argument("--host", default="")
+    p.add_argument("--port", type=int, default=None)
+    p.set_defaults(func=cmd_signaling)
+    p = sub.add_parser("db", help="database maintenance")
+    p.add_argument("action", choices=["upgrade"])
+    p.add_argument("revision", nargs="?", default="head")
+    p.set_defaults(func=cmd_db)
+    p = sub.add_parser("import", help="load or update a city's configuration from YAML")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_import)
+    p = sub.add_parser("worker", help="run background jobs (mail, waiting-list offers)")
+    p.add_argument("--interval", type=float, default=5.0)
+    p.set_defaults(func=cmd_worker)
+    p = sub.add_parser("sync-busy", help="re-read staff members' external busy calendars")
+    p.set_defaults(func=cmd_sync_busy)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

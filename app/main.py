@@ -1,0 +1,65 @@
+"""The FastAPI application: the composition root wires every part here."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+
+from app import errors
+from app.api import bookings, calendars, public, staff, waitlist
+from app.context import AppContext
+from app.deps import precheck_allowed
+from app.settings import Settings
+from media.echo import EchoService
+from media.http import precheck_router
+from web.pages import admin as admin_pages
+from web.pages import call as call_pages
+from web.pages import kiosk as kiosk_pages
+from web.pages import resident as resident_pages
+from web.pages import staff as staff_pages
+from web.security import SecurityHeaders
+from web.templating import STATIC_DIR
+
+
+def create_app(ctx: AppContext | None = None) -> FastAPI:
+    if ctx is None:
+        ctx = AppContext.from_settings(Settings())
+    precheck = EchoService(ice_servers=ctx.settings.ice_servers)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await precheck.close()
+
+    app = FastAPI(
+        lifespan=lifespan,
+        title="madoguchi",
+        summary="Online consultation and remote-counter scheduler (オンライン相談・リモート窓口)",
+        version="0.1.0",
+    )
+    app.state.ctx = ctx
+    app.state.precheck = precheck
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=ctx.settings.effective_secret,
+        session_cookie="madoguchi_staff",
+        max_age=ctx.settings.session_max_age_minutes * 60,
+        same_site="strict",
+        https_only=ctx.settings.public_base_url.startswith("https://"),
+    )
+    app.add_middleware(SecurityHeaders)
+    errors.install(app)
+    for module in (public, bookings, waitlist, calendars, staff):
+        app.include_router(module.router)
+    app.include_router(precheck_router(precheck, dependencies=[Depends(precheck_allowed)]))
+    app.include_router(staff_pages.router)
+    app.include_router(admin_pages.router)
+    app.include_router(kiosk_pages.router)
+    app.include_router(call_pages.router)
+    app.include_router(resident_pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

@@ -1,0 +1,125 @@
+"""Resident mail, written to the outbox in the same transaction as the change.
+
+Nothing is sent here: ``app.mail`` delivers outbox rows, so a booking that
+rolls back never sends a confirmation, and a crash never loses one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy.orm import Session
+
+from app.bookings_view import booking_ics
+from app.context import AppContext
+from scheduler.orm import Booking, OutboxMail, Service, WaitlistEntry
+
+WEEKDAYS_JA = "月火水木金土日"
+
+
+def japanese_when(booking: Booking, ctx: AppContext) -> str:
+    """2026年12月3日(木) 14:00〜14:30"""
+    start = booking.start_at.astimezone(ctx.tz)
+    end = booking.end_at.astimezone(ctx.tz)
+    return (
+        f"{start.year}年{start.month}月{start.day}日({WEEKDAYS_JA[start.weekday()]}) "
+        f"{start:%H:%M}〜{end:%H:%M}"
+    )
+
+
+def english_when(booking: Booking, ctx: AppContext) -> str:
+    start = booking.start_at.astimezone(ctx.tz)
+    end = booking.end_at.astimezone(ctx.tz)
+    return f"{start:%a %d %b %Y}, {start:%H:%M}–{end:%H:%M} (Japan time)"
+
+
+class Notifier:
+    def __init__(self, session: Session, ctx: AppContext) -> None:
+        self.session = session
+        self.ctx = ctx
+
+    def _queue(
+        self, kind: str, to: str | None, subject: str, body: str, ics: bytes | None = None
+    ) -> None:
+        if not to:
+            return  # phone-only residents (代理予約) get a printed slip instead
+        self.session.add(
+            OutboxMail(
+                kind=kind,
+                to_addr=to,
+                subject=subject,
+                body=body,
+                ics=ics.decode() if ics else None,
+                created_at=self.ctx.clock.now(),
+                attempts=0,
+            )
+        )
+
+    def _booking_mail(self, kind: str, booking: Booking, title_ja: str, title_en: str) -> None:
+        links = self.ctx.links
+        service = booking.service
+        if booking.locale == "en":
+            subject = f"[{service.department.name_en}] {title_en}: {service.name_en}"
+            body = (
+                f"{booking.resident_name},\n\n{title_en}.\n\n"
+                f"Booking code: {booking.code}\n"
+                f"When: {english_when(booking, self.ctx)}\n"
+                f"Service: {service.department.name_en} / {service.name_en}\n\n"
+                f"Join the video call (opens 15 minutes before): {links.join_url(booking)}\n"
+                f"Change or cancel: {links.manage_url(booking)}\n"
+            )
+        else:
+            subject = f"【{service.department.name_ja}】{title_ja}：{service.name_ja}"
+            body = (
+                f"{booking.resident_name} 様\n\n{title_ja}。\n\n"
+                f"予約番号：{booking.code}\n"
+                f"日時：{japanese_when(booking, self.ctx)}\n"
+                f"内容：{service.department.name_ja}　{service.name_ja}\n\n"
+                f"ビデオ通話への参加（開始15分前から）：{links.join_url(booking)}\n"
+                f"予約の変更・取消：{links.manage_url(booking)}\n"
+            )
+        self._queue(
+            kind, booking.resident_email, subject, body, booking_ics(booking, links, self.ctx.tz)
+        )
+
+    def booking_confirmed(self, booking: Booking) -> None:
+        self._booking_mail(
+            "booking-confirmed", booking, "ご予約を受け付けました", "Your booking is confirmed"
+        )
+
+    def booking_rescheduled(self, booking: Booking) -> None:
+        self._booking_mail(
+            "booking-rescheduled", booking, "ご予約の日時を変更しました", "Your booking was moved"
+        )
+
+    def booking_cancelled(self, booking: Booking) -> None:
+        self._booking_mail(
+            "booking-cancelled", booking, "ご予約を取り消しました", "Your booking was cancelled"
+        )
+
+    def waitlist_offers(self, entries: Iterable[WaitlistEntry]) -> None:
+        for entry in entries:
+            service = self.session.get(Service, entry.service_id)
+            assert service is not None and entry.offered_start is not None
+            assert entry.offer_expires_at is not None
+            start = entry.offered_start.astimezone(self.ctx.tz)
+            until = entry.offer_expires_at.astimezone(self.ctx.tz)
+            url = self.ctx.links.waitlist_claim_url(entry)
+            loc = entry.locale
+            if loc == "en":
+                subject = f"A time became free: {service.name_en}"
+                body = (
+                    f"{entry.name},\n\nA time you were waiting for became free: "
+                    f"{start:%a %d %b %Y %H:%M} (Japan time).\n"
+                    f"Book it before {until:%H:%M}: {url}\n"
+                    "If you do nothing, it passes to the next person waiting.\n"
+                )
+            else:
+                subject = f"【キャンセル待ち】{service.name_ja}に空きが出ました"
+                body = (
+                    f"{entry.name} 様\n\nキャンセル待ちの枠に空きが出ました："
+                    f"{start.month}月{start.day}日({WEEKDAYS_JA[start.weekday()]}) {start:%H:%M}\n"
+                    f"{until:%H:%M}までに次のリンクから予約してください：{url}\n"
+                    "期限を過ぎると、次にお待ちの方へご案内します。\n"
+                )
+            self._queue("waitlist-offer", entry.email, subject, body)
