@@ -1,0 +1,77 @@
+// The pre-call check (docs/media.md): our tracks go to the server's echo peer
+// for a few seconds, and it reports camera, microphone and network as pass or
+// fail with a stable code each. The offer is fully gathered (no trickle), a
+// data channel carries ping/pong for the round-trip time and, at the end,
+// the report.
+
+const GATHER_TIMEOUT_MS = 5000;
+const REPORT_TIMEOUT_MS = 40000;
+
+export class PrecheckBusy extends Error {}
+
+function gathered(pc) {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      if (pc.iceGatheringState === "complete") {
+        pc.removeEventListener("icegatheringstatechange", done);
+        resolve();
+      }
+    };
+    pc.addEventListener("icegatheringstatechange", done);
+    // Whatever was gathered by then is enough on a working network.
+    setTimeout(resolve, GATHER_TIMEOUT_MS);
+  });
+}
+
+// Resolves with the report (CheckReport.to_dict()). `headers` carry the
+// access proof, e.g. {"X-Join-Token": token}; staff pages use their session.
+export async function runPrecheck({ url, stream, iceServers, headers = {} }) {
+  const pc = new RTCPeerConnection({ iceServers: iceServers || [] });
+  let checkId = null;
+  try {
+    for (const track of stream.getTracks()) pc.addTrack(track, stream);
+    const channel = pc.createDataChannel("precheck");
+    const report = new Promise((resolve) => {
+      channel.onmessage = (event) => {
+        let msg;
+        try {
+          msg = JSON.parse(event.data);
+        } catch {
+          return;
+        }
+        if (msg.type === "ping") channel.send(JSON.stringify({ type: "pong", id: msg.id }));
+        else if (msg.type === "report") resolve(msg.report);
+      };
+    });
+    await pc.setLocalDescription(await pc.createOffer());
+    await gathered(pc);
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", ...headers },
+      credentials: "same-origin",
+      body: JSON.stringify({ sdp: pc.localDescription.sdp, type: "offer" }),
+    });
+    if (response.status === 503) throw new PrecheckBusy("busy");
+    if (response.status !== 201) throw new Error(`precheck answered ${response.status}`);
+    const answer = await response.json();
+    checkId = answer.check_id;
+    await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
+    const timeout = new Promise((resolve) => setTimeout(() => resolve(null), REPORT_TIMEOUT_MS));
+    let result = await Promise.race([report, timeout]);
+    if (!result) {
+      // The channel never delivered: ask over HTTP before giving up.
+      const again = await fetch(`${url}/${checkId}`, { headers, credentials: "same-origin" });
+      result = again.ok ? await again.json() : null;
+      if (!result || result.status !== "complete") throw new Error("no report");
+    }
+    return result;
+  } finally {
+    pc.close();
+    if (checkId) {
+      fetch(`${url}/${checkId}`, { method: "DELETE", headers, credentials: "same-origin" }).catch(
+        () => {},
+      );
+    }
+  }
+}

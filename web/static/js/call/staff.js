@@ -1,0 +1,246 @@
+// The staff member's call page: see whether the resident is waiting, join
+// with a fresh ticket from the logged-in session, talk, keep notes, and end
+// the call for everyone while recording the outcome.
+
+import { DeviceError, openDevices } from "./media.js";
+import { CallSession, loadRtcConfig } from "./session.js";
+import { CallView, readConfig, translator } from "./ui.js";
+
+const root = document.getElementById("call-app");
+const config = readConfig(root);
+const t = translator(config.messages);
+const view = new CallView(t);
+const $ = (id) => document.getElementById(id);
+const POLL_MS = 3000;
+
+const state = { session: null, finished: false, pollTimer: null };
+
+// -- presence of the resident -----------------------------------------------------------
+
+function showPresence(stateName, label) {
+  const el = $("presence");
+  el.className = `state state-${stateName}`;
+  el.dataset.state = stateName;
+  if (el.textContent !== label) el.textContent = label;
+}
+
+async function poll() {
+  try {
+    const response = await fetch(config.stateUrl, {
+      credentials: "same-origin",
+      headers: { Accept: "application/json" },
+    });
+    if (response.ok) {
+      const body = await response.json();
+      showPresence(body.state, body.label);
+    }
+  } catch {
+    // The next poll will tell.
+  }
+}
+
+function startPolling() {
+  poll();
+  state.pollTimer = setInterval(poll, POLL_MS);
+}
+
+function stopPolling() {
+  clearInterval(state.pollTimer);
+  state.pollTimer = null;
+}
+
+// -- joining ---------------------------------------------------------------------------------
+
+async function fetchTicket() {
+  const response = await fetch(config.ticketUrl, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { Accept: "application/json" },
+  });
+  if (!response.ok) {
+    const err = new Error(`ticket ${response.status}`);
+    // Logged out, not allowed, or a cancelled booking: retrying will not help.
+    err.fatal = [401, 403, 404, 409].includes(response.status);
+    err.code = "ticket";
+    throw err;
+  }
+  return (await response.json()).token;
+}
+
+function onPeer(detail) {
+  const { status, info } = detail;
+  if (info && info.role && !["resident", "kiosk"].includes(info.role)) return;
+  if (status === "reconnecting") {
+    showPresence("waiting", t("staff.resident-reconnecting"));
+  } else if (status === "left") {
+    showPresence("not-yet", t("staff.resident-left"));
+  } else {
+    showPresence("in-call", t("staff.resident-joined"));
+  }
+}
+
+async function join() {
+  const button = $("btn-join");
+  button.disabled = true;
+  view.setText("device-status", t("device.asking"));
+  let devices;
+  try {
+    devices = await openDevices();
+  } catch (err) {
+    view.setText("device-status", t(`device.${err instanceof DeviceError ? err.kind : "failed"}`));
+    button.disabled = false;
+    return;
+  }
+  view.attachLocal(devices.stream);
+  let rtc;
+  try {
+    rtc = await loadRtcConfig(config.rtcConfigUrl);
+  } catch {
+    view.setText("device-status", t("net.failed"));
+    button.disabled = false;
+    return;
+  }
+  stopPolling();
+  const session = new CallSession({
+    signalingUrl: rtc.signalingUrl,
+    room: config.room,
+    role: "staff",
+    getToken: fetchTicket,
+    iceServers: rtc.iceServers,
+    stream: devices.stream,
+    view,
+    t,
+  });
+  state.session = session;
+  session.addEventListener("peer", (event) => onPeer(event.detail));
+  session.addEventListener("state", (event) => {
+    const s = event.detail.state;
+    root.dataset.callState = s;
+    if (s === "waiting") {
+      showPresence("not-yet", t("staff.resident-absent"));
+      view.setText("call-status", t("staff.resident-absent"));
+    } else if (s === "connecting-peer") {
+      view.setText("call-status", t("call.connecting"));
+    } else if (s === "in-call") {
+      view.setText("call-status", t("call.connected"));
+      view.setText("peer-status", "");
+    } else if (s === "restoring") {
+      view.setText("call-status", t("call.restarting"));
+      view.setText("peer-status", t("call.restarting"));
+    } else if (s === "ended" || s === "left") {
+      showEnded();
+    } else if (s === "error") {
+      view.showStep("error");
+      const key = session.errorCode === "ticket" ? "staff.ticket-failed" : `fatal.${session.errorCode}`;
+      view.setText("error-text", config.messages[key] ? t(key) : t("fatal.other"));
+    }
+  });
+  view.showStep("call");
+  view.setText("call-status", t("wait.connecting"));
+  session.start();
+}
+
+function showEnded() {
+  view.showStep("ended");
+  view.setText("ended-text", state.finished ? t("staff.finished") : t("staff.call-ended"));
+}
+
+// -- notes (autosaved through the console's notes endpoint) ---------------------------------------
+
+const notesForm = $("notes-form");
+let notesTimer = null;
+let notesBusy = false;
+let notesDirty = false;
+
+async function saveNotes() {
+  notesTimer = null;
+  if (notesBusy) {
+    notesDirty = true;
+    return;
+  }
+  notesBusy = true;
+  notesDirty = false;
+  view.setText("notes-status", t("notes.saving"));
+  try {
+    const response = await fetch(notesForm.action, {
+      method: "POST",
+      body: new FormData(notesForm),
+      credentials: "same-origin",
+      headers: { Accept: "application/json" },
+    });
+    if (!response.ok) throw new Error(String(response.status));
+    const body = await response.json();
+    view.setText("notes-status", t("notes.saved", { time: body.saved_at }));
+  } catch {
+    view.setText("notes-status", t("notes.failed"));
+  } finally {
+    notesBusy = false;
+    if (notesDirty) scheduleNotes();
+  }
+}
+
+function scheduleNotes() {
+  clearTimeout(notesTimer);
+  notesTimer = setTimeout(saveNotes, 1500);
+}
+
+notesForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  clearTimeout(notesTimer);
+  saveNotes();
+});
+notesForm.elements.notes.addEventListener("input", scheduleNotes);
+
+// -- end the call and record the outcome -----------------------------------------------------------
+
+const finishForm = $("finish-form");
+
+finishForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  if (!finishForm.reportValidity()) {
+    view.setText("finish-status", t("staff.choose-outcome"));
+    return;
+  }
+  const button = $("btn-end");
+  button.disabled = true;
+  view.setText("finish-status", "");
+  const session = state.session;
+  if (session && !["ended", "left", "error"].includes(session.state)) {
+    view.setText("call-status", t("staff.ending"));
+    await session.endForAll();
+  }
+  const body = new FormData(finishForm);
+  body.append("notes", notesForm.elements.notes.value);
+  try {
+    const response = await fetch(finishForm.action, {
+      method: "POST",
+      body,
+      credentials: "same-origin",
+      headers: { Accept: "application/json" },
+    });
+    if (!response.ok) {
+      const error = await response.json().catch(() => null);
+      throw new Error(error?.error?.message || t("staff.finish-failed"));
+    }
+    state.finished = true;
+    root.dataset.finished = "true";
+    stopPolling();
+    showPresence("done", t("staff.finished"));
+    showEnded();
+  } catch (err) {
+    view.setText("finish-status", err.message || t("staff.finish-failed"));
+    button.disabled = false;
+  }
+});
+
+// -- start --------------------------------------------------------------------------------------------
+
+window.madoguchiStaffCall = state; // for tests: session, finished
+view.watchNetwork();
+$("btn-join").addEventListener("click", join);
+window.addEventListener("pagehide", () => {
+  const session = state.session;
+  if (session && !["ended", "left", "error"].includes(session.state)) session.hangUp();
+});
+view.showStep("device", { focus: false });
+startPolling();

@@ -1,0 +1,140 @@
+// The parts of the call screen both pages share: steps, banners, the video
+// stage and its controls, the quality hint. Texts come from the page
+// (data-messages, translated on the server); nothing here is hard-coded.
+
+import { setKindEnabled } from "./media.js";
+import { watchQuality } from "./quality.js";
+
+export function readConfig(root) {
+  return { ...root.dataset, messages: JSON.parse(root.dataset.messages || "{}") };
+}
+
+export function translator(messages) {
+  return (key, params = {}) => {
+    let text = messages[key] ?? key;
+    for (const [name, value] of Object.entries(params)) text = text.replace(`{${name}}`, value);
+    return text;
+  };
+}
+
+const $ = (id) => document.getElementById(id);
+
+export class CallView {
+  constructor(t) {
+    this.t = t;
+    this.stopQuality = null;
+  }
+
+  // Show one step section, hide the others, and move focus to its heading
+  // so screen readers announce where the person is now.
+  showStep(name, { focus = true } = {}) {
+    for (const section of document.querySelectorAll(".call-step")) {
+      section.hidden = section.id !== `step-${name}`;
+    }
+    for (const item of document.querySelectorAll(".call-steps [data-step]")) {
+      if (item.dataset.step === name) item.setAttribute("aria-current", "step");
+      else item.removeAttribute("aria-current");
+    }
+    const heading = $(`step-${name}-title`);
+    if (heading && focus) heading.focus({ preventScroll: false });
+  }
+
+  setText(id, text) {
+    const el = $(id);
+    if (el && el.textContent !== text) el.textContent = text;
+  }
+
+  banner(id, text) {
+    const el = $(id);
+    if (!el) return;
+    el.hidden = !text;
+    if (text && el.textContent !== text) el.textContent = text;
+  }
+
+  // navigator.onLine for the "no network" banner; socket trouble elsewhere.
+  watchNetwork(onChange) {
+    const update = () => {
+      this.banner("banner-offline", navigator.onLine ? "" : this.t("net.offline"));
+      if (onChange) onChange(navigator.onLine);
+    };
+    window.addEventListener("online", update);
+    window.addEventListener("offline", update);
+    update();
+  }
+
+  attachLocal(stream) {
+    for (const id of ["preview-video", "local-video"]) {
+      const video = $(id);
+      if (video) {
+        video.srcObject = stream;
+        video.hidden = false;
+      }
+    }
+  }
+
+  attachRemote(stream) {
+    const video = $("remote-video");
+    if (!video || video.srcObject === stream) return;
+    video.srcObject = stream;
+    const play = $("btn-play");
+    video.play().then(
+      () => {
+        if (play) play.hidden = true;
+      },
+      () => {
+        // Autoplay with sound was refused: one press starts it.
+        if (!play) return;
+        play.hidden = false;
+        this.setText("peer-status", this.t("play.blocked"));
+        play.onclick = () => video.play().then(() => (play.hidden = true));
+      },
+    );
+  }
+
+  clearRemote() {
+    const video = $("remote-video");
+    if (video) video.srcObject = null;
+  }
+
+  // Mute and camera-off buttons: aria-pressed carries the state, the name
+  // stays the same ("Mute microphone", pressed or not).
+  bindControls(stream) {
+    const toggle = (id, kind) => {
+      const button = $(id);
+      if (!button) return;
+      const hasTrack = stream.getTracks().some((track) => track.kind === kind);
+      button.disabled = !hasTrack;
+      button.onclick = () => {
+        const pressed = button.getAttribute("aria-pressed") !== "true";
+        button.setAttribute("aria-pressed", String(pressed));
+        setKindEnabled(stream, kind, !pressed);
+      };
+    };
+    toggle("btn-mute", "audio");
+    toggle("btn-camera", "video");
+  }
+
+  startQuality(getPc) {
+    this.stopQuality?.();
+    const el = $("quality");
+    const show = (lvl) => {
+      if (!el) return;
+      el.dataset.level = lvl;
+      this.setText("quality", this.t(`quality.${lvl}`));
+    };
+    show("unknown");
+    let last = "unknown";
+    this.stopQuality = watchQuality(getPc, (lvl) => {
+      // Announce only changes: a live region repeating itself is noise.
+      if (lvl !== last) {
+        last = lvl;
+        show(lvl);
+      }
+    });
+  }
+
+  stop() {
+    this.stopQuality?.();
+    this.stopQuality = null;
+  }
+}
