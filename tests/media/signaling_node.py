@@ -1,0 +1,49 @@
+"""One signaling node in its own process, for the media tests.
+
+Started inside the test's network namespace; binds 127.0.0.1 on a free port,
+prints ``{"url": ...}`` on stdout once listening, and serves until SIGTERM
+(graceful: 1012 to clients) or SIGKILL (a crash, which is what some tests want).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+
+from app.settings import Settings
+from signaling.core import CoreConfig
+from signaling.runner import start_signaling
+
+
+async def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--node", required=True)
+    parser.add_argument("--secret", required=True)
+    parser.add_argument("--redis-url")
+    parser.add_argument("--node-timeout", type=float)
+    opts = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format=f"{opts.node} %(name)s %(message)s"
+    )
+    settings = Settings(mode="demo", secret_key=opts.secret, redis_url=opts.redis_url)
+    config = (
+        CoreConfig() if opts.node_timeout is None else CoreConfig(node_timeout=opts.node_timeout)
+    )
+    server = await start_signaling(
+        settings, host="127.0.0.1", port=0, node=opts.node, config=config
+    )
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    print(json.dumps({"url": server.url}), flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await server.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1:]))

@@ -1,0 +1,56 @@
+"""The composition entry points the CLI uses: start_signaling / run_signaling."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from sig_helpers import SECRET, Client, issue
+from sqlalchemy import create_engine, select
+
+from app.call_events import CallEventRow
+from app.settings import Settings
+from signaling.errors import CloseCode
+from signaling.runner import run_signaling, start_signaling
+
+
+async def test_start_signaling_with_a_database_records_and_refuses_ended_rooms(
+    tmp_path: Path,
+) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'app.db'}")
+    settings = Settings(secret_key=SECRET)
+    server = await start_signaling(settings, engine=engine, port=0)
+    try:
+        resident = await Client.open(server.url)
+        await resident.join("r1", issue("r1", "resident", "p1"))
+        staff = await Client.open(server.url)
+        await staff.join("r1", issue("r1", "staff", "s1"))
+        await resident.expect("peer-joined")
+        await resident.expect("room-state")
+        await staff.send({"type": "end"})
+        assert (await resident.expect("ended")).by == "s1"
+    finally:
+        await server.close()
+    with engine.connect() as conn:
+        kinds = list(conn.execute(select(CallEventRow.kind).order_by(CallEventRow.id)).scalars())
+    assert kinds[:3] == ["join", "join", "call-end"]
+
+    server = await start_signaling(settings, engine=engine, port=0)
+    try:
+        again = await Client.open(server.url)
+        await again.send(
+            {"type": "join", "v": 1, "room": "r1", "token": issue("r1", "resident", "p1")}
+        )
+        code, _ = await again.closed()
+        assert code == CloseCode.ROOM_ENDED
+    finally:
+        await server.close()
+    engine.dispose()
+
+
+async def test_run_signaling_stops_when_asked() -> None:
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_signaling(Settings(secret_key=SECRET), stop=stop, port=0))
+    stop.set()
+    async with asyncio.timeout(10):
+        await task
