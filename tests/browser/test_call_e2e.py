@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 from browser_harness import (
@@ -101,8 +101,6 @@ class Call:
     join_url: str
 
 
-
-
 @contextmanager
 def call_in_progress(app: AppInNetns, browser: Browser, timings: Timings) -> Iterator[Call]:
     """Book, check, wait, log in, join: both sides connected with media flowing."""
@@ -162,7 +160,6 @@ def call_in_progress(app: AppInNetns, browser: Browser, timings: Timings) -> Ite
         print("\n".join(logs[-80:]))
         print("--- madoguchi serve (tail) ---\n" + app.log_tail(80))
         raise
-
 
 
 def end_with_outcome(call: Call, timings: Timings) -> None:

@@ -19,7 +19,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -146,8 +146,6 @@ def person(browser: Browser, base_url: str, logs: list[str], who: str) -> Iterat
         yield page
     finally:
         context.close()
-
-
 
 
 def test_booked_kiosk_visit_end_to_end(
