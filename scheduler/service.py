@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, literal, or_, select, union_all
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
@@ -48,7 +48,7 @@ from scheduler.orm import (
     WaitlistStatus,
     staff_skills,
 )
-from scheduler.slots import SlotQuery, compute_slots
+from scheduler.slots import SlotQuery, compute_slots, slot_at
 from scheduler.types import (
     Channel,
     ClosurePolicy,
@@ -235,39 +235,56 @@ class SchedulingService:
             ("department-weekly", service.department_id),
             lambda: self._department_weekly(service.department_id),
         )
-        dept_overrides = execute(
-            select(HoursOverride.day, HoursOverride.start, HoursOverride.end).where(
-                HoursOverride.department_id == service.department_id,
-                HoursOverride.day.between(first, last),
-            )
-        ).all()
         qualified = config.get(("qualified-staff", service.id), lambda: self._qualified(service.id))
         # A subquery rather than a list of ids keeps one cached statement per shape.
         skilled = select(staff_skills.c.staff_id).where(staff_skills.c.service_id == service.id)
+        # Department and staff overrides in one statement (one round trip less).
+        dept_overrides: list[Any] = []
         overrides: dict[int, list[Any]] = {}
         for override in execute(
             select(
-                HoursOverride.staff_id, HoursOverride.day, HoursOverride.start, HoursOverride.end
-            ).where(HoursOverride.staff_id.in_(skilled), HoursOverride.day.between(first, last))
-        ):
-            assert override.staff_id is not None
-            overrides.setdefault(override.staff_id, []).append(override)
-        leave: dict[int, list[TimeRange]] = {}
-        for sid, start, end in execute(
-            select(StaffLeave.staff_id, StaffLeave.start_at, StaffLeave.end_at).where(
-                StaffLeave.staff_id.in_(skilled), StaffLeave.start_at < hi, StaffLeave.end_at > lo
+                HoursOverride.department_id,
+                HoursOverride.staff_id,
+                HoursOverride.day,
+                HoursOverride.start,
+                HoursOverride.end,
+            ).where(
+                or_(
+                    HoursOverride.department_id == service.department_id,
+                    HoursOverride.staff_id.in_(skilled),
+                ),
+                HoursOverride.day.between(first, last),
             )
         ):
-            leave.setdefault(sid, []).append(TimeRange(start, end))
+            if override.department_id == service.department_id:
+                dept_overrides.append(override)
+            if override.staff_id is not None:
+                overrides.setdefault(override.staff_id, []).append(override)
+        # Leave and imported busy times likewise, told apart by a literal column.
+        leave: dict[int, list[TimeRange]] = {}
         busy: dict[int, list[TimeRange]] = {}
-        for sid, start, end in execute(
-            select(ExternalBusy.staff_id, ExternalBusy.start_at, ExternalBusy.end_at).where(
+        blocked = union_all(
+            select(
+                literal(True).label("leave"),
+                StaffLeave.staff_id,
+                StaffLeave.start_at,
+                StaffLeave.end_at,
+            ).where(
+                StaffLeave.staff_id.in_(skilled), StaffLeave.start_at < hi, StaffLeave.end_at > lo
+            ),
+            select(
+                literal(False).label("leave"),
+                ExternalBusy.staff_id,
+                ExternalBusy.start_at,
+                ExternalBusy.end_at,
+            ).where(
                 ExternalBusy.staff_id.in_(skilled),
                 ExternalBusy.start_at < hi,
                 ExternalBusy.end_at > lo,
-            )
-        ):
-            busy.setdefault(sid, []).append(TimeRange(start, end))
+            ),
+        )
+        for is_leave, sid, start, end in execute(blocked):
+            (leave if is_leave else busy).setdefault(sid, []).append(TimeRange(start, end))
 
         stmt = select(
             Booking.staff_id,
@@ -397,10 +414,10 @@ class SchedulingService:
         query = self.slot_query(
             service, day, day, channel, now, kiosk_id=kiosk_id, ignore_booking_id=ignore_booking_id
         )
-        for slot in compute_slots(query):
-            if slot.start == start:
-                return slot, query
-        raise SlotUnavailable("that time is not available")
+        slot = slot_at(query, start)
+        if slot is None:
+            raise SlotUnavailable("that time is not available")
+        return slot, query
 
     def book(self, req: BookingRequest, now: datetime) -> Booking:
         service = self.get_service(req.service_id)
@@ -414,6 +431,9 @@ class SchedulingService:
                     code=new_booking_code(),
                     room_id=secrets.token_hex(16),
                     service_id=service.id,
+                    # The relationship too: it keeps the loaded service (and its
+                    # department) alive for the mail, instead of reloading both.
+                    service=service,
                     staff_id=staff_id,
                     channel=req.channel.value,
                     kiosk_id=req.kiosk_id if req.channel is Channel.KIOSK else None,

@@ -26,7 +26,7 @@ from scheduler.types import (
     TimeRange,
 )
 
-__all__ = ["SlotQuery", "compute_slots"]
+__all__ = ["SlotQuery", "compute_slots", "slot_at"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -64,6 +64,22 @@ class SlotQuery:
 
 def compute_slots(q: SlotQuery) -> list[Slot]:
     """Slots of ``q.service`` over ``q.first_day..q.last_day`` (local dates), by start."""
+    return _slots(q, None)
+
+
+def slot_at(q: SlotQuery, start: datetime) -> Slot | None:
+    """The slot of ``compute_slots(q)`` starting at ``start``, or None.
+
+    A booking asks about one start only; judging just that candidate skips
+    the rest of the day's grid and the busy times far from it.
+    """
+    if start.tzinfo is None or start.utcoffset() is None:
+        raise ValueError(f"naive start {start!r}: the scheduler needs aware datetimes")
+    slots = _slots(q, _abs_us(start))
+    return slots[0] if slots else None
+
+
+def _slots(q: SlotQuery, only: int | None) -> list[Slot]:
     service = q.service
     if q.channel not in service.channels:
         return []
@@ -74,6 +90,8 @@ def compute_slots(q: SlotQuery) -> list[Slot]:
     closed = closed_dates(q.closures, q.first_day, q.last_day)
     clock = _WallClock(q.tz)
     grids = _start_grids(q, closed, clock)
+    if only is not None:
+        grids = [(day, [only]) for day, starts in grids if _contains(starts, only)]
     if not grids:
         return []
 
@@ -145,6 +163,11 @@ def _start_grids(
         if starts:
             grids.append((day, sorted(starts)))
     return grids
+
+
+def _contains(sorted_values: list[int], value: int) -> bool:
+    index = bisect_left(sorted_values, value)
+    return index < len(sorted_values) and sorted_values[index] == value
 
 
 def _bookings_per_day(q: SlotQuery) -> Counter[date]:

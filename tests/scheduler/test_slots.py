@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scheduler.calendar import closed_dates, open_windows
-from scheduler.slots import SlotQuery, compute_slots
+from scheduler.slots import SlotQuery, compute_slots, slot_at
 from scheduler.types import (
     Channel,
     ClosurePolicy,
@@ -604,3 +604,27 @@ class TestProperties:
     @given(slot_queries())
     def test_matches_a_naive_reference(self, q: SlotQuery) -> None:
         assert compute_slots(q) == reference_slots(q)
+
+    @settings(max_examples=200, deadline=None)
+    @given(slot_queries(), st.data())
+    def test_slot_at_agrees_with_the_whole_grid(self, q: SlotQuery, data: st.DataObject) -> None:
+        slots = compute_slots(q)
+        by_start = {slot.start: slot for slot in slots}
+        # Offered starts, plus instants that are not starts (off-grid, closed, taken).
+        offered = [slot.start for slot in slots]
+        other = data.draw(
+            st.lists(
+                st.integers(-2 * 24 * 60, 5 * 24 * 60).map(
+                    lambda m: (
+                        datetime.combine(BASE_DAY, time(0), tzinfo=TOKYO) + timedelta(minutes=m)
+                    )
+                ),
+                max_size=5,
+            )
+        )
+        for start in [*offered, *other]:
+            assert slot_at(q, start) == by_start.get(start)
+
+    def test_slot_at_refuses_a_naive_start(self) -> None:
+        with pytest.raises(ValueError, match="naive"):
+            slot_at(query(), datetime(2026, 12, 1, 10, 0))
