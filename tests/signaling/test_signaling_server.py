@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 
 import pytest
@@ -77,47 +77,68 @@ async def test_waiting_room_then_staff_joins_and_negotiates(
 
 
 @pytest.mark.parametrize(
-    ("token", "extra", "code", "close"),
+    ("make_token", "extra", "code", "close"),
     [
         pytest.param(
-            issue("other-room", "resident", "r1"), {}, "wrong-room", 4004, id="wrong-room"
+            lambda: issue("other-room", "resident", "r1"), {}, "wrong-room", 4004, id="wrong-room"
         ),
         pytest.param(
-            issue(ROOM, "resident", "r1"), {"role": "staff"}, "wrong-role", 4005, id="wrong-role"
+            lambda: issue(ROOM, "resident", "r1"),
+            {"role": "staff"},
+            "wrong-role",
+            4005,
+            id="wrong-role",
         ),
         pytest.param(
-            issue(ROOM, "resident", "r1", closes=timedelta(seconds=-1)),
+            lambda: issue(ROOM, "resident", "r1", closes=timedelta(seconds=-1)),
             {},
             "token-expired",
             4002,
             id="expired",
         ),
         pytest.param(
-            issue(ROOM, "resident", "r1", opens=timedelta(minutes=15)),
+            lambda: issue(ROOM, "resident", "r1", opens=timedelta(minutes=15)),
             {},
             "token-not-yet-valid",
             4003,
             id="not-yet-valid",
         ),
         pytest.param(
-            issue(ROOM, "resident", "r1")[:-3] + "AAA", {}, "token-invalid", 4001, id="tampered"
+            lambda: issue(ROOM, "resident", "r1")[:-3] + "AAA",
+            {},
+            "token-invalid",
+            4001,
+            id="tampered",
         ),
         pytest.param(
-            issue(ROOM, "resident", "r1", purpose=Purpose.MANAGE),
+            lambda: issue(ROOM, "resident", "r1", purpose=Purpose.MANAGE),
             {},
             "token-invalid",
             4001,
             id="other-purpose",
         ),
-        pytest.param(issue(ROOM, "mayor", "r1"), {}, "token-invalid", 4001, id="unknown-role"),
         pytest.param(
-            issue(ROOM, "resident", "r1"), {"v": 2}, "unsupported-version", 4011, id="version"
+            lambda: issue(ROOM, "mayor", "r1"), {}, "token-invalid", 4001, id="unknown-role"
+        ),
+        pytest.param(
+            lambda: issue(ROOM, "resident", "r1"),
+            {"v": 2},
+            "unsupported-version",
+            4011,
+            id="version",
         ),
     ],
 )
 async def test_refused_joins(
-    server: SignalingServer, token: str, extra: dict[str, object], code: str, close: int
+    server: SignalingServer,
+    make_token: Callable[[], str],
+    extra: dict[str, object],
+    code: str,
+    close: int,
 ) -> None:
+    # Issued here, not at collection: a time-bound token made when the suite
+    # starts can have turned valid (or expired) by the time this test runs.
+    token = make_token()
     client = await Client.open(server.url)
     await client.send({"type": "join", "v": 1, "room": ROOM, "token": token, **extra})
     close_code, seen = await client.closed()
