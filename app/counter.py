@@ -25,6 +25,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, selectinload
 
+from app.call_events import CallEventRow
 from app.counter_orm import OfferResult, QueueOffer, QueueTicket, StaffPresence, TicketStatus
 from scheduler.orm import Booking, Kiosk, Service, Staff
 from scheduler.routing import (
@@ -334,9 +335,57 @@ class CounterService:
         rows = self.session.execute(select(Booking.id, Booking.staff_id).where(Booking.id.in_(ids)))
         return {booking_id: staff_id for booking_id, staff_id in rows}
 
+    def _sync_with_calls(self, now: datetime) -> None:
+        """Follow what happened in the call rooms: a staff member who joined a
+        booked visit's room from their own queue has taken it (it stops
+        ringing elsewhere), and a call ended with ``end`` is done."""
+        active = list(
+            self.session.scalars(
+                select(QueueTicket).where(
+                    QueueTicket.status.in_([TicketStatus.WAITING, TicketStatus.IN_CALL])
+                )
+            )
+        )
+        if not active:
+            return
+        by_room = {t.room_id: t for t in active}
+        rows = self.session.execute(
+            select(CallEventRow.room, CallEventRow.kind, CallEventRow.participant)
+            .where(
+                CallEventRow.room.in_(list(by_room)),
+                CallEventRow.kind.in_(["join", "call-end"]),
+            )
+            .order_by(CallEventRow.at, CallEventRow.id)
+        )
+        for room, kind, participant in rows:
+            ticket = by_room[room]
+            if kind == "call-end" and ticket.status != TicketStatus.DONE:
+                ticket.status = TicketStatus.DONE
+                ticket.ended_at = ticket.ended_at or now
+                who = ticket.staff_id
+                if who is not None and self.presence(who) is Presence.IN_CALL:
+                    self._set_presence(who, Presence.AVAILABLE, now)
+                log.info("ticket %s: the call ended", ticket.id)
+            elif (
+                kind == "join"
+                and ticket.status == TicketStatus.WAITING
+                and ticket.booking_id is not None
+                and (participant or "").startswith("staff:")
+                and (participant or "").split(":", 1)[1].isdigit()
+            ):
+                staff_id = int((participant or "").split(":", 1)[1])
+                ticket.status = TicketStatus.IN_CALL
+                ticket.staff_id = staff_id
+                ticket.accepted_at = now
+                if self.session.get(StaffPresence, staff_id) is not None:
+                    self._set_presence(staff_id, Presence.IN_CALL, now)
+                log.info("ticket %s: staff %s joined from their queue", ticket.id, staff_id)
+        self.session.flush()
+
     def route(self, now: datetime) -> Plan:
         """One routing round at ``now``; the caller commits."""
         self._lock()
+        self._sync_with_calls(now)
         tickets = self._waiting()
         preferred = self._preferred(tickets)
         calls = [

@@ -6,6 +6,7 @@ clock step, not a wait.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,12 +18,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.call_events import CallEventRow
 from app.clock import FixedClock
 from app.context import AppContext
 from app.counter import CounterSettings
 from app.counter_orm import OfferResult, QueueOffer, QueueTicket
 from app.main import create_app
 from scheduler.orm import Department, Kiosk, Service, Staff
+from scheduler.service import BookingRequest, SchedulingService
+from scheduler.types import Channel
 
 # The conftest's fixed "now" (Monday 2026-11-30 09:00 JST) and a fast hasher.
 NOW = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)
@@ -249,3 +253,75 @@ def test_the_database_refuses_a_second_ringing_offer(
             session.flush()
         session.rollback()
         assert session.scalars(select(QueueTicket)).one().number == 1
+
+
+def test_booked_kiosk_visit_goes_before_walk_ins_at_its_time(
+    app: FastAPI, ctx: AppContext, city: MiniCity, clock: FixedClock
+) -> None:
+    start = NOW + timedelta(hours=1)  # 10:00 JST
+    with Session(ctx.engine, expire_on_commit=False) as session:
+        booking = SchedulingService(session, tz=ctx.tz).book(
+            BookingRequest(
+                service_id=city.consult_id,
+                start=start,
+                channel=Channel.KIOSK,
+                name="山田 花子",
+                email="hanako@example.jp",
+                kiosk_id=city.kiosk_id,
+            ),
+            NOW - timedelta(days=1),
+        )
+        session.commit()
+    booked_login = f"staff{city.staff_ids.index(booking.staff_id)}"
+    kiosk = TestClient(app)
+    token = kiosk_token(ctx, city)
+    clock.moment = start - timedelta(minutes=10)
+    walk = kiosk.post(f"/api/v1/kiosk/{token}/tickets", json={"service_id": city.consult_id})
+    # The resident with the booking arrives early and types the code.
+    clock.moment = start - timedelta(minutes=5)
+    page = kiosk.get(f"/kiosk/{token}/code?lang=ja")
+    csrf_token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert csrf_token
+    r = kiosk.post(
+        f"/kiosk/{token}/code?lang=ja",
+        data={"code": booking.code, "csrf_token": csrf_token.group(1)},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    with Session(ctx.engine) as session:
+        booked = session.scalars(
+            select(QueueTicket).where(QueueTicket.booking_id == booking.id)
+        ).one()
+        assert (booked.number, booked.room_id, booked.queued_at) == (2, booking.room_id, start)
+
+    # At its time the booked visit goes first, to its booked staff member,
+    # although the walk-in came earlier.
+    clock.moment = start
+    staff = staff_client(app, booked_login)
+    available(staff)
+    assert [o["ticket_id"] for o in offers(staff)] == [booked.id]
+
+    # The staff member joins from today's queue instead of answering: the
+    # ticket is theirs, the ring stops; "end" makes it done and frees them.
+    with Session(ctx.engine) as session:
+        session.add(
+            CallEventRow(
+                room=booking.room_id, kind="join", participant=f"staff:{booking.staff_id}",
+                role="staff", at=start, node="n1", detail={},
+            )
+        )  # fmt: skip
+        session.commit()
+    assert offers(staff) == []
+    assert staff.get("/api/v1/staff/offers").json()["presence"] == "in-call"
+    clock.moment = start + timedelta(minutes=20)
+    with Session(ctx.engine) as session:
+        session.add(
+            CallEventRow(
+                room=booking.room_id, kind="call-end", participant=None, role=None,
+                at=clock.moment, node="n1", detail={},
+            )
+        )  # fmt: skip
+        session.commit()
+    assert [o["ticket_id"] for o in offers(staff)] == [walk.json()["id"]]
+    with Session(ctx.engine) as session:
+        assert session.get(QueueTicket, booked.id).status == "done"  # type: ignore[union-attr]

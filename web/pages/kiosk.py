@@ -27,7 +27,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from app.api.counter import counter_settings
 from app.counter import CounterService
-from app.deps import CtxDep, CurrentAdmin, ReadSession
+from app.deps import CtxDep, CurrentAdmin, ReadSession, WriteSession
 from app.i18n import gettext
 from app.kiosk import CODE_LENGTH, CodeProblem, KioskCodeRefused, KioskService, Staffed
 from scheduler.orm import Booking
@@ -191,7 +191,7 @@ def code_submit(
     request: Request,
     token: str,
     ctx: CtxDep,
-    session: ReadSession,
+    session: WriteSession,
     code: FormStr = "",
     csrf_token: Annotated[str, Form(max_length=300)] = "",
 ) -> Response:
@@ -209,6 +209,12 @@ def code_submit(
         return _code_page(
             request, screen, typed=code, problem=_problem_view(exc, screen), status_code=422
         )
+    # The visit joins the counter queue: due at its booked time, before walk-ins,
+    # ringing the booked staff member first (anyone qualified if they are busy).
+    CounterService(session, ctx.tz, counter_settings(request)).enqueue_booking(
+        booking, screen.kiosk, screen.now
+    )
+    session.commit()
     join = ctx.links.join_token(booking, role="kiosk", pid=kiosk_call.participant(screen.kiosk))
     return RedirectResponse(f"{screen.home}/call/{join}", status_code=303)
 
