@@ -56,6 +56,9 @@ class CounterSettings(BaseSettings):
 
     # An offer rings this long; unanswered, it goes to the next staff member.
     offer_timeout_seconds: int = Field(default=20, ge=5, le=300)
+    # Who declined a call (or let it ring out) is asked again, when nobody else
+    # qualified is free, only this long after.
+    reoffer_after_seconds: int = Field(default=60, ge=0, le=3600)
     # A call waiting longer than this shows as escalated on the supervisor view.
     escalate_after_minutes: int = Field(default=10, ge=1, le=240)
     # The wait estimate uses the median talk time of this many recent calls.
@@ -67,6 +70,7 @@ class CounterSettings(BaseSettings):
         return RoutingPolicy(
             offer_timeout=timedelta(seconds=self.offer_timeout_seconds),
             escalate_after=timedelta(minutes=self.escalate_after_minutes),
+            reoffer_after=timedelta(seconds=self.reoffer_after_seconds),
         )
 
 
@@ -279,6 +283,7 @@ class CounterService:
         offer.result = OfferResult.DECLINED
         offer.answered_at = now
         ticket.refused_by = [*ticket.refused_by, staff.id]
+        ticket.refused_at = now
         log.info("staff %s declined ticket %s", staff.id, ticket.id)
         self.route(now)
 
@@ -396,6 +401,7 @@ class CounterService:
                 t.queued_at,
                 tuple(t.refused_by),
                 preferred.get(t.booking_id) if t.booking_id is not None else None,
+                t.refused_at,
             )
             for t in tickets
         ]
@@ -412,6 +418,7 @@ class CounterService:
             ticket = by_ticket.get(lapsed.call_id)
             if lapsed.staff_id in result.set_away and ticket is not None:
                 ticket.refused_by = [*ticket.refused_by, lapsed.staff_id]
+                ticket.refused_at = now
                 log.info("ticket %s: staff %s did not answer", ticket.id, lapsed.staff_id)
         for staff_id in result.set_away:
             self._set_presence(staff_id, Presence.AWAY, now)

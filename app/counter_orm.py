@@ -51,6 +51,7 @@ class QueueTicket(Base):
     escalated_at: Mapped[datetime | None]
     # Staff ids who declined or let it ring out, in order.
     refused_by: Mapped[list[int]] = mapped_column(JSON, default=list)
+    refused_at: Mapped[datetime | None]  # the latest refusal
 
 
 class QueueOffer(Base):

@@ -20,7 +20,8 @@ only the people are simulated:
   six qualified people, across departments); half take lunch 11:45–12:45, the
   other half 12:45–13:45. An offer is answered after 3–12 s: 90 % accept,
   5 % decline, 5 % do not answer (the offer rings out after the offer timeout,
-  20 s, and the staff member is set away; they come back 2 min later).
+  20 s, and the staff member is set away; they come back 2 min later). Who
+  refused a call is asked again, when nobody else is free, after 60 s.
 
 Both policies run on the same arrivals and the same answer draws (seeded per
 call and staff member), so the comparison is paired:
@@ -208,7 +209,9 @@ def simulate(world: World, fairness: Fairness) -> Result:
             ringing.pop(lapsed.call_id, None)
             if lapsed.staff_id in decision.set_away and lapsed.call_id in waiting:
                 call = waiting[lapsed.call_id]
-                waiting[call.id] = replace(call, refused_by=(*call.refused_by, lapsed.staff_id))
+                refused = (*call.refused_by, lapsed.staff_id)
+                waiting[call.id] = replace(call, refused_by=refused, refused_at=now)
+                at(now + policy.reoffer_after, "tick")
         for sid in decision.set_away:
             set_presence(sid, Presence.AWAY, now)
             at(now + BACK_AFTER_NO_ANSWER, "back", sid)
@@ -241,7 +244,9 @@ def simulate(world: World, fairness: Fairness) -> Result:
             del ringing[call_id]
             if kind == "decline":
                 call = waiting[call_id]
-                waiting[call_id] = replace(call, refused_by=(*call.refused_by, sid))
+                refused = (*call.refused_by, sid)
+                waiting[call_id] = replace(call, refused_by=refused, refused_at=now)
+                at(now + policy.reoffer_after, "tick")
             else:
                 del waiting[call_id]
                 v = visits[call_id]

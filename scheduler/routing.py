@@ -14,8 +14,9 @@ Rules, each checked by the property tests:
   department (skills are services, not departments);
 - a call rings at one staff member at a time, and a staff member is rung for
   one call at a time;
-- a staff member who declined a call or let it lapse is not offered that call
-  again while anyone else qualified is free (they may be, once nobody else is);
+- a staff member who declined a call or let it ring out is not offered that
+  call again while anyone else qualified is free; once nobody else is, they
+  are asked again, but not before ``reoffer_after`` since the last refusal;
 - calls are served in order of priority, then arrival (FIFO); a booked call
   waits in the queue from its booked time and goes before walk-ins then;
 - ``fair`` routing offers to the qualified free staff member idle longest;
@@ -78,6 +79,9 @@ class Call:
     refused_by: tuple[int, ...] = ()
     # A booked call rings its booked staff member first when they are free.
     preferred_staff: int | None = None
+    # When the latest refusal was: those who refused are asked again only
+    # ``RoutingPolicy.reoffer_after`` later (a decline must not ring again at once).
+    refused_at: datetime | None = None
 
     def order_key(self) -> tuple[int, datetime, int]:
         return (int(self.priority), self.queued_at, self.id)
@@ -96,6 +100,9 @@ class RoutingPolicy:
     offer_timeout: timedelta = timedelta(seconds=20)
     escalate_after: timedelta = timedelta(minutes=10)
     fairness: Fairness = Fairness.LONGEST_IDLE
+    # Ask someone who refused a call again (when nobody else is free) only this
+    # long after the latest refusal.
+    reoffer_after: timedelta = timedelta(seconds=60)
 
     def __post_init__(self) -> None:
         if self.offer_timeout <= timedelta(0):
@@ -122,14 +129,18 @@ def waiting_order(calls: Iterable[Call]) -> list[Call]:
 
 
 def _candidates(
-    call: Call, staff: Sequence[StaffMember], busy: set[int], fairness: Fairness
+    call: Call,
+    staff: Sequence[StaffMember],
+    busy: set[int],
+    policy: RoutingPolicy,
+    now: datetime,
 ) -> list[StaffMember]:
     free = [
         s
         for s in staff
         if s.presence is Presence.AVAILABLE and s.id not in busy and call.service_id in s.skills
     ]
-    if fairness is Fairness.LONGEST_IDLE:
+    if policy.fairness is Fairness.LONGEST_IDLE:
         free.sort(key=lambda s: (s.idle_since, s.id))
     else:
         free.sort(key=lambda s: s.id)
@@ -138,7 +149,10 @@ def _candidates(
         if call.preferred_staff is not None:
             fresh.sort(key=lambda s: s.id != call.preferred_staff)
         return fresh
-    # Everyone free has refused: ask again, the one who refused longest ago first.
+    # Everyone free has refused: after a pause, ask again, the one who refused
+    # longest ago first.
+    if call.refused_at is not None and now < call.refused_at + policy.reoffer_after:
+        return []
     order = {sid: i for i, sid in enumerate(call.refused_by)}
     return sorted(free, key=lambda s: order.get(s.id, -1))
 
@@ -181,8 +195,10 @@ def plan(
     for call in waiting_order(waiting.values()):
         if call.queued_at > now or call.id in offered_calls:
             continue
-        refused = call.refused_by + tuple(o.staff_id for o in lapsed if o.call_id == call.id)
-        candidates = _candidates(replace(call, refused_by=refused), staff, busy, policy.fairness)
+        rang_out = tuple(o.staff_id for o in lapsed if o.call_id == call.id and o.staff_id in away)
+        if rang_out:
+            call = replace(call, refused_by=call.refused_by + rang_out, refused_at=now)
+        candidates = _candidates(call, staff, busy, policy, now)
         if not candidates:
             # FIFO: a later call for the same skill must not jump this one, but a
             # later call that other (free) staff can serve may go ahead.

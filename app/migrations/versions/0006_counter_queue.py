@@ -36,6 +36,7 @@ def upgrade() -> None:
     sa.Column('ended_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('escalated_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('refused_by', sa.JSON(), nullable=False),
+    sa.Column('refused_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['booking_id'], ['bookings.id'], name=op.f('fk_queue_tickets_booking_id_bookings')),
     sa.ForeignKeyConstraint(['kiosk_id'], ['kiosks.id'], name=op.f('fk_queue_tickets_kiosk_id_kiosks')),
     sa.ForeignKeyConstraint(['service_id'], ['services.id'], name=op.f('fk_queue_tickets_service_id_services')),
