@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scheduler.routing import (
@@ -198,7 +198,7 @@ def snapshots(draw: st.DrawFn) -> tuple[list[Call], list[StaffMember], list[Offe
     return calls, staff, offers, now
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(snapshots(), st.sampled_from(list(Fairness)))
 def test_never_two_offers_for_one_call_or_one_person(
     snapshot: tuple[list[Call], list[StaffMember], list[Offer], datetime], fairness: Fairness
@@ -212,7 +212,7 @@ def test_never_two_offers_for_one_call_or_one_person(
     assert len({o.staff_id for o in ringing}) == len(ringing)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(snapshots())
 def test_offers_go_only_to_qualified_available_staff_for_due_calls(
     snapshot: tuple[list[Call], list[StaffMember], list[Offer], datetime],
@@ -230,7 +230,7 @@ def test_offers_go_only_to_qualified_available_staff_for_due_calls(
         assert offer.expires_at == now + POLICY.offer_timeout
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(snapshots())
 def test_fifo_within_equal_priority_and_service(
     snapshot: tuple[list[Call], list[StaffMember], list[Offer], datetime],
@@ -254,7 +254,7 @@ def test_fifo_within_equal_priority_and_service(
                 assert other.id in served or offer.staff_id in other.refused_by, (other, call)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(snapshots())
 def test_fair_routing_picks_the_longest_idle_fresh_candidate(
     snapshot: tuple[list[Call], list[StaffMember], list[Offer], datetime],
