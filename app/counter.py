@@ -351,7 +351,17 @@ class CounterService:
                 )
             )
         )
+        # Yesterday's queue does not ring today: close what a day left open.
+        today = now.astimezone(self.tz).date()
+        for ticket in [t for t in active if t.day < today]:
+            ticket.status = (
+                TicketStatus.LEFT if ticket.status == TicketStatus.WAITING else TicketStatus.DONE
+            )
+            ticket.ended_at = ticket.ended_at or now
+            log.info("ticket %s of %s closed at the end of its day", ticket.id, ticket.day)
+        active = [t for t in active if t.day >= today]
         if not active:
+            self.session.flush()
             return
         by_room = {t.room_id: t for t in active}
         rows = self.session.execute(

@@ -325,3 +325,20 @@ def test_booked_kiosk_visit_goes_before_walk_ins_at_its_time(
     assert [o["ticket_id"] for o in offers(staff)] == [walk.json()["id"]]
     with Session(ctx.engine) as session:
         assert session.get(QueueTicket, booked.id).status == "done"  # type: ignore[union-attr]
+
+
+def test_yesterdays_tickets_do_not_ring_today(
+    app: FastAPI, ctx: AppContext, city: MiniCity, clock: FixedClock
+) -> None:
+    kiosk = TestClient(app)
+    token = kiosk_token(ctx, city)
+    old = kiosk.post(f"/api/v1/kiosk/{token}/tickets", json={"service_id": city.consult_id})
+    clock.moment = NOW + timedelta(days=1)
+    s0 = staff_client(app, "staff0")
+    available(s0)
+    assert offers(s0) == []
+    assert kiosk.get(f"/api/v1/kiosk/{token}/tickets/{old.json()['id']}").json()["status"] == "left"
+    # Numbers start again at 1 on the new day.
+    new = kiosk.post(f"/api/v1/kiosk/{token}/tickets", json={"service_id": city.consult_id})
+    assert new.json()["number"] == 1
+    assert [o["ticket_id"] for o in offers(s0)] == [new.json()["id"]]
