@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from app import errors
-from app.api import bookings, calendars, public, staff, waitlist
+from app.api import bookings, calendars, counter, public, staff, waitlist
 from app.context import AppContext
 from app.deps import precheck_allowed
 from app.settings import Settings
@@ -21,6 +21,7 @@ from web.pages import call as call_pages
 from web.pages import kiosk as kiosk_pages
 from web.pages import resident as resident_pages
 from web.pages import staff as staff_pages
+from web.pages import staff_counter as staff_counter_pages
 from web.security import SecurityHeaders
 from web.templating import STATIC_DIR
 
@@ -53,10 +54,11 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
     )
     app.add_middleware(SecurityHeaders)
     errors.install(app)
-    for module in (public, bookings, waitlist, calendars, staff):
+    for module in (public, bookings, waitlist, calendars, staff, counter):
         app.include_router(module.router)
     app.include_router(precheck_router(precheck, dependencies=[Depends(precheck_allowed)]))
     app.include_router(staff_pages.router)
+    app.include_router(staff_counter_pages.router)
     app.include_router(admin_pages.router)
     app.include_router(kiosk_pages.router)
     app.include_router(call_pages.router)

@@ -367,8 +367,9 @@ def test_walk_in_page_shows_where_to_get_help(
     assert "0120-000-000" in r.text and "テスト市北町1-2-3" in r.text
     assert 'src="data:image/svg+xml;base64,' in r.text  # QR code of the booking page
     assert "http://127.0.0.1:8000/" in r.text
-    # No queue is pretended: no ticket numbers, no waiting time.
-    assert "受付番号" not in r.text and "待ち時間" not in r.text
+    # Staff are on duty (Monday 09:00): one large button per kiosk service, with a pictogram.
+    assert 'data-service="' in r.text and 'src="/static/pictograms/' in r.text
+    assert "転入の相談" in r.text and "印鑑登録の相談" not in r.text  # online only
 
 
 # -- idle reset, CSP --------------------------------------------------------------------------

@@ -157,6 +157,7 @@ class Seeded:
     code: str  # the live online booking's code (staff pages)
     kiosk_code: str | None  # a kiosk booking of today (None late at night)
     kiosk_home: str
+    kiosk_service: int  # a service offered at kiosks (walk-in queue)
     slip: str
 
 
@@ -260,6 +261,7 @@ def seed(app: AppInNetns) -> Seeded:
         kiosk_code=kiosk["code"] if kiosk else None,
         kiosk_home="/kiosk/"
         + tokens.issue(Purpose.KIOSK, {"k": kiosk_id}, expires=now + timedelta(days=1)),
+        kiosk_service=ids["sodan"],
         slip=f"/api/v1/staff/bookings/{live['code']}/slip",
     )
 
@@ -439,6 +441,7 @@ def staff_pages(audit: Audit, page: Page, data: Seeded) -> None:
     audit.visit(page, "staff console queue", "/staff")
     audit.visit(page, "booking detail", f"/staff/bookings/{data.code}")
     audit.visit(page, "staff schedule", "/staff/schedule")
+    audit.visit(page, "staff remote counter", "/staff/counter")
     audit.visit(page, "staff call page", f"/staff/call/{data.code}")
     audit.visit(page, "booking slip", data.slip)
     audit.visit(page, "staff: not found", "/staff/bookings/MDG-ZZZZZZ")
@@ -460,6 +463,7 @@ def admin_pages(audit: Audit, page: Page, data: Seeded) -> None:
         if entity in ("departments", "staff"):
             audit.visit(page, f"admin {entity} hours", first + "/hours")
     audit.visit(page, "admin city", "/admin/city")
+    audit.visit(page, "remote counter with the supervisor board", "/staff/counter")
     audit.visit(page, "admin import", "/admin/import")
 
 
@@ -478,6 +482,18 @@ def kiosk_pages(audit: Audit, page: Page, data: Seeded) -> None:
     )
     audit.check(page, "kiosk idle warning")
     audit.visit(page, "kiosk walk-in", home + "/walk-in")
+    # A walk-in's ticket (taken through the queue API: the walk-in screen shows
+    # its service buttons only during staffed hours).
+    ticket = page.evaluate(
+        """async ([url, service]) => {
+             const r = await fetch(url, {method: "POST",
+               headers: {"content-type": "application/json"},
+               body: JSON.stringify({service_id: service})});
+             return (await r.json()).id;
+           }""",
+        ["/api/v1" + home + "/tickets", data.kiosk_service],
+    )
+    audit.visit(page, "kiosk walk-in ticket", f"{home}/ticket/{ticket}")
     audit.visit(page, "kiosk error (invalid link)", "/kiosk/not-a-valid-token")
     if data.kiosk_code is not None:
         page.goto(home + "/code")

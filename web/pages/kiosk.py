@@ -25,13 +25,15 @@ import qrcode.image.svg
 from fastapi import APIRouter, Form, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from app.deps import CtxDep, CurrentAdmin, ReadSession
+from app.api.counter import counter_settings
+from app.counter import CounterService
+from app.deps import CtxDep, CurrentAdmin, ReadSession, WriteSession
 from app.i18n import gettext
 from app.kiosk import CODE_LENGTH, CodeProblem, KioskCodeRefused, KioskService, Staffed
 from scheduler.orm import Booking
 from scheduler.service import CODE_ALPHABET, CODE_PREFIX
 from web import csrf
-from web.pages import kiosk_call
+from web.pages import kiosk_call, kiosk_queue
 from web.pages.kiosk_support import (
     KioskRoute,
     Screen,
@@ -189,7 +191,7 @@ def code_submit(
     request: Request,
     token: str,
     ctx: CtxDep,
-    session: ReadSession,
+    session: WriteSession,
     code: FormStr = "",
     csrf_token: Annotated[str, Form(max_length=300)] = "",
 ) -> Response:
@@ -207,6 +209,12 @@ def code_submit(
         return _code_page(
             request, screen, typed=code, problem=_problem_view(exc, screen), status_code=422
         )
+    # The visit joins the counter queue: due at its booked time, before walk-ins,
+    # ringing the booked staff member first (anyone qualified if they are busy).
+    CounterService(session, ctx.tz, counter_settings(request)).enqueue_booking(
+        booking, screen.kiosk, screen.now
+    )
+    session.commit()
     join = ctx.links.join_token(booking, role="kiosk", pid=kiosk_call.participant(screen.kiosk))
     return RedirectResponse(f"{screen.home}/call/{join}", status_code=303)
 
@@ -216,12 +224,18 @@ def walk_in(request: Request, token: str, ctx: CtxDep, session: ReadSession) -> 
     screen = open_screen(request, token, ctx, session)
     hours = _staffed_view(screen.svc.staffed(screen.now), screen)
     url = _booking_url(screen)
+    services = CounterService(session, ctx.tz, counter_settings(request)).kiosk_services()
     return kiosk_page(
         request,
         screen,
         "kiosk/walk_in.html",
         {
             "hours": hours,
+            # Walk-in queue: one large button per service, while staff are on duty.
+            "services": kiosk_queue.service_buttons(screen, services) if hours["open"] else [],
+            "ticket_action": f"{screen.home}/walk-in/ticket",
+            "csrf_token": csrf.issue(request, scope=f"kiosk:{screen.kiosk.id}"),
+            "csrf_field": csrf.FIELD,
             "address": screen.kiosk.branch.address,
             "phone": screen.settings.phone,
             "booking_url": url,
@@ -250,4 +264,5 @@ def admin_open(
 
 
 router.include_router(kiosk_call.router)
+router.include_router(kiosk_queue.router)
 router.include_router(admin_router)

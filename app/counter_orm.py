@@ -1,0 +1,94 @@
+"""Tables of the remote counter's walk-in queue: tickets, offers, staff presence.
+
+Several app processes share the queue through these rows. Two partial unique
+indexes make the database itself refuse a second ringing offer for one ticket
+or for one staff member, whatever a buggy or racing process tries.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from scheduler.orm import Base
+
+
+class TicketStatus(StrEnum):
+    WAITING = "waiting"  # in the queue (possibly ringing at someone)
+    IN_CALL = "in-call"  # a staff member accepted it
+    DONE = "done"
+    LEFT = "left"  # the resident left the queue
+
+
+class OfferResult(StrEnum):
+    RINGING = "ringing"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    LAPSED = "lapsed"
+
+
+class QueueTicket(Base):
+    __tablename__ = "queue_tickets"
+    __table_args__ = (UniqueConstraint("day", "number", name="uq_queue_tickets_day_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # 受付番号: counts from 1 each day (city date), shown large on the kiosk.
+    day: Mapped[date] = mapped_column(Date)
+    number: Mapped[int] = mapped_column(Integer)
+    kiosk_id: Mapped[int] = mapped_column(ForeignKey("kiosks.id"), index=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))
+    booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id"), nullable=True)
+    priority: Mapped[int] = mapped_column(Integer)
+    room_id: Mapped[str] = mapped_column(String(40), unique=True)
+    status: Mapped[str] = mapped_column(String(12), index=True)
+    queued_at: Mapped[datetime]
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), nullable=True)
+    accepted_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    escalated_at: Mapped[datetime | None]
+    # Staff ids who declined or let it ring out, in order.
+    refused_by: Mapped[list[int]] = mapped_column(JSON, default=list)
+    refused_at: Mapped[datetime | None]  # the latest refusal
+
+
+class QueueOffer(Base):
+    __tablename__ = "queue_offers"
+    __table_args__ = (
+        Index(
+            "uq_queue_offers_ringing_ticket",
+            "ticket_id",
+            unique=True,
+            sqlite_where=text("result = 'ringing'"),
+            postgresql_where=text("result = 'ringing'"),
+        ),
+        Index(
+            "uq_queue_offers_ringing_staff",
+            "staff_id",
+            unique=True,
+            sqlite_where=text("result = 'ringing'"),
+            postgresql_where=text("result = 'ringing'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("queue_tickets.id", ondelete="CASCADE"))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"))
+    offered_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    result: Mapped[str] = mapped_column(String(10))
+    answered_at: Mapped[datetime | None]
+
+
+class StaffPresence(Base):
+    __tablename__ = "staff_presence"
+
+    staff_id: Mapped[int] = mapped_column(
+        ForeignKey("staff.id", ondelete="CASCADE"), primary_key=True
+    )
+    status: Mapped[str] = mapped_column(String(10))
+    # When the staff member last became free: fair routing's "longest idle".
+    idle_since: Mapped[datetime]
+    updated_at: Mapped[datetime]
