@@ -75,6 +75,8 @@ from signaling.messages import (
     RoomState,
     RoomStateChanged,
     Source,
+    Transfer,
+    TransferMode,
     parse,
     serialize,
 )
@@ -150,6 +152,7 @@ class CallClient:
         self.ended = False
         self.refused: SignalingRefused | None = None
         self.errors: list[Error] = []
+        self.transfers: list[Transfer] = []  # hand-over notices received (with `by`)
         self._joins = 0
         self._resumes = 0
         self._drops = 0
@@ -183,6 +186,12 @@ class CallClient:
     async def end(self) -> None:
         """Staff only: end the call for everyone."""
         await self._send(End())
+
+    async def transfer(
+        self, mode: TransferMode, *, target: str | None = None, department: str | None = None
+    ) -> None:
+        """Staff only: announce a hand-over (then, for a cold one, :meth:`leave`)."""
+        await self._send(Transfer(mode=mode, target=target, department=department))
 
     async def close(self) -> None:
         self._stopping = True
@@ -370,6 +379,8 @@ class CallClient:
                 for link in list(self.links.values()):
                     await link.close()
                 self.links.clear()
+            case Transfer():
+                self.transfers.append(message)
             case Error():
                 self.errors.append(message)
                 log.info("room %s: server error %s (ref %s)", self.room, message.code, message.ref)

@@ -27,6 +27,9 @@ class EventKind(StrEnum):
     RESUMED = "resumed"
     CALL_START = "call-start"  # both visitor and staff reported `connected`
     CALL_END = "call-end"  # staff sent `end`; the room is closed for good
+    # Staff handed the call over; detail: {"mode": warm|cold, "target"?, "department"?}.
+    # With the staff joins around it, it splits the record into segments.
+    TRANSFER = "transfer"
 
 
 @dataclass(frozen=True, slots=True)

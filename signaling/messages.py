@@ -61,6 +61,11 @@ class PeerStatus(StrEnum):
     RECONNECTING = "reconnecting"  # socket dropped, seat kept for the grace period
 
 
+class TransferMode(StrEnum):
+    WARM = "warm"  # the new staff member joins while the first is still present
+    COLD = "cold"  # the first leaves; the visitor waits in the room for the next
+
+
 class LeaveReason(StrEnum):
     LEFT = "left"  # sent `leave`
     TIMEOUT = "timeout"  # grace period ran out without a resume
@@ -227,6 +232,22 @@ class RestartIce:
     type: ClassVar[Literal["restart-ice"]] = "restart-ice"
 
 
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """Staff hand the call over (no たらい回し): to ``target`` (a staff participant
+    id) and/or ``department``. Client -> server it is announced and recorded;
+    server -> client it carries ``by``, the staff member handing over. Who joins
+    and who leaves is up to the clients (``join`` with a hand-over ticket,
+    ``leave``): the visitor's seat is never touched.
+    """
+
+    mode: TransferMode
+    target: str | None = None
+    department: str | None = None
+    by: str | None = None
+    type: ClassVar[Literal["transfer"]] = "transfer"
+
+
 # ------------------------------------------------------------------ server -> client
 
 
@@ -312,7 +333,7 @@ class Error:
 
 
 ClientMessage: TypeAlias = (
-    Join | Offer | Answer | Candidate | Leave | End | Ping | Connected | RestartIce
+    Join | Offer | Answer | Candidate | Leave | End | Ping | Connected | RestartIce | Transfer
 )
 ServerMessage: TypeAlias = (
     Joined
@@ -328,6 +349,7 @@ ServerMessage: TypeAlias = (
     | Waiting
     | Ended
     | Pong
+    | Transfer
     | Error
 )
 Message: TypeAlias = ClientMessage | ServerMessage
@@ -470,6 +492,11 @@ _CLIENT_PARSERS: dict[str, _Parser] = {
     "ping": lambda d: Ping(nonce=_str(d, "nonce", max_chars=MAX_NONCE_CHARS, optional=True)),
     "connected": lambda d: Connected(peer=_peer_id(d, "peer", optional=True)),
     "restart-ice": lambda d: RestartIce(peer=_peer_id(d, "peer", optional=True)),
+    "transfer": lambda d: Transfer(
+        mode=_enum(TransferMode, d, "mode"),
+        target=_peer_id(d, "target", optional=True),
+        department=_str(d, "department", max_chars=MAX_ID_CHARS, optional=True),
+    ),
 }
 
 _SERVER_PARSERS: dict[str, _Parser] = {
@@ -501,6 +528,12 @@ _SERVER_PARSERS: dict[str, _Parser] = {
     "waiting": lambda d: Waiting(rooms=tuple(_waiting_room(r) for r in _list(d, "rooms"))),
     "ended": lambda d: Ended(by=_peer_id(d, "by", optional=True)),
     "pong": lambda d: Pong(nonce=_str(d, "nonce", max_chars=MAX_NONCE_CHARS, optional=True)),
+    "transfer": lambda d: Transfer(
+        mode=_enum(TransferMode, d, "mode"),
+        target=_peer_id(d, "target", optional=True),
+        department=_str(d, "department", max_chars=MAX_ID_CHARS, optional=True),
+        by=_peer_id(d, "by", optional=True),
+    ),
     "error": lambda d: Error(
         code=_enum(ErrorCode, d, "code"),
         message=_str(d, "message", max_chars=1024, empty=True),
@@ -599,6 +632,13 @@ def _wire(message: Message) -> dict[str, Any]:
             return {"type": "waiting", "rooms": [r.to_wire() for r in message.rooms]}
         case Ended():
             return {"type": "ended", "by": message.by}
+        case Transfer():
+            out = {"type": "transfer", "mode": message.mode.value}
+            for key in ("target", "department", "by"):
+                value = getattr(message, key)
+                if value is not None:
+                    out[key] = value
+            return out
         case Error():
             out = {
                 "type": "error",
