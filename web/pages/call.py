@@ -114,6 +114,9 @@ CALL_MESSAGES: dict[str, str] = {
     "wait.connecting": "Connecting to the waiting room…",
     "wait.waiting": "Staff will join shortly.",
     "wait.staff-left": "The staff member has left for a moment. Please wait.",
+    "call.transfer": (
+        "You are being handed over to another staff member. Please stay on this screen."
+    ),
     "call.connecting": "Staff have joined. Connecting…",
     "call.connected": "You are connected.",
     "call.peer-reconnecting": (

@@ -49,6 +49,9 @@ export class CallSession extends EventTarget {
       get restarts() {
         return session.peers.restarts;
       },
+      get remoteVideos() {
+        return session.view.remoteCount();
+      },
       stats: () => (session.peers.pc ? snapshot(session.peers.pc) : Promise.resolve(null)),
       log: session.peers.log,
     };
@@ -78,12 +81,16 @@ export class CallSession extends EventTarget {
     });
     s.addEventListener("closed", (event) => this.onClosed(event.detail));
 
-    this.peers.addEventListener("track", (event) => this.view.attachRemote(event.detail.stream));
+    this.peers.addEventListener("track", (event) => {
+      const { peer, stream } = event.detail;
+      const info = this.peers.peers.get(peer)?.info;
+      this.view.attachRemote(stream, peer, info?.name || "");
+    });
     this.peers.addEventListener("connection", () => this.recompute());
     this.peers.addEventListener("restart", () => this.emit("restart"));
     this.peers.addEventListener("peer", (event) => {
-      const { status } = event.detail;
-      if (status === "left") this.view.clearRemote();
+      const { status, peer } = event.detail;
+      if (status === "left") this.view.removeRemote(peer);
       this.emit("peer", event.detail);
       this.recompute();
     });
@@ -97,6 +104,12 @@ export class CallSession extends EventTarget {
     if (msg.type === "ended") {
       this.endedBy = msg.by;
       this.finish("ended");
+      return;
+    }
+    if (msg.type === "transfer") {
+      // Staff hand the call over; we stay in the room (docs/signaling.md).
+      this.view.banner("banner-transfer", this.t("call.transfer"));
+      this.emit("transfer", msg);
       return;
     }
     this.peers.onMessage(msg);
