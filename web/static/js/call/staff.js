@@ -191,6 +191,75 @@ notesForm.addEventListener("submit", (event) => {
 });
 notesForm.elements.notes.addEventListener("input", scheduleNotes);
 
+// -- hand-over and invitations (app/api/call_team.py; `transfer` in docs/signaling.md) ------------
+
+async function postJson(url, body) {
+  const response = await fetch(url, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { Accept: "application/json", "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  if (!response.ok) throw new Error(String(response.status));
+  return response.json();
+}
+
+function showLink(messageKey, url) {
+  view.setText("team-status", t(messageKey));
+  const link = $("team-link");
+  link.value = url;
+  link.hidden = false;
+  link.select();
+}
+
+const handoverForm = $("handover-form");
+handoverForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  if (!handoverForm.reportValidity()) return;
+  const mode = handoverForm.elements.mode.value;
+  try {
+    const out = await postJson(handoverForm.action, {
+      staff_id: Number(handoverForm.elements.staff_id.value),
+      mode,
+    });
+    showLink("staff.handover-ready", out.url);
+    $("btn-leave").hidden = mode !== "warm";
+    const session = state.session;
+    if (session && !["ended", "left", "error"].includes(session.state)) {
+      // The resident's page shows "being handed over, please stay".
+      session.signaling.send({ type: "transfer", mode, target: out.target });
+      if (mode === "cold") {
+        clearTimeout(notesTimer);
+        await saveNotes();
+        session.hangUp();
+      }
+    }
+  } catch {
+    view.setText("team-status", t("staff.link-failed"));
+  }
+});
+
+$("btn-leave").addEventListener("click", async () => {
+  clearTimeout(notesTimer);
+  await saveNotes();
+  state.session?.hangUp();
+});
+
+const inviteForm = $("invite-form");
+inviteForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  if (!inviteForm.reportValidity()) return;
+  try {
+    const out = await postJson(inviteForm.action, {
+      role: inviteForm.elements.role.value,
+      name: inviteForm.elements.name.value,
+    });
+    showLink("staff.invite-ready", out.url);
+  } catch {
+    view.setText("team-status", t("staff.link-failed"));
+  }
+});
+
 // -- end the call and record the outcome -----------------------------------------------------------
 
 const finishForm = $("finish-form");
