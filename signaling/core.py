@@ -63,6 +63,9 @@ from signaling.messages import (
     Answer,
     Candidate,
     Connected,
+    Consent,
+    ConsentRequest,
+    Document,
     End,
     Error,
     Join,
@@ -264,6 +267,8 @@ class SignalingCore(RoomView):
                 return self._leave(conn, room, me, now)
             case Transfer():
                 return self._transfer(room, me, message, now)
+            case ConsentRequest() | Consent() | Document():
+                return self._documents(room, me, message, now)
             case End():
                 if me.role is not Role.STAFF:
                     raise ProtocolError(code=ErrorCode.FORBIDDEN)
@@ -404,6 +409,41 @@ class SignalingCore(RoomView):
         for other in list(room.seats.values()):
             if other.pid != me.pid and other.status is PeerStatus.PRESENT:
                 out += self._deliver(room, other, notice)
+        return out
+
+    def _documents(
+        self, room: Room, me: SeatRecord, msg: ConsentRequest | Consent | Document, now: datetime
+    ) -> list[Action]:
+        # Only staff ask and push; only the visitor (whose camera it is) consents.
+        may = me.role in VISITOR_ROLES if isinstance(msg, Consent) else me.role is Role.STAFF
+        if not may:
+            raise ProtocolError(code=ErrorCode.FORBIDDEN)
+        detail: dict[str, str] = {}
+        match msg:
+            case ConsentRequest() | Consent():
+                assert msg.to is not None  # parse() requires it from clients
+                target = room.seats.get(msg.to)
+                if target is None or target.pid == me.pid:
+                    raise ProtocolError(code=ErrorCode.UNKNOWN_PEER)
+                detail = {"purpose": msg.purpose.value, "to": target.pid}
+                if isinstance(msg, Consent):
+                    detail["granted"] = "true" if msg.granted else "false"
+                    kind = EventKind.CONSENT
+                else:
+                    kind = EventKind.CONSENT_REQUEST
+                targets = [target]
+            case Document():
+                detail, kind = {"name": msg.name}, EventKind.DOCUMENT
+                targets = [s for s in room.seats.values() if s.pid != me.pid]
+        out: list[Action] = [Record(self._event(room.id, kind, now, me, detail))]
+        relayed: ServerMessage = (
+            replace(msg, to=None, from_=me.pid)
+            if not isinstance(msg, Document)
+            else replace(msg, from_=me.pid)
+        )
+        for other in targets:
+            if other.status is PeerStatus.PRESENT:
+                out += self._deliver(room, other, relayed)
         return out
 
     def _leave(self, conn: ConnState, room: Room, me: SeatRecord, now: datetime) -> list[Action]:

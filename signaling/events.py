@@ -30,6 +30,10 @@ class EventKind(StrEnum):
     # Staff handed the call over; detail: {"mode": warm|cold, "target"?, "department"?}.
     # With the staff joins around it, it splits the record into segments.
     TRANSFER = "transfer"
+    # Documents at the counter; detail: {"purpose"} / {"purpose", "granted"} / {"name"}.
+    CONSENT_REQUEST = "consent-request"
+    CONSENT = "consent"  # the visitor's on-screen answer; the photo upload checks it
+    DOCUMENT = "document"  # staff pushed a document to the others' screens
 
 
 @dataclass(frozen=True, slots=True)

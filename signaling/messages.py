@@ -248,6 +248,50 @@ class Transfer:
     type: ClassVar[Literal["transfer"]] = "transfer"
 
 
+class ConsentPurpose(StrEnum):
+    PHOTO = "photo"  # staff take a still of the document the resident shows
+
+
+MAX_URL_CHARS: Final = 2048
+MAX_NAME_CHARS: Final = 256
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentRequest:
+    """Staff ask the visitor ``to`` for on-screen consent (e.g. to take a photo)."""
+
+    purpose: ConsentPurpose
+    to: str | None = None
+    from_: str | None = None
+    type: ClassVar[Literal["consent-request"]] = "consent-request"
+
+
+@dataclass(frozen=True, slots=True)
+class Consent:
+    """The visitor's answer to ``to`` (the staff member who asked): granted or not."""
+
+    purpose: ConsentPurpose
+    granted: bool
+    to: str | None = None
+    from_: str | None = None
+    type: ClassVar[Literal["consent"]] = "consent"
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """Staff push a document or form to the others' screens: a signed ``url``."""
+
+    url: str
+    name: str
+    from_: str | None = None
+    type: ClassVar[Literal["document"]] = "document"
+
+    def __post_init__(self) -> None:
+        # Only our own signed download paths, never a link to elsewhere.
+        if not self.url.startswith("/api/v1/documents/"):
+            raise ProtocolError("document url", code=ErrorCode.INVALID_MESSAGE)
+
+
 # ------------------------------------------------------------------ server -> client
 
 
@@ -333,7 +377,19 @@ class Error:
 
 
 ClientMessage: TypeAlias = (
-    Join | Offer | Answer | Candidate | Leave | End | Ping | Connected | RestartIce | Transfer
+    Join
+    | Offer
+    | Answer
+    | Candidate
+    | Leave
+    | End
+    | Ping
+    | Connected
+    | RestartIce
+    | Transfer
+    | ConsentRequest
+    | Consent
+    | Document
 )
 ServerMessage: TypeAlias = (
     Joined
@@ -350,6 +406,9 @@ ServerMessage: TypeAlias = (
     | Ended
     | Pong
     | Transfer
+    | ConsentRequest
+    | Consent
+    | Document
     | Error
 )
 Message: TypeAlias = ClientMessage | ServerMessage
@@ -394,6 +453,12 @@ def _bool(d: Mapping[str, Any], key: str) -> bool:
     if not isinstance(value, bool):
         raise _invalid(f"{key!r} must be a boolean")
     return value
+
+
+def _strict_bool(d: Mapping[str, Any], key: str) -> bool:
+    if key not in d:
+        raise _invalid(f"missing {key!r}")
+    return _bool(d, key)
 
 
 def _enum(enum: type[StrEnum], d: Mapping[str, Any], key: str, *, optional: bool = False) -> Any:
@@ -497,6 +562,18 @@ _CLIENT_PARSERS: dict[str, _Parser] = {
         target=_peer_id(d, "target", optional=True),
         department=_str(d, "department", max_chars=MAX_ID_CHARS, optional=True),
     ),
+    "consent-request": lambda d: ConsentRequest(
+        purpose=_enum(ConsentPurpose, d, "purpose"), to=_peer_id(d, "to")
+    ),
+    "consent": lambda d: Consent(
+        purpose=_enum(ConsentPurpose, d, "purpose"),
+        granted=_strict_bool(d, "granted"),
+        to=_peer_id(d, "to"),
+    ),
+    "document": lambda d: Document(
+        url=_str(d, "url", max_chars=MAX_URL_CHARS),
+        name=_str(d, "name", max_chars=MAX_NAME_CHARS),
+    ),
 }
 
 _SERVER_PARSERS: dict[str, _Parser] = {
@@ -533,6 +610,19 @@ _SERVER_PARSERS: dict[str, _Parser] = {
         target=_peer_id(d, "target", optional=True),
         department=_str(d, "department", max_chars=MAX_ID_CHARS, optional=True),
         by=_peer_id(d, "by", optional=True),
+    ),
+    "consent-request": lambda d: ConsentRequest(
+        purpose=_enum(ConsentPurpose, d, "purpose"), from_=_peer_id(d, "from")
+    ),
+    "consent": lambda d: Consent(
+        purpose=_enum(ConsentPurpose, d, "purpose"),
+        granted=_strict_bool(d, "granted"),
+        from_=_peer_id(d, "from"),
+    ),
+    "document": lambda d: Document(
+        url=_str(d, "url", max_chars=MAX_URL_CHARS),
+        name=_str(d, "name", max_chars=MAX_NAME_CHARS),
+        from_=_peer_id(d, "from"),
     ),
     "error": lambda d: Error(
         code=_enum(ErrorCode, d, "code"),
@@ -632,6 +722,19 @@ def _wire(message: Message) -> dict[str, Any]:
             return {"type": "waiting", "rooms": [r.to_wire() for r in message.rooms]}
         case Ended():
             return {"type": "ended", "by": message.by}
+        case ConsentRequest():
+            out = {"type": message.type, "purpose": message.purpose.value}
+            _address(out, message.to, message.from_)
+            return out
+        case Consent():
+            out = {"type": message.type, "purpose": message.purpose.value}
+            out["granted"] = message.granted
+            _address(out, message.to, message.from_)
+            return out
+        case Document():
+            out = {"type": message.type, "url": message.url, "name": message.name}
+            _address(out, None, message.from_)
+            return out
         case Transfer():
             out = {"type": "transfer", "mode": message.mode.value}
             for key in ("target", "department", "by"):
