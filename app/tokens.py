@@ -25,6 +25,8 @@ class Purpose(StrEnum):
     # A call handed over to a colleague (claims: ``c`` booking code, ``to`` staff
     # id, ``m`` warm|cold); see app/api/call_team.py.
     HANDOVER = "handover"
+    # A stored call document's download (claims: ``d`` document id).
+    DOCUMENT = "document"
 
 
 class TokenError(Exception):
