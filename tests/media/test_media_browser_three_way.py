@@ -27,7 +27,7 @@ from test_media_browser import browser_page
 from app.settings import Settings
 from media.client import CallClient
 from media.loopback import NetworkNamespace
-from signaling.messages import TransferMode
+from signaling.messages import Consent, ConsentPurpose, TransferMode
 from signaling.runner import start_signaling
 
 if TYPE_CHECKING:
@@ -120,6 +120,49 @@ def test_browser_call_page_shows_and_decodes_two_remote_videos(
                 assert await page.evaluate("madoguchiCall.state") == "in-call"
         finally:
             await interpreter.close()
+            await staff.close()
+            await node.close()
+
+    netns.run(scenario)
+
+
+@pytest.mark.parametrize("granted", [True, False])
+def test_browser_resident_answers_photo_consent_and_sees_a_pushed_document(
+    netns: NetworkNamespace, chromium: str, granted: bool
+) -> None:
+    async def scenario() -> None:
+        node = await start_signaling(
+            Settings(mode="demo", secret_key=SECRET), host="127.0.0.1", port=0, node="n1"
+        )
+        staff = CallClient(node.url, room=ROOM, token=join_token(ROOM, "staff", "s-1"))
+        try:
+            async with call_page_app() as url, browser_page(chromium, url) as page:
+                await page.wait_for_function("window.ready === true", timeout=TIMEOUT * 1000)
+                token = join_token(ROOM, "resident", "r-1")
+                await page.evaluate(
+                    f"joinCall({json.dumps(node.url)}, {json.dumps(ROOM)}, {json.dumps(token)})"
+                )
+                await staff.start()
+                await asyncio.wait_for(staff.wait_connected("r-1"), TIMEOUT)
+                assert await page.is_hidden("#consent-box")
+
+                await staff.ask_consent("r-1", ConsentPurpose.PHOTO)
+                await page.wait_for_selector(
+                    "#consent-box", state="visible", timeout=TIMEOUT * 1000
+                )
+                await page.click("#btn-consent-yes" if granted else "#btn-consent-no")
+                await asyncio.wait_for(staff.wait_until(lambda: bool(staff.consents)), TIMEOUT)
+                assert staff.consents == [
+                    Consent(purpose=ConsentPurpose.PHOTO, granted=granted, from_="r-1")
+                ]
+                assert await page.is_hidden("#consent-box")
+
+                await staff.push_document("/api/v1/documents/signed.token", "転入届.pdf")
+                await page.wait_for_selector("#documents", state="visible", timeout=TIMEOUT * 1000)
+                link = page.locator("#document-list a")
+                assert await link.text_content() == "転入届.pdf"
+                assert await link.get_attribute("href") == "/api/v1/documents/signed.token"
+        finally:
             await staff.close()
             await node.close()
 

@@ -119,6 +119,12 @@ CALL_MESSAGES: dict[str, str] = {
     "staff.handover-ready": "Send this link to your colleague. The resident has been told to wait.",
     "staff.invite-ready": "Send this link to the person you invite.",
     "staff.link-failed": "The link could not be created. Please try again.",
+    "staff.photo-asked": "The resident is asked on their screen.",
+    "staff.photo-granted": "The resident agreed. You can take the photo.",
+    "staff.photo-refused": "The resident did not agree to a photo.",
+    "staff.photo-saved": "The photo was saved with this consultation.",
+    "staff.document-shown": "The document is shown on the resident's screen.",
+    "staff.upload-failed": "The file could not be sent. Please try again.",
     "call.transfer": (
         "You are being handed over to another staff member. Please stay on this screen."
     ),
@@ -300,6 +306,8 @@ def staff_call_page(
             "ticket_url": ticket_url,
             "handover_url": f"/api/v1/staff/bookings/{booking.code}/handover",
             "invite_url": f"/api/v1/staff/bookings/{booking.code}/invite",
+            "photos_url": f"/api/v1/staff/bookings/{booking.code}/photos",
+            "documents_url": f"/api/v1/staff/bookings/{booking.code}/documents",
             "colleagues": [
                 (s.id, s.display_name)
                 for s in session.scalars(select(Staff).where(Staff.active).order_by(Staff.id))

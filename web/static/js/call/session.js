@@ -106,6 +106,19 @@ export class CallSession extends EventTarget {
       this.finish("ended");
       return;
     }
+    if (msg.type === "consent-request") {
+      this.askConsent(msg);
+      return;
+    }
+    if (msg.type === "document") {
+      this.view.showDocument(msg.url, msg.name);
+      this.emit("document", msg);
+      return;
+    }
+    if (msg.type === "consent") {
+      this.emit("consent", msg);
+      return;
+    }
     if (msg.type === "transfer") {
       // Staff hand the call over; we stay in the room (docs/signaling.md).
       this.view.banner("banner-transfer", this.t("call.transfer"));
@@ -113,6 +126,21 @@ export class CallSession extends EventTarget {
       return;
     }
     this.peers.onMessage(msg);
+  }
+
+  // The resident decides on their own screen; the answer goes back through
+  // signaling, where it is recorded (the photo upload checks that record).
+  askConsent(msg) {
+    const box = document.getElementById("consent-box");
+    if (!box) return;
+    const answer = (granted) => {
+      box.hidden = true;
+      this.signaling.send({ type: "consent", purpose: msg.purpose, granted, to: msg.from });
+    };
+    document.getElementById("btn-consent-yes").onclick = () => answer(true);
+    document.getElementById("btn-consent-no").onclick = () => answer(false);
+    box.hidden = false;
+    document.getElementById("btn-consent-yes").focus();
   }
 
   onClosed({ code, error }) {

@@ -151,6 +151,28 @@ export class CallView {
     );
   }
 
+  // A document the staff member pushed: a link (and a preview for images).
+  showDocument(url, name) {
+    const list = $("document-list");
+    if (!list || !url.startsWith("/api/v1/documents/")) return;
+    const item = document.createElement("li");
+    const link = document.createElement("a");
+    link.href = url;
+    link.target = "_blank";
+    link.rel = "noopener";
+    link.textContent = name;
+    item.append(link);
+    if (/\.(png|jpe?g|webp)$/i.test(name)) {
+      const img = document.createElement("img");
+      img.src = url;
+      img.alt = name;
+      img.className = "document-preview";
+      item.append(img);
+    }
+    list.append(item);
+    $("documents").hidden = false;
+  }
+
   clearRemote() {
     const video = $("remote-video");
     if (video) {
