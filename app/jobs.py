@@ -1,4 +1,5 @@
-"""Periodic background work: lapse waiting-list offers, deliver outbox mail.
+"""Periodic background work: lapse waiting-list offers, deliver outbox mail,
+delete call documents past their retention (app/documents.py).
 
 ``madoguchi worker`` runs these in a loop; the embedded default runs the same
 loop inside ``madoguchi serve``.
@@ -9,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import timedelta
 
 from app.context import AppContext
+from app.documents import Documents
 from app.mail import Mailer, SmtpMailer, deliver_pending
 from app.notify import Notifier
 from scheduler.service import SchedulingService
@@ -36,6 +39,8 @@ def run_once(ctx: AppContext, mailer: Mailer | None) -> int:
         svc = SchedulingService(session, tz=ctx.tz)
         offers = svc.expire_offers(ctx.clock.now())
         Notifier(session, ctx).waitlist_offers(offers)
+        retention = timedelta(days=ctx.settings.document_retention_days)
+        Documents(session, retention).purge(ctx.clock.now())
         session.commit()
     if mailer is None:
         return 0

@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from app import errors
-from app.api import bookings, calendars, counter, public, staff, waitlist
+from app.api import bookings, calendars, call_team, counter, documents, public, staff, waitlist
 from app.context import AppContext
 from app.deps import precheck_allowed
 from app.settings import Settings
@@ -56,6 +56,8 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
     errors.install(app)
     for module in (public, bookings, waitlist, calendars, staff, counter):
         app.include_router(module.router)
+    app.include_router(call_team.router)
+    app.include_router(documents.router)
     app.include_router(precheck_router(precheck, dependencies=[Depends(precheck_allowed)]))
     app.include_router(staff_pages.router)
     app.include_router(staff_counter_pages.router)

@@ -2,7 +2,8 @@
 
 import app.call_events
 import app.consultations  # (consultation records of bookings)
-import app.counter_orm  # noqa: F401  (walk-in queue, offers, staff presence)
+import app.counter_orm  # (walk-in queue, offers, staff presence)
+import app.documents  # noqa: F401  (photos and pushed documents of calls)
 from scheduler.orm import Base
 
 __all__ = ["Base"]

@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     mail_from: str = "madoguchi@localhost"
     # Staff console login sessions.
     session_max_age_minutes: int = 8 * 60
+    # Photos and pushed documents of a call are deleted this long after its end.
+    document_retention_days: int = Field(default=30, ge=0)
 
     @model_validator(mode="after")
     def _require_secret_in_production(self) -> Settings:

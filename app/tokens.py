@@ -22,6 +22,11 @@ class Purpose(StrEnum):
     WAITLIST_OFFER = "waitlist-offer"
     # A registered kiosk device's screen (claims: ``k`` kiosk id).
     KIOSK = "kiosk"
+    # A call handed over to a colleague (claims: ``c`` booking code, ``to`` staff
+    # id, ``m`` warm|cold); see app/api/call_team.py.
+    HANDOVER = "handover"
+    # A stored call document's download (claims: ``d`` document id).
+    DOCUMENT = "document"
 
 
 class TokenError(Exception):

@@ -56,6 +56,10 @@ from signaling.messages import (
     Candidate,
     ClientMessage,
     Connected,
+    Consent,
+    ConsentPurpose,
+    ConsentRequest,
+    Document,
     End,
     Ended,
     Error,
@@ -75,6 +79,8 @@ from signaling.messages import (
     RoomState,
     RoomStateChanged,
     Source,
+    Transfer,
+    TransferMode,
     parse,
     serialize,
 )
@@ -150,6 +156,11 @@ class CallClient:
         self.ended = False
         self.refused: SignalingRefused | None = None
         self.errors: list[Error] = []
+        self.transfers: list[Transfer] = []  # hand-over notices received (with `by`)
+        # Documents at the counter, as received (each with `from_`).
+        self.consent_requests: list[ConsentRequest] = []
+        self.consents: list[Consent] = []
+        self.documents: list[Document] = []
         self._joins = 0
         self._resumes = 0
         self._drops = 0
@@ -184,6 +195,12 @@ class CallClient:
         """Staff only: end the call for everyone."""
         await self._send(End())
 
+    async def transfer(
+        self, mode: TransferMode, *, target: str | None = None, department: str | None = None
+    ) -> None:
+        """Staff only: announce a hand-over (then, for a cold one, :meth:`leave`)."""
+        await self._send(Transfer(mode=mode, target=target, department=department))
+
     async def close(self) -> None:
         self._stopping = True
         if self._ws is not None:
@@ -210,6 +227,18 @@ class CallClient:
     def resumes(self) -> int:
         """How many times this client resumed its seat after a socket drop."""
         return self._resumes
+
+    async def ask_consent(self, peer: str, purpose: ConsentPurpose = ConsentPurpose.PHOTO) -> None:
+        """Staff only: ask the visitor ``peer`` for on-screen consent."""
+        await self._send(ConsentRequest(purpose=purpose, to=peer))
+
+    async def answer_consent(self, peer: str, purpose: ConsentPurpose, granted: bool) -> None:
+        """Visitor only: answer the staff member ``peer``."""
+        await self._send(Consent(purpose=purpose, granted=granted, to=peer))
+
+    async def push_document(self, url: str, name: str) -> None:
+        """Staff only: show a stored document (its signed ``url``) on the others' screens."""
+        await self._send(Document(url=url, name=name))
 
     # -- waiting ---------------------------------------------------------------------
 
@@ -370,6 +399,14 @@ class CallClient:
                 for link in list(self.links.values()):
                     await link.close()
                 self.links.clear()
+            case Transfer():
+                self.transfers.append(message)
+            case ConsentRequest():
+                self.consent_requests.append(message)
+            case Consent():
+                self.consents.append(message)
+            case Document():
+                self.documents.append(message)
             case Error():
                 self.errors.append(message)
                 log.info("room %s: server error %s (ref %s)", self.room, message.code, message.ref)

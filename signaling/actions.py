@@ -14,7 +14,7 @@ from datetime import datetime
 from signaling.bus import BusEvent
 from signaling.events import CallEvent
 from signaling.messages import Role, ServerMessage
-from signaling.room import DEFAULT_SEAT_GROUPS, DEFAULT_SEATS, ConnId
+from signaling.room import DEFAULT_SEAT_GROUPS, DEFAULT_SEATS, ConnId, seat_group
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +57,9 @@ class Admission:
     role: Role
     participant_id: str
     display_name: str
+    # A staff hand-over ticket: may take the one extra staff seat of a room, so
+    # the next staff member can join while the first is still there (warm).
+    handover: bool = False
 
 
 # Raises signaling.errors.AuthError (with its code) when the token is refused.
@@ -75,3 +78,6 @@ class CoreConfig:
     node_timeout: float = 15.0  # a node silent this long is dead
     seat_groups: Mapping[Role, str] = field(default_factory=lambda: dict(DEFAULT_SEAT_GROUPS))
     seats: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_SEATS))
+
+    def group_of(self, role: Role, *, handover: bool = False) -> str:
+        return seat_group(role, handover, self.seat_groups)

@@ -44,6 +44,15 @@ def token_authenticator(tokens: Tokens) -> Authenticate:
             parsed_role = Role(role)
         except ValueError:
             raise AuthError("unknown role", code=ErrorCode.TOKEN_INVALID) from None
-        return Admission(room=room, role=parsed_role, participant_id=pid, display_name=name)
+        handover = claims.get("handover", False)
+        if not isinstance(handover, bool):
+            raise AuthError("malformed join claims", code=ErrorCode.TOKEN_INVALID)
+        return Admission(
+            room=room,
+            role=parsed_role,
+            participant_id=pid,
+            display_name=name,
+            handover=handover and parsed_role is Role.STAFF,
+        )
 
     return authenticate

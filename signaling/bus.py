@@ -54,6 +54,7 @@ class SeatRecord:
     epoch: int  # +1 on every takeover (resume/replace); newer wins
     grace_until: float | None = None
     connected: bool = False  # reported `connected` (for call start)
+    handover: bool = False  # a staff seat taken with a hand-over ticket (an extra seat)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +120,7 @@ def encode_event(event: BusEvent) -> str:
                 "epoch": s.epoch,
                 "grace_until": s.grace_until,
                 "connected": s.connected,
+                "handover": s.handover,
             }
         case ReleaseEvent():
             data = {"k": "release", "room": event.room, "pid": event.pid, "epoch": event.epoch}
@@ -151,6 +153,7 @@ def decode_event(text: str | bytes) -> BusEvent:
                 epoch=int(d["epoch"]),
                 grace_until=None if d["grace_until"] is None else float(d["grace_until"]),
                 connected=bool(d["connected"]),
+                handover=bool(d.get("handover", False)),
             )
             return SeatEvent(seat=seat, change=SeatChange(d["change"]))
         if kind == "release":

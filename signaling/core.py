@@ -63,6 +63,9 @@ from signaling.messages import (
     Answer,
     Candidate,
     Connected,
+    Consent,
+    ConsentRequest,
+    Document,
     End,
     Error,
     Join,
@@ -78,12 +81,14 @@ from signaling.messages import (
     Role,
     RoomState,
     ServerMessage,
+    Transfer,
     Waiting,
     You,
     parse,
     serialize,
 )
 from signaling.room import (
+    VISITOR_ROLES,
     ConnId,
     Room,
     initiator_of,
@@ -260,6 +265,10 @@ class SignalingCore(RoomView):
                 return self._restart_ice(room, me, message.peer)
             case Leave():
                 return self._leave(conn, room, me, now)
+            case Transfer():
+                return self._transfer(room, me, message, now)
+            case ConsentRequest() | Consent() | Document():
+                return self._documents(room, me, message, now)
             case End():
                 if me.role is not Role.STAFF:
                     raise ProtocolError(code=ErrorCode.FORBIDDEN)
@@ -297,7 +306,7 @@ class SignalingCore(RoomView):
             if msg.resume is not None and secrets.compare_digest(msg.resume, existing.session):
                 change, session, since = SeatChange.RESUMED, existing.session, existing.since
         else:
-            group = self.config.seat_groups[adm.role]
+            group = self.config.group_of(adm.role, handover=adm.handover)
             if len(room.group_members(group, self.config.seat_groups)) >= self.config.seats.get(
                 group, 0
             ):
@@ -313,13 +322,19 @@ class SignalingCore(RoomView):
             status=PeerStatus.PRESENT,
             since=since,
             epoch=epoch,
+            handover=adm.handover if existing is None else existing.handover,
         )
         self._pending.pop(conn.id, None)
         conn.room, conn.pid = room.id, pid
         kind = EventKind.RESUMED if change is SeatChange.RESUMED else EventKind.JOIN
         log.info("room %s: %s %s (%s)", room.id, adm.role.value, change.value, kind.value)
         event = SeatEvent(seat=seat, change=change)
-        out: list[Action] = [Record(self._event(room.id, kind, now, seat))]
+        # Who served the visitor goes into the record (staff names are not
+        # residents' personal data); the record splits segments on them.
+        detail = {} if seat.role in VISITOR_ROLES else {"name": seat.name}
+        if seat.handover:
+            detail["handover"] = "true"
+        out: list[Action] = [Record(self._event(room.id, kind, now, seat, detail))]
         out += self._apply_seat(event, now, joining=conn.id)
         out.append(Publish(event))
         return out
@@ -378,6 +393,57 @@ class SignalingCore(RoomView):
                 out += self._deliver(room, me, RestartIce(peer=other.pid))
             else:
                 out += self._deliver(room, other, RestartIce(peer=me.pid))
+        return out
+
+    def _transfer(self, room: Room, me: SeatRecord, msg: Transfer, now: datetime) -> list[Action]:
+        if me.role is not Role.STAFF:
+            raise ProtocolError(code=ErrorCode.FORBIDDEN)
+        detail = {"mode": msg.mode.value}
+        if msg.target is not None:
+            detail["target"] = msg.target
+        if msg.department is not None:
+            detail["department"] = msg.department
+        log.info("room %s: %s hand-over announced", room.id, msg.mode.value)
+        out: list[Action] = [Record(self._event(room.id, EventKind.TRANSFER, now, me, detail))]
+        notice = Transfer(mode=msg.mode, target=msg.target, department=msg.department, by=me.pid)
+        for other in list(room.seats.values()):
+            if other.pid != me.pid and other.status is PeerStatus.PRESENT:
+                out += self._deliver(room, other, notice)
+        return out
+
+    def _documents(
+        self, room: Room, me: SeatRecord, msg: ConsentRequest | Consent | Document, now: datetime
+    ) -> list[Action]:
+        # Only staff ask and push; only the visitor (whose camera it is) consents.
+        may = me.role in VISITOR_ROLES if isinstance(msg, Consent) else me.role is Role.STAFF
+        if not may:
+            raise ProtocolError(code=ErrorCode.FORBIDDEN)
+        detail: dict[str, str] = {}
+        match msg:
+            case ConsentRequest() | Consent():
+                assert msg.to is not None  # parse() requires it from clients
+                target = room.seats.get(msg.to)
+                if target is None or target.pid == me.pid:
+                    raise ProtocolError(code=ErrorCode.UNKNOWN_PEER)
+                detail = {"purpose": msg.purpose.value, "to": target.pid}
+                if isinstance(msg, Consent):
+                    detail["granted"] = "true" if msg.granted else "false"
+                    kind = EventKind.CONSENT
+                else:
+                    kind = EventKind.CONSENT_REQUEST
+                targets = [target]
+            case Document():
+                detail, kind = {"name": msg.name}, EventKind.DOCUMENT
+                targets = [s for s in room.seats.values() if s.pid != me.pid]
+        out: list[Action] = [Record(self._event(room.id, kind, now, me, detail))]
+        relayed: ServerMessage = (
+            replace(msg, to=None, from_=me.pid)
+            if not isinstance(msg, Document)
+            else replace(msg, from_=me.pid)
+        )
+        for other in targets:
+            if other.status is PeerStatus.PRESENT:
+                out += self._deliver(room, other, relayed)
         return out
 
     def _leave(self, conn: ConnState, room: Room, me: SeatRecord, now: datetime) -> list[Action]:

@@ -27,6 +27,13 @@ class EventKind(StrEnum):
     RESUMED = "resumed"
     CALL_START = "call-start"  # both visitor and staff reported `connected`
     CALL_END = "call-end"  # staff sent `end`; the room is closed for good
+    # Staff handed the call over; detail: {"mode": warm|cold, "target"?, "department"?}.
+    # With the staff joins around it, it splits the record into segments.
+    TRANSFER = "transfer"
+    # Documents at the counter; detail: {"purpose"} / {"purpose", "granted"} / {"name"}.
+    CONSENT_REQUEST = "consent-request"
+    CONSENT = "consent"  # the visitor's on-screen answer; the photo upload checks it
+    DOCUMENT = "document"  # staff pushed a document to the others' screens
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,6 +61,11 @@ class PeerStatus(StrEnum):
     RECONNECTING = "reconnecting"  # socket dropped, seat kept for the grace period
 
 
+class TransferMode(StrEnum):
+    WARM = "warm"  # the new staff member joins while the first is still present
+    COLD = "cold"  # the first leaves; the visitor waits in the room for the next
+
+
 class LeaveReason(StrEnum):
     LEFT = "left"  # sent `leave`
     TIMEOUT = "timeout"  # grace period ran out without a resume
@@ -227,6 +232,66 @@ class RestartIce:
     type: ClassVar[Literal["restart-ice"]] = "restart-ice"
 
 
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """Staff hand the call over (no たらい回し): to ``target`` (a staff participant
+    id) and/or ``department``. Client -> server it is announced and recorded;
+    server -> client it carries ``by``, the staff member handing over. Who joins
+    and who leaves is up to the clients (``join`` with a hand-over ticket,
+    ``leave``): the visitor's seat is never touched.
+    """
+
+    mode: TransferMode
+    target: str | None = None
+    department: str | None = None
+    by: str | None = None
+    type: ClassVar[Literal["transfer"]] = "transfer"
+
+
+class ConsentPurpose(StrEnum):
+    PHOTO = "photo"  # staff take a still of the document the resident shows
+
+
+MAX_URL_CHARS: Final = 2048
+MAX_NAME_CHARS: Final = 256
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentRequest:
+    """Staff ask the visitor ``to`` for on-screen consent (e.g. to take a photo)."""
+
+    purpose: ConsentPurpose
+    to: str | None = None
+    from_: str | None = None
+    type: ClassVar[Literal["consent-request"]] = "consent-request"
+
+
+@dataclass(frozen=True, slots=True)
+class Consent:
+    """The visitor's answer to ``to`` (the staff member who asked): granted or not."""
+
+    purpose: ConsentPurpose
+    granted: bool
+    to: str | None = None
+    from_: str | None = None
+    type: ClassVar[Literal["consent"]] = "consent"
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """Staff push a document or form to the others' screens: a signed ``url``."""
+
+    url: str
+    name: str
+    from_: str | None = None
+    type: ClassVar[Literal["document"]] = "document"
+
+    def __post_init__(self) -> None:
+        # Only our own signed download paths, never a link to elsewhere.
+        if not self.url.startswith("/api/v1/documents/"):
+            raise ProtocolError("document url", code=ErrorCode.INVALID_MESSAGE)
+
+
 # ------------------------------------------------------------------ server -> client
 
 
@@ -312,7 +377,19 @@ class Error:
 
 
 ClientMessage: TypeAlias = (
-    Join | Offer | Answer | Candidate | Leave | End | Ping | Connected | RestartIce
+    Join
+    | Offer
+    | Answer
+    | Candidate
+    | Leave
+    | End
+    | Ping
+    | Connected
+    | RestartIce
+    | Transfer
+    | ConsentRequest
+    | Consent
+    | Document
 )
 ServerMessage: TypeAlias = (
     Joined
@@ -328,6 +405,10 @@ ServerMessage: TypeAlias = (
     | Waiting
     | Ended
     | Pong
+    | Transfer
+    | ConsentRequest
+    | Consent
+    | Document
     | Error
 )
 Message: TypeAlias = ClientMessage | ServerMessage
@@ -372,6 +453,12 @@ def _bool(d: Mapping[str, Any], key: str) -> bool:
     if not isinstance(value, bool):
         raise _invalid(f"{key!r} must be a boolean")
     return value
+
+
+def _strict_bool(d: Mapping[str, Any], key: str) -> bool:
+    if key not in d:
+        raise _invalid(f"missing {key!r}")
+    return _bool(d, key)
 
 
 def _enum(enum: type[StrEnum], d: Mapping[str, Any], key: str, *, optional: bool = False) -> Any:
@@ -470,6 +557,23 @@ _CLIENT_PARSERS: dict[str, _Parser] = {
     "ping": lambda d: Ping(nonce=_str(d, "nonce", max_chars=MAX_NONCE_CHARS, optional=True)),
     "connected": lambda d: Connected(peer=_peer_id(d, "peer", optional=True)),
     "restart-ice": lambda d: RestartIce(peer=_peer_id(d, "peer", optional=True)),
+    "transfer": lambda d: Transfer(
+        mode=_enum(TransferMode, d, "mode"),
+        target=_peer_id(d, "target", optional=True),
+        department=_str(d, "department", max_chars=MAX_ID_CHARS, optional=True),
+    ),
+    "consent-request": lambda d: ConsentRequest(
+        purpose=_enum(ConsentPurpose, d, "purpose"), to=_peer_id(d, "to")
+    ),
+    "consent": lambda d: Consent(
+        purpose=_enum(ConsentPurpose, d, "purpose"),
+        granted=_strict_bool(d, "granted"),
+        to=_peer_id(d, "to"),
+    ),
+    "document": lambda d: Document(
+        url=_str(d, "url", max_chars=MAX_URL_CHARS),
+        name=_str(d, "name", max_chars=MAX_NAME_CHARS),
+    ),
 }
 
 _SERVER_PARSERS: dict[str, _Parser] = {
@@ -501,6 +605,25 @@ _SERVER_PARSERS: dict[str, _Parser] = {
     "waiting": lambda d: Waiting(rooms=tuple(_waiting_room(r) for r in _list(d, "rooms"))),
     "ended": lambda d: Ended(by=_peer_id(d, "by", optional=True)),
     "pong": lambda d: Pong(nonce=_str(d, "nonce", max_chars=MAX_NONCE_CHARS, optional=True)),
+    "transfer": lambda d: Transfer(
+        mode=_enum(TransferMode, d, "mode"),
+        target=_peer_id(d, "target", optional=True),
+        department=_str(d, "department", max_chars=MAX_ID_CHARS, optional=True),
+        by=_peer_id(d, "by", optional=True),
+    ),
+    "consent-request": lambda d: ConsentRequest(
+        purpose=_enum(ConsentPurpose, d, "purpose"), from_=_peer_id(d, "from")
+    ),
+    "consent": lambda d: Consent(
+        purpose=_enum(ConsentPurpose, d, "purpose"),
+        granted=_strict_bool(d, "granted"),
+        from_=_peer_id(d, "from"),
+    ),
+    "document": lambda d: Document(
+        url=_str(d, "url", max_chars=MAX_URL_CHARS),
+        name=_str(d, "name", max_chars=MAX_NAME_CHARS),
+        from_=_peer_id(d, "from"),
+    ),
     "error": lambda d: Error(
         code=_enum(ErrorCode, d, "code"),
         message=_str(d, "message", max_chars=1024, empty=True),
@@ -599,6 +722,26 @@ def _wire(message: Message) -> dict[str, Any]:
             return {"type": "waiting", "rooms": [r.to_wire() for r in message.rooms]}
         case Ended():
             return {"type": "ended", "by": message.by}
+        case ConsentRequest():
+            out = {"type": message.type, "purpose": message.purpose.value}
+            _address(out, message.to, message.from_)
+            return out
+        case Consent():
+            out = {"type": message.type, "purpose": message.purpose.value}
+            out["granted"] = message.granted
+            _address(out, message.to, message.from_)
+            return out
+        case Document():
+            out = {"type": message.type, "url": message.url, "name": message.name}
+            _address(out, None, message.from_)
+            return out
+        case Transfer():
+            out = {"type": "transfer", "mode": message.mode.value}
+            for key in ("target", "department", "by"):
+                value = getattr(message, key)
+                if value is not None:
+                    out[key] = value
+            return out
         case Error():
             out = {
                 "type": "error",

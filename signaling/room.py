@@ -35,8 +35,12 @@ DEFAULT_SEAT_GROUPS: Final[Mapping[Role, str]] = MappingProxyType(
         Role.OBSERVER: "observer",
     }
 )
+# A staff member joining with a hand-over ticket takes the "handover" seat, so
+# during a warm hand-over two staff are briefly present; ordinary staff tickets
+# still find one staff seat.
+HANDOVER_GROUP: Final = "handover"
 DEFAULT_SEATS: Final[Mapping[str, int]] = MappingProxyType(
-    {"visitor": 1, "staff": 1, "interpreter": 1, "observer": 1}
+    {"visitor": 1, "staff": 1, "interpreter": 1, "observer": 1, HANDOVER_GROUP: 1}
 )
 VISITOR_ROLES: Final = frozenset({Role.RESIDENT, Role.KIOSK})
 # Roles listed to staff as "waiting" while no staff member is in the room.
@@ -49,6 +53,11 @@ _TRANSITIONS: Final[Mapping[RoomState, frozenset[RoomState]]] = MappingProxyType
         RoomState.ENDED: frozenset(),
     }
 )
+
+
+def seat_group(role: Role, handover: bool, groups: Mapping[Role, str]) -> str:
+    """The seat group a participant counts against (hand-over staff have their own)."""
+    return HANDOVER_GROUP if handover and role is Role.STAFF else groups[role]
 
 
 def initiator_of(a: SeatRecord, b: SeatRecord) -> str:
@@ -96,7 +105,7 @@ class Room:
         return RoomState.WAITING
 
     def group_members(self, group: str, groups: Mapping[Role, str]) -> list[SeatRecord]:
-        return [s for s in self.seats.values() if groups[s.role] == group]
+        return [s for s in self.seats.values() if seat_group(s.role, s.handover, groups) == group]
 
     def call_ready(self) -> bool:
         """Both a visitor and a staff member reported ``connected``."""

@@ -206,7 +206,7 @@ class RoomView:
             if (old := self._conns.get(old_conn)) is not None:
                 out += self._fatal(old, ErrorCode.REPLACED, None)
         if existing is None:
-            group = self.config.seat_groups[rec.role]
+            group = self.config.group_of(rec.role, handover=rec.handover)
             contenders = sorted(
                 [*room.group_members(group, self.config.seat_groups), rec], key=seat_order
             )

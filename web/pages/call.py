@@ -30,13 +30,14 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.api.call_team import handover_booking
 from app.consultations import ConsultationError, Consultations
 from app.context import AppContext
-from app.deps import CtxDep, CurrentStaff, ReadSession, WriteSession
+from app.deps import CtxDep, CurrentStaff, Forbidden, ReadSession, WriteSession
 from app.i18n import gettext
 from app.staff_queue import STATE_LABELS, CallState, QueueReader, call_state
 from app.tokens import Purpose, TokenError, TokenExpired, TokenNotYetValid
-from scheduler.orm import Booking, BookingStatus, Department
+from scheduler.orm import Booking, BookingStatus, Department, Staff
 from web.pages.console_format import named
 from web.pages.resident_format import moment_label, when_label
 from web.pages.staff import OUTCOME_LABELS, visible_booking
@@ -48,8 +49,9 @@ log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 staff_router = APIRouter(route_class=StaffPageRoute, include_in_schema=False)
 
-# Roles a resident's join link may carry on this page (kiosks have their own).
-RESIDENT_ROLES = frozenset({"resident"})
+# Roles a join link may carry on this page (kiosks have their own): the
+# resident, and a third participant invited from the console (app/api/call_team.py).
+RESIDENT_ROLES = frozenset({"resident", "interpreter", "observer"})
 
 RTC_CONFIG_URL = "/api/v1/rtc-config"
 PRECHECK_URL = "/api/v1/precheck"
@@ -114,6 +116,18 @@ CALL_MESSAGES: dict[str, str] = {
     "wait.connecting": "Connecting to the waiting room…",
     "wait.waiting": "Staff will join shortly.",
     "wait.staff-left": "The staff member has left for a moment. Please wait.",
+    "staff.handover-ready": "Send this link to your colleague. The resident has been told to wait.",
+    "staff.invite-ready": "Send this link to the person you invite.",
+    "staff.link-failed": "The link could not be created. Please try again.",
+    "staff.photo-asked": "The resident is asked on their screen.",
+    "staff.photo-granted": "The resident agreed. You can take the photo.",
+    "staff.photo-refused": "The resident did not agree to a photo.",
+    "staff.photo-saved": "The photo was saved with this consultation.",
+    "staff.document-shown": "The document is shown on the resident's screen.",
+    "staff.upload-failed": "The file could not be sent. Please try again.",
+    "call.transfer": (
+        "You are being handed over to another staff member. Please stay on this screen."
+    ),
     "call.connecting": "Staff have joined. Connecting…",
     "call.connected": "You are connected.",
     "call.peer-reconnecting": (
@@ -218,6 +232,7 @@ def join_page(token: str, request: Request, session: ReadSession, ctx: CtxDep) -
             "token": token,
             "room": booking.room_id,
             "participant": claims.get("pid", ""),
+            "role": claims.get("role", "resident"),
             "when": when,
             "service": named(service, locale),
             "department": named(service.department, locale),
@@ -248,10 +263,24 @@ def _state_of(session: Session, ctx: AppContext, booking: Booking) -> CallState:
 
 @staff_router.get("/staff/call/{code}")
 def staff_call_page(
-    code: str, request: Request, staff: CurrentStaff, session: ReadSession, ctx: CtxDep
+    code: str,
+    request: Request,
+    staff: CurrentStaff,
+    session: ReadSession,
+    ctx: CtxDep,
+    handover: str | None = None,
 ) -> Response:
     locale = page_locale(request)
-    booking = visible_booking(session, staff, code)
+    ticket_url = f"/api/v1/staff/bookings/{code}/join"
+    if handover:
+        # A colleague handed the call over: this link is their permission,
+        # whatever their department (app/api/call_team.py).
+        booking = handover_booking(session, ctx, handover, staff)
+        if booking.code != code:
+            raise Forbidden
+        ticket_url = f"/api/v1/staff/handover/{handover}/join"
+    else:
+        booking = visible_booking(session, staff, code)
     record = Consultations(session).for_booking(booking.id)
     state = _state_of(session, ctx, booking)
     departments = session.scalars(select(Department).order_by(Department.sort_order, Department.id))
@@ -274,7 +303,16 @@ def staff_call_page(
             "outcomes": list(OUTCOME_LABELS.items()),
             "departments": [(d.id, named(d, locale)) for d in departments],
             "messages": call_messages(locale),
-            "ticket_url": f"/api/v1/staff/bookings/{booking.code}/join",
+            "ticket_url": ticket_url,
+            "handover_url": f"/api/v1/staff/bookings/{booking.code}/handover",
+            "invite_url": f"/api/v1/staff/bookings/{booking.code}/invite",
+            "photos_url": f"/api/v1/staff/bookings/{booking.code}/photos",
+            "documents_url": f"/api/v1/staff/bookings/{booking.code}/documents",
+            "colleagues": [
+                (s.id, s.display_name)
+                for s in session.scalars(select(Staff).where(Staff.active).order_by(Staff.id))
+                if s.id != staff.id
+            ],
             "state_url": f"/staff/call/{booking.code}/state",
             "notes_url": f"/staff/bookings/{booking.code}/notes",
             "finish_url": f"/staff/call/{booking.code}/finish",

@@ -123,7 +123,7 @@ async function enterRoom() {
   const session = new CallSession({
     signalingUrl: state.signalingUrl,
     room: config.room,
-    role: "resident",
+    role: config.role || "resident",
     getToken: async () => config.token,
     iceServers: state.iceServers,
     stream: state.stream,

@@ -49,6 +49,9 @@ export class CallSession extends EventTarget {
       get restarts() {
         return session.peers.restarts;
       },
+      get remoteVideos() {
+        return session.view.remoteCount();
+      },
       stats: () => (session.peers.pc ? snapshot(session.peers.pc) : Promise.resolve(null)),
       log: session.peers.log,
     };
@@ -78,12 +81,16 @@ export class CallSession extends EventTarget {
     });
     s.addEventListener("closed", (event) => this.onClosed(event.detail));
 
-    this.peers.addEventListener("track", (event) => this.view.attachRemote(event.detail.stream));
+    this.peers.addEventListener("track", (event) => {
+      const { peer, stream } = event.detail;
+      const info = this.peers.peers.get(peer)?.info;
+      this.view.attachRemote(stream, peer, info?.name || "");
+    });
     this.peers.addEventListener("connection", () => this.recompute());
     this.peers.addEventListener("restart", () => this.emit("restart"));
     this.peers.addEventListener("peer", (event) => {
-      const { status } = event.detail;
-      if (status === "left") this.view.clearRemote();
+      const { status, peer } = event.detail;
+      if (status === "left") this.view.removeRemote(peer);
       this.emit("peer", event.detail);
       this.recompute();
     });
@@ -99,7 +106,41 @@ export class CallSession extends EventTarget {
       this.finish("ended");
       return;
     }
+    if (msg.type === "consent-request") {
+      this.askConsent(msg);
+      return;
+    }
+    if (msg.type === "document") {
+      this.view.showDocument(msg.url, msg.name);
+      this.emit("document", msg);
+      return;
+    }
+    if (msg.type === "consent") {
+      this.emit("consent", msg);
+      return;
+    }
+    if (msg.type === "transfer") {
+      // Staff hand the call over; we stay in the room (docs/signaling.md).
+      this.view.banner("banner-transfer", this.t("call.transfer"));
+      this.emit("transfer", msg);
+      return;
+    }
     this.peers.onMessage(msg);
+  }
+
+  // The resident decides on their own screen; the answer goes back through
+  // signaling, where it is recorded (the photo upload checks that record).
+  askConsent(msg) {
+    const box = document.getElementById("consent-box");
+    if (!box) return;
+    const answer = (granted) => {
+      box.hidden = true;
+      this.signaling.send({ type: "consent", purpose: msg.purpose, granted, to: msg.from });
+    };
+    document.getElementById("btn-consent-yes").onclick = () => answer(true);
+    document.getElementById("btn-consent-no").onclick = () => answer(false);
+    box.hidden = false;
+    document.getElementById("btn-consent-yes").focus();
   }
 
   onClosed({ code, error }) {

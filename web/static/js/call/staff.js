@@ -113,6 +113,7 @@ async function join() {
   });
   state.session = session;
   session.addEventListener("peer", (event) => onPeer(event.detail));
+  session.addEventListener("consent", (event) => onConsent(event.detail));
   session.addEventListener("state", (event) => {
     const s = event.detail.state;
     root.dataset.callState = s;
@@ -190,6 +191,155 @@ notesForm.addEventListener("submit", (event) => {
   saveNotes();
 });
 notesForm.elements.notes.addEventListener("input", scheduleNotes);
+
+// -- hand-over and invitations (app/api/call_team.py; `transfer` in docs/signaling.md) ------------
+
+async function postJson(url, body) {
+  const response = await fetch(url, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { Accept: "application/json", "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  if (!response.ok) throw new Error(String(response.status));
+  return response.json();
+}
+
+function showLink(messageKey, url) {
+  view.setText("team-status", t(messageKey));
+  const link = $("team-link");
+  link.value = url;
+  link.hidden = false;
+  link.select();
+}
+
+const handoverForm = $("handover-form");
+handoverForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  if (!handoverForm.reportValidity()) return;
+  const mode = handoverForm.elements.mode.value;
+  try {
+    const out = await postJson(handoverForm.action, {
+      staff_id: Number(handoverForm.elements.staff_id.value),
+      mode,
+    });
+    showLink("staff.handover-ready", out.url);
+    $("btn-leave").hidden = mode !== "warm";
+    const session = state.session;
+    if (session && !["ended", "left", "error"].includes(session.state)) {
+      // The resident's page shows "being handed over, please stay".
+      session.signaling.send({ type: "transfer", mode, target: out.target });
+      if (mode === "cold") {
+        clearTimeout(notesTimer);
+        await saveNotes();
+        session.hangUp();
+      }
+    }
+  } catch {
+    view.setText("team-status", t("staff.link-failed"));
+  }
+});
+
+$("btn-leave").addEventListener("click", async () => {
+  clearTimeout(notesTimer);
+  await saveNotes();
+  state.session?.hangUp();
+});
+
+const inviteForm = $("invite-form");
+inviteForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  if (!inviteForm.reportValidity()) return;
+  try {
+    const out = await postJson(inviteForm.action, {
+      role: inviteForm.elements.role.value,
+      name: inviteForm.elements.name.value,
+    });
+    showLink("staff.invite-ready", out.url);
+  } catch {
+    view.setText("team-status", t("staff.link-failed"));
+  }
+});
+
+// -- documents at the counter (app/api/documents.py) -----------------------------------------------
+
+function visitor() {
+  const peers = state.session ? [...state.session.peers.peers.values()] : [];
+  return peers.find((peer) => ["resident", "kiosk"].includes(peer.info?.role));
+}
+
+$("btn-ask-photo").addEventListener("click", () => {
+  const peer = visitor();
+  if (!peer) return;
+  $("btn-take-photo").disabled = true;
+  state.session.signaling.send({ type: "consent-request", purpose: "photo", to: peer.id });
+  view.setText("docs-status", t("staff.photo-asked"));
+});
+
+function onConsent(msg) {
+  const granted = msg.purpose === "photo" && msg.granted;
+  $("btn-take-photo").disabled = !granted;
+  view.setText("docs-status", t(granted ? "staff.photo-granted" : "staff.photo-refused"));
+}
+
+// A still of the resident's video (the document held to their camera).
+function grabFrame(peerId) {
+  const videos = [...document.querySelectorAll("#remote-video, #remote-others video")];
+  const video = videos.find(
+    (v) => (v.dataset.peer || v.closest("[data-peer]")?.dataset.peer) === peerId,
+  );
+  if (!video || !video.videoWidth) return Promise.resolve(null);
+  const canvas = document.createElement("canvas");
+  canvas.width = video.videoWidth;
+  canvas.height = video.videoHeight;
+  canvas.getContext("2d").drawImage(video, 0, 0);
+  return new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.92));
+}
+
+const pushForm = $("push-form");
+
+async function upload(url, blob) {
+  const response = await fetch(url, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { Accept: "application/json", "Content-Type": blob.type },
+    body: blob,
+  });
+  const body = await response.json().catch(() => null);
+  if (!response.ok) throw new Error(body?.error?.code || String(response.status));
+  return body;
+}
+
+$("btn-take-photo").addEventListener("click", async () => {
+  const peer = visitor();
+  const blob = peer ? await grabFrame(peer.id) : null;
+  if (!blob) {
+    view.setText("docs-status", t("staff.upload-failed"));
+    return;
+  }
+  try {
+    await upload(pushForm.dataset.photosUrl, blob);
+    view.setText("docs-status", t("staff.photo-saved"));
+  } catch (err) {
+    const key = err.message === "consent-required" ? "staff.photo-refused" : "staff.upload-failed";
+    view.setText("docs-status", t(key));
+  }
+  $("btn-take-photo").disabled = true; // one photo per consent
+});
+
+pushForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const file = pushForm.elements.file.files[0];
+  if (!file) return;
+  try {
+    const url = `${pushForm.action}?name=${encodeURIComponent(file.name)}`;
+    const out = await upload(url, file);
+    state.session?.signaling.send({ type: "document", url: out.url, name: out.name });
+    view.setText("docs-status", t("staff.document-shown"));
+  } catch {
+    view.setText("docs-status", t("staff.upload-failed"));
+  }
+});
 
 // -- end the call and record the outcome -----------------------------------------------------------
 

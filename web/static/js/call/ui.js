@@ -72,9 +72,69 @@ export class CallView {
     }
   }
 
-  attachRemote(stream) {
-    const video = $("remote-video");
-    if (!video || video.srcObject === stream) return;
+  // Several remote participants (an interpreter, a colleague, a warm
+  // hand-over): the first one fills the main video, the others get tiles in
+  // #remote-others, each with the person's name. When the main one leaves,
+  // the oldest tile takes its place.
+  attachRemote(stream, peer = "", label = "") {
+    const main = $("remote-video");
+    if (!main) return;
+    if (!main.dataset.peer || main.dataset.peer === peer || !peer) {
+      main.dataset.peer = peer;
+      main.dataset.label = label;
+      this.playRemote(main, stream);
+      return;
+    }
+    const others = $("remote-others");
+    if (!others) return;
+    let tile = others.querySelector(`[data-peer="${CSS.escape(peer)}"]`);
+    if (!tile) {
+      tile = document.createElement("figure");
+      tile.className = "remote-tile";
+      tile.dataset.peer = peer;
+      const video = document.createElement("video");
+      video.autoplay = true;
+      video.playsInline = true;
+      video.className = "remote-tile-video";
+      const caption = document.createElement("figcaption");
+      tile.append(video, caption);
+      others.append(tile);
+    }
+    const video = tile.querySelector("video");
+    video.setAttribute("aria-label", label);
+    tile.querySelector("figcaption").textContent = label;
+    this.playRemote(video, stream);
+  }
+
+  removeRemote(peer) {
+    const main = $("remote-video");
+    const others = $("remote-others");
+    const tile = others?.querySelector(`[data-peer="${CSS.escape(peer)}"]`);
+    if (tile) {
+      tile.remove();
+      return;
+    }
+    if (!main || main.dataset.peer !== peer) return;
+    main.srcObject = null;
+    main.dataset.peer = "";
+    const next = others?.querySelector(".remote-tile");
+    if (next) {
+      const stream = next.querySelector("video").srcObject;
+      const label = next.querySelector("figcaption").textContent;
+      const id = next.dataset.peer;
+      next.remove();
+      if (stream) this.attachRemote(stream, id, label);
+    }
+  }
+
+  remoteCount() {
+    const main = $("remote-video");
+    const tiles = document.querySelectorAll("#remote-others .remote-tile").length;
+    return tiles + (main && main.srcObject ? 1 : 0);
+  }
+
+  playRemote(video, stream) {
+    if (video.srcObject === stream) return;
     video.srcObject = stream;
     const play = $("btn-play");
     video.play().then(
@@ -91,9 +151,35 @@ export class CallView {
     );
   }
 
+  // A document the staff member pushed: a link (and a preview for images).
+  showDocument(url, name) {
+    const list = $("document-list");
+    if (!list || !url.startsWith("/api/v1/documents/")) return;
+    const item = document.createElement("li");
+    const link = document.createElement("a");
+    link.href = url;
+    link.target = "_blank";
+    link.rel = "noopener";
+    link.textContent = name;
+    item.append(link);
+    if (/\.(png|jpe?g|webp)$/i.test(name)) {
+      const img = document.createElement("img");
+      img.src = url;
+      img.alt = name;
+      img.className = "document-preview";
+      item.append(img);
+    }
+    list.append(item);
+    $("documents").hidden = false;
+  }
+
   clearRemote() {
     const video = $("remote-video");
-    if (video) video.srcObject = null;
+    if (video) {
+      video.srcObject = null;
+      video.dataset.peer = "";
+    }
+    for (const tile of document.querySelectorAll("#remote-others .remote-tile")) tile.remove();
   }
 
   // Mute and camera-off buttons: aria-pressed carries the state, the name
