@@ -49,7 +49,7 @@ def upgrade() -> None:
     op.create_table('idempotency_keys',
     sa.Column('key', sa.String(length=100), nullable=False),
     sa.Column('request_hash', sa.String(length=64), nullable=False),
-    sa.Column('booking_id', sa.Integer(), nullable=False),
+    sa.Column('booking_id', sa.Integer(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['booking_id'], ['bookings.id'], name=op.f('fk_idempotency_keys_booking_id_bookings'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('key', name=op.f('pk_idempotency_keys'))
