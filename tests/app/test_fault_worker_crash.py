@@ -116,9 +116,7 @@ def test_worker_killed_mid_batch_delivers_every_mail_exactly_once(
         def all_sent() -> bool:
             with Session(committing_engine) as s:
                 unsent = s.scalar(
-                    select(func.count(OutboxMail.id)).where(
-                        OutboxMail.status != OutboxStatus.SENT
-                    )
+                    select(func.count(OutboxMail.id)).where(OutboxMail.status != OutboxStatus.SENT)
                 )
             return unsent == 0
 
