@@ -8,6 +8,7 @@ import contextlib
 import logging
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -54,8 +55,9 @@ async def _serve(settings: Settings) -> None:
     # uvicorn finishes in-flight requests on SIGTERM/SIGINT, then re-raises the
     # signal under the handler it found. Make that a no-op so the clean-up below
     # still runs: signaling clients get 1012 and resume on another node.
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: None)
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: None)
     try:
         await server.serve()
     finally:

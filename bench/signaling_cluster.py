@@ -38,7 +38,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from load import Madoguchi, cpu_seconds, rss_bytes, start_process  # noqa: E402
 from websockets.asyncio.client import ClientConnection  # noqa: E402
-from websockets.exceptions import ConnectionClosed  # noqa: E402
+from websockets.exceptions import ConnectionClosed, WebSocketException  # noqa: E402
 from websockets.protocol import State  # noqa: E402
 
 ROOT = HERE.parent
@@ -96,7 +96,7 @@ async def open_room(
         seen: set[str] = set()
         while not {"peer-joined", "room-state"} <= seen:
             seen.add(json.loads(await asyncio.wait_for(b.recv(), 30))["type"])
-    except (OSError, RuntimeError, TimeoutError, ConnectionClosed):
+    except (OSError, RuntimeError, TimeoutError, WebSocketException):
         stats.error("join")
         return None
     return a, b, f"s{i}", f"r{i}"
