@@ -8,6 +8,7 @@ import contextlib
 import logging
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -51,6 +52,12 @@ async def _serve(settings: Settings) -> None:
     signaling = await start_signaling(settings, engine=ctx.engine)
     stop = asyncio.Event()
     background = asyncio.create_task(jobs.run_forever(ctx, stop))
+    # uvicorn finishes in-flight requests on SIGTERM/SIGINT, then re-raises the
+    # signal under the handler it found. Make that a no-op so the clean-up below
+    # still runs: signaling clients get 1012 and resume on another node.
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: None)
     try:
         await server.serve()
     finally:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from app.bookings_view import booking_ics
 from app.context import AppContext
-from scheduler.orm import Booking, OutboxMail, Service, WaitlistEntry
+from scheduler.orm import Booking, OutboxMail, OutboxStatus, Service, WaitlistEntry
 
 WEEKDAYS_JA = "月火水木金土日"
 
@@ -33,29 +34,62 @@ def english_when(booking: Booking, ctx: AppContext) -> str:
     return f"{start:%a %d %b %Y}, {start:%H:%M}–{end:%H:%M} (Japan time)"
 
 
+REMINDER_KIND = "booking-reminder"
+
+
 class Notifier:
     def __init__(self, session: Session, ctx: AppContext) -> None:
         self.session = session
         self.ctx = ctx
 
     def _queue(
-        self, kind: str, to: str | None, subject: str, body: str, ics: bytes | None = None
+        self,
+        kind: str,
+        to: str | None,
+        subject: str,
+        body: str,
+        ics: bytes | None = None,
+        *,
+        locale: str = "ja",
+        booking: Booking | None = None,
+        phone: str | None = None,
+        dedup_key: str | None = None,
     ) -> None:
-        if not to:
-            return  # phone-only residents (代理予約) get a printed slip instead
-        self.session.add(
-            OutboxMail(
-                kind=kind,
-                to_addr=to,
-                subject=subject,
-                body=body,
-                ics=ics.decode() if ics else None,
-                created_at=self.ctx.clock.now(),
-                attempts=0,
+        now = self.ctx.clock.now()
+        recipients = [("mail", to)]
+        if self.ctx.settings.webhook_url:
+            # Gateways (LINE, SMS) reach residents by phone where they gave one.
+            recipients.append(("webhook", phone or to))
+        for channel, address in recipients:
+            if not address:
+                continue  # phone-only residents (代理予約) get a printed slip instead
+            self.session.add(
+                OutboxMail(
+                    kind=kind,
+                    channel=channel,
+                    to_addr=address,
+                    subject=subject,
+                    body=body,
+                    ics=ics.decode() if ics and channel == "mail" else None,
+                    created_at=now,
+                    attempts=0,
+                    status=OutboxStatus.PENDING,
+                    locale=locale,
+                    booking_id=booking.id if booking is not None else None,
+                    dedup_key=f"{dedup_key}:{channel}" if dedup_key else None,
+                )
             )
-        )
 
-    def _booking_mail(self, kind: str, booking: Booking, title_ja: str, title_en: str) -> None:
+    def _booking_mail(
+        self,
+        kind: str,
+        booking: Booking,
+        title_ja: str,
+        title_en: str,
+        *,
+        attach_ics: bool = True,
+        dedup_key: str | None = None,
+    ) -> None:
         links = self.ctx.links
         service = booking.service
         if booking.locale == "en":
@@ -78,8 +112,29 @@ class Notifier:
                 f"ビデオ通話への参加（開始15分前から）：{links.join_url(booking)}\n"
                 f"予約の変更・取消：{links.manage_url(booking)}\n"
             )
+        ics = booking_ics(booking, links, self.ctx.tz) if attach_ics else None
         self._queue(
-            kind, booking.resident_email, subject, body, booking_ics(booking, links, self.ctx.tz)
+            kind,
+            booking.resident_email,
+            subject,
+            body,
+            ics,
+            locale=booking.locale,
+            booking=booking,
+            phone=booking.resident_phone,
+            dedup_key=dedup_key,
+        )
+
+    def _drop_pending_reminders(self, booking: Booking) -> None:
+        """A reminder queued for the old time (or a cancelled booking) must not go out."""
+        self.session.execute(
+            update(OutboxMail)
+            .where(
+                OutboxMail.booking_id == booking.id,
+                OutboxMail.kind == REMINDER_KIND,
+                OutboxMail.status == OutboxStatus.PENDING,
+            )
+            .values(status=OutboxStatus.DROPPED)
         )
 
     def booking_confirmed(self, booking: Booking) -> None:
@@ -88,13 +143,29 @@ class Notifier:
         )
 
     def booking_rescheduled(self, booking: Booking) -> None:
+        self._drop_pending_reminders(booking)
         self._booking_mail(
             "booking-rescheduled", booking, "ご予約の日時を変更しました", "Your booking was moved"
         )
 
     def booking_cancelled(self, booking: Booking) -> None:
+        self._drop_pending_reminders(booking)
         self._booking_mail(
             "booking-cancelled", booking, "ご予約を取り消しました", "Your booking was cancelled"
+        )
+
+    def booking_reminder(self, booking: Booking, offset_min: int) -> None:
+        """Once per booking, time (``sequence``) and offset: the key makes a repeat a no-op."""
+        if offset_min <= 60:
+            titles = ("まもなくご予約の時間です", "Your appointment starts soon")
+        else:
+            titles = ("ご予約日時のお知らせ", "A reminder of your appointment")
+        self._booking_mail(
+            REMINDER_KIND,
+            booking,
+            *titles,
+            attach_ics=False,
+            dedup_key=f"reminder:{booking.id}:{booking.sequence}:{offset_min}",
         )
 
     def waitlist_offers(self, entries: Iterable[WaitlistEntry]) -> None:
@@ -122,4 +193,4 @@ class Notifier:
                     f"{until:%H:%M}までに次のリンクから予約してください：{url}\n"
                     "期限を過ぎると、次にお待ちの方へご案内します。\n"
                 )
-            self._queue("waitlist-offer", entry.email, subject, body)
+            self._queue("waitlist-offer", entry.email, subject, body, locale=loc, phone=entry.phone)

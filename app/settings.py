@@ -52,6 +52,13 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: str | None = None
     mail_from: str = "madoguchi@localhost"
+    # Reminders before each booking, in minutes (default: the day before and 30 minutes before).
+    reminder_offsets_minutes: list[int] = Field(default_factory=lambda: [24 * 60, 30])
+    # How long a worker owns the outbox rows it claimed before another may take them.
+    mail_lease_seconds: int = 300
+    # Optional second channel (e.g. a LINE or SMS gateway): HMAC-signed JSON POSTs.
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
     # Staff console login sessions.
     session_max_age_minutes: int = 8 * 60
     # Photos and pushed documents of a call are deleted this long after its end.

@@ -326,14 +326,27 @@ class WaitlistEntry(Base):
     booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id"), nullable=True)
 
 
-class OutboxMail(Base):
-    """Mail to send, written in the same transaction as the change it reports.
+class OutboxStatus(StrEnum):
+    PENDING = "pending"  # due at ``next_attempt_at`` (or now)
+    SENDING = "sending"  # claimed by a worker until ``lease_until``
+    SENT = "sent"
+    FAILED = "failed"  # gave up after MAX_ATTEMPTS; an administrator may retry
+    DROPPED = "dropped"  # no longer relevant (a reminder for a cancelled booking)
 
-    The sending worker (a later issue) delivers each row once; until then the
-    embedded default delivers through the configured SMTP relay or logs.
+
+class OutboxMail(Base):
+    """A notification to deliver, written in the same transaction as the change it reports.
+
+    ``app.mail`` claims rows with a lease and delivers each through its
+    channel (``mail`` over SMTP, ``webhook`` to a gateway); see docs/mail.md
+    for the exact delivery guarantee.
     """
 
     __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("uq_outbox_dedup_key", "dedup_key", unique=True),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(40))
     to_addr: Mapped[str] = mapped_column(String(200))
@@ -345,6 +358,29 @@ class OutboxMail(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    channel: Mapped[str] = mapped_column(String(20), default="mail", server_default="mail")
+    status: Mapped[str] = mapped_column(
+        String(10), default=OutboxStatus.PENDING, server_default=OutboxStatus.PENDING
+    )
+    lease_until: Mapped[datetime | None] = mapped_column(nullable=True)
+    lease_token: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    booking_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    locale: Mapped[str] = mapped_column(String(5), default="ja", server_default="ja")
+    # Set for mail that must be queued once only (reminders): a unique key.
+    dedup_key: Mapped[str | None] = mapped_column(String(120), nullable=True)
+
+
+class IdempotencyKey(Base):
+    """A client's ``Idempotency-Key`` for ``POST /api/v1/bookings`` and what it created."""
+
+    __tablename__ = "idempotency_keys"
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    # Empty only inside the creating transaction (the key is reserved first).
+    booking_id: Mapped[int | None] = mapped_column(
+        ForeignKey("bookings.id", ondelete="CASCADE"), nullable=True
+    )
+    created_at: Mapped[datetime]
 
 
 class ConfigVersion(Base):

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
 
+from fastapi import APIRouter, Header, Response
+
+from app import idempotency
 from app.api.schemas import BookingCreate, BookingOut, RescheduleIn
 from app.bookings_view import booking_ics, booking_out
 from app.context import AppContext
 from app.deps import CtxDep, LocaleDep, ReadSchedulingDep, SchedulingDep
+from app.idempotency import request_hash
 from app.notify import Notifier
 from app.tokens import Purpose, TokenInvalid
 from scheduler.orm import Booking
@@ -27,7 +31,12 @@ def booking_from_token(svc: SchedulingService, ctx: AppContext, token: str) -> B
 
 
 def place_booking(
-    body: BookingCreate, svc: SchedulingService, ctx: AppContext, *, booked_by: int | None = None
+    body: BookingCreate,
+    svc: SchedulingService,
+    ctx: AppContext,
+    *,
+    booked_by: int | None = None,
+    idempotency_key: str | None = None,
 ) -> Booking:
     """Book, queue the confirmation mail and commit: one unit of work."""
     booking = svc.book(
@@ -45,15 +54,36 @@ def place_booking(
         ctx.clock.now(),
     )
     Notifier(svc.session, ctx).booking_confirmed(booking)
+    if idempotency_key is not None:
+        idempotency.record(svc.session, idempotency_key, booking)
     svc.session.commit()
     return booking
 
 
 @router.post("", status_code=201, responses={409: CONFLICT})
 def create_booking(
-    body: BookingCreate, svc: SchedulingDep, ctx: CtxDep, locale: LocaleDep
+    body: BookingCreate,
+    svc: SchedulingDep,
+    ctx: CtxDep,
+    locale: LocaleDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            min_length=8,
+            max_length=100,
+            description="Retry-safe: a repeated request with the same key returns the "
+            "booking the first one made instead of booking again.",
+        ),
+    ] = None,
 ) -> BookingOut:
-    return booking_out(place_booking(body, svc, ctx), ctx.links, ctx.tz, locale)
+    if idempotency_key is None:
+        return booking_out(place_booking(body, svc, ctx), ctx.links, ctx.tz, locale)
+    digest = request_hash(body.model_dump_json().encode())
+    earlier = idempotency.reserve(svc.session, idempotency_key, digest, ctx.clock.now())
+    if earlier is not None:
+        return booking_out(earlier, ctx.links, ctx.tz, locale)
+    booking = place_booking(body, svc, ctx, idempotency_key=idempotency_key)
+    return booking_out(booking, ctx.links, ctx.tz, locale)
 
 
 @router.get("/{token}")

@@ -23,7 +23,13 @@ def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[Fa
 
 
 def _run(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        # On a live database a migration must never queue behind a long
+        # transaction while every request queues behind it: fail fast, retry.
+        connection.exec_driver_sql("SET lock_timeout = '3s'")
+        connection.commit()  # a session setting; alembic must start its own transactions
     context.configure(
+        transaction_per_migration=True,
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",

@@ -1,6 +1,6 @@
 """The madoguchi signaling server as a separate process for load.py.
 
-Usage: python bench/signaling/madoguchi_server.py SECRET
+Usage: python bench/signaling/madoguchi_server.py SECRET [REDIS_URL]
 Prints ``PORT <n>`` once listening on 127.0.0.1; stops cleanly on SIGTERM.
 The message-rate limit is raised so the bench measures relay capacity (PeerJS
 has no such limit); everything else is the production configuration: the
@@ -19,10 +19,11 @@ from signaling.core import CoreConfig
 from signaling.runner import start_signaling
 
 
-async def main(secret: str) -> None:
+async def main(secret: str, redis_url: str | None = None) -> None:
     logging.basicConfig(level=logging.WARNING)
     config = CoreConfig(rate=1e6, burst=1e6)
-    server = await start_signaling(Settings(secret_key=secret), port=0, config=config)
+    settings = Settings(secret_key=secret, redis_url=redis_url)
+    server = await start_signaling(settings, port=0, config=config)
     print(f"PORT {server.port}", flush=True)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
@@ -34,6 +35,6 @@ if __name__ == "__main__":
     try:
         import uvloop  # installed with uvicorn[standard]; what production should run on
     except ImportError:
-        asyncio.run(main(sys.argv[1]))
+        asyncio.run(main(*sys.argv[1:3]))
     else:
-        uvloop.run(main(sys.argv[1]))
+        uvloop.run(main(*sys.argv[1:3]))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 
@@ -153,3 +153,9 @@ def city(city_engine: tuple[Engine, MiniCity]) -> MiniCity:
 def client(ctx: AppContext) -> Iterator[TestClient]:
     with TestClient(create_app(ctx)) as c:
         yield c
+
+
+@pytest.fixture
+def city_builder() -> Callable[[Session], MiniCity]:
+    """``build_city`` for tests that set up a database of their own."""
+    return build_city

@@ -24,7 +24,7 @@ from app.deps import CtxDep, CurrentAdmin, ReadSession, WriteSession
 from app.i18n import gettext
 from scheduler.orm import Branch, Department, Kiosk, Service, Staff
 from scheduler.types import Channel
-from web.pages import admin_hours, admin_import
+from web.pages import admin_hours, admin_import, admin_outbox
 from web.pages.admin_common import FormDep, admin_page, checked_form, notice_of, service_of
 from web.pages.console_format import named
 from web.pages.staff_auth import StaffPageRoute
@@ -33,6 +33,7 @@ from web.templating import page_locale
 router = APIRouter(route_class=StaffPageRoute, include_in_schema=False)
 router.include_router(admin_hours.router)
 router.include_router(admin_import.router)
+router.include_router(admin_outbox.router)
 
 
 # -- the entities with a list and an edit form ----------------------------------------------
