@@ -61,6 +61,7 @@ def run_once(
         retention = timedelta(days=ctx.settings.document_retention_days)
         Documents(session, retention).purge(now)
         queue_reminders(session, ctx, now)
+        Notifier(session, ctx).attach_calendars()
         session.commit()
     if channels is None:
         channels = channels_from(ctx, mailer)

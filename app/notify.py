@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.bookings_view import booking_ics
@@ -35,6 +35,8 @@ def english_when(booking: Booking, ctx: AppContext) -> str:
 
 
 REMINDER_KIND = "booking-reminder"
+# Booking mails that carry the booking's .ics (reminders do not).
+CALENDAR_KINDS = ("booking-confirmed", "booking-rescheduled", "booking-cancelled")
 
 
 class Notifier:
@@ -48,7 +50,6 @@ class Notifier:
         to: str | None,
         subject: str,
         body: str,
-        ics: bytes | None = None,
         *,
         locale: str = "ja",
         booking: Booking | None = None,
@@ -70,7 +71,6 @@ class Notifier:
                     to_addr=address,
                     subject=subject,
                     body=body,
-                    ics=ics.decode() if ics and channel == "mail" else None,
                     created_at=now,
                     attempts=0,
                     status=OutboxStatus.PENDING,
@@ -87,7 +87,6 @@ class Notifier:
         title_ja: str,
         title_en: str,
         *,
-        attach_ics: bool = True,
         dedup_key: str | None = None,
     ) -> None:
         links = self.ctx.links
@@ -112,18 +111,48 @@ class Notifier:
                 f"ビデオ通話への参加（開始15分前から）：{links.join_url(booking)}\n"
                 f"予約の変更・取消：{links.manage_url(booking)}\n"
             )
-        ics = booking_ics(booking, links, self.ctx.tz) if attach_ics else None
+        # The .ics is rendered by the worker (attach_calendars), not here: it
+        # was the largest single cost of a booking request (docs/benchmarks.md).
         self._queue(
             kind,
             booking.resident_email,
             subject,
             body,
-            ics,
             locale=booking.locale,
             booking=booking,
             phone=booking.resident_phone,
             dedup_key=dedup_key,
         )
+
+    def attach_calendars(self) -> int:
+        """Render the .ics of queued booking mails that carry one; returns how many.
+
+        Runs in the worker before delivery, so the rendered file is stored with
+        the row and a resend after a crash attaches the same bytes. It shows
+        the booking as it is when rendered, seconds after the request: if it
+        changed in between, the file already has the newer time or the
+        cancellation, with a higher SEQUENCE, which is what calendars want.
+        """
+        rows = self.session.scalars(
+            select(OutboxMail)
+            .where(
+                OutboxMail.status == OutboxStatus.PENDING,
+                OutboxMail.channel == "mail",
+                OutboxMail.kind.in_(CALENDAR_KINDS),
+                OutboxMail.booking_id.is_not(None),
+                OutboxMail.ics.is_(None),
+            )
+            .order_by(OutboxMail.id)
+        ).all()
+        done = 0
+        for row in rows:
+            assert row.booking_id is not None
+            booking = self.session.get(Booking, row.booking_id)
+            if booking is None:
+                continue  # erased since: the mail goes without a calendar file
+            row.ics = booking_ics(booking, self.ctx.links, self.ctx.tz).decode()
+            done += 1
+        return done
 
     def _drop_pending_reminders(self, booking: Booking) -> None:
         """A reminder queued for the old time (or a cancelled booking) must not go out."""
@@ -164,7 +193,6 @@ class Notifier:
             REMINDER_KIND,
             booking,
             *titles,
-            attach_ics=False,
             dedup_key=f"reminder:{booking.id}:{booking.sequence}:{offset_min}",
         )
 

@@ -248,3 +248,27 @@ def test_webhook_channel_posts_signed_json_and_retries(
     assert got["to"] == "090-1234-5678"
     assert got["kind"] == "booking-confirmed" and got["locale"] == "ja"
     assert "ご予約を受け付けました" in got["subject"]
+
+
+def test_the_worker_renders_the_calendar_file_of_queued_booking_mail(
+    client: TestClient, city, ctx: AppContext, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp
+    token = book(client, city.consult_id, TEN).json()["manage_url"].rsplit("/", 1)[1]
+    (queued,) = rows(ctx)
+    assert queued.kind == "booking-confirmed" and queued.ics is None  # not in the request
+    # Cancelled before the worker ran: both files show the booking as it is now.
+    assert client.post(f"/api/v1/bookings/{token}/cancel").status_code == 200
+    assert jobs.run_once(ctx, SmtpMailer("127.0.0.1", port)) == 2
+    stored = [r.ics for r in rows(ctx)]
+    assert all(ics is not None and "STATUS:CANCELLED" in ics for ics in stored), stored
+    sent = [
+        next(p for p in m.walk() if p.get_content_type() == "text/calendar")
+        .get_payload(decode=True)
+        .decode()
+        for m in inbox.messages
+    ]
+    assert [s.replace("\r\n", "\n") for s in sent] == [
+        s.replace("\r\n", "\n") for s in stored if s is not None
+    ]
+    assert all("SEQUENCE:1" in s for s in sent)
