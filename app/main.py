@@ -53,6 +53,7 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
     )
     app.add_middleware(SecurityHeaders)
     errors.install(app)
+    errors.document(app)
     for module in (public, bookings, waitlist, calendars, staff):
         app.include_router(module.router)
     app.include_router(precheck_router(precheck, dependencies=[Depends(precheck_allowed)]))

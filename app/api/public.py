@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from sqlalchemy import text
 
-from app.api.schemas import AvailabilityOut, DepartmentOut, ServiceOut, SlotOut
+from app.api.schemas import MAX_ID, AvailabilityOut, DepartmentOut, ServiceOut, SlotOut
 from app.deps import CtxDep, LocaleDep, ReadSchedulingDep, ReadSession
 from scheduler.types import Channel
 
@@ -55,13 +55,13 @@ def departments(svc: ReadSchedulingDep, locale: LocaleDep) -> list[DepartmentOut
 
 @router.get("/api/v1/services/{service_id}/availability", tags=["booking"])
 def availability(
-    service_id: int,
+    service_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     svc: ReadSchedulingDep,
     ctx: CtxDep,
     first: Annotated[date, Query(alias="from")],
     last: Annotated[date, Query(alias="to")],
     channel: Channel = Channel.ONLINE,
-    kiosk_id: int | None = None,
+    kiosk_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> AvailabilityOut:
     slots = svc.availability(service_id, first, last, channel, ctx.clock.now(), kiosk_id=kiosk_id)
     return AvailabilityOut(

@@ -13,12 +13,13 @@ import qrcode
 import qrcode.image.svg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from fastapi import APIRouter, Body, Request, Response
+from fastapi import APIRouter, Body, Path, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import select
 
 from app.api.bookings import place_booking
 from app.api.schemas import (
+    MAX_ID,
     BusyImportOut,
     JoinTicketOut,
     LoginIn,
@@ -50,6 +51,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["staff"])
 hasher = PasswordHasher()
 BUSY_WINDOW_DAYS = 120
+StaffIdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 def staff_out(staff: Staff, request: Request) -> StaffOut:
@@ -152,7 +154,7 @@ def _may_edit(staff: Staff, staff_id: int) -> None:
 
 @router.put("/staff/{staff_id}/busy", responses={422: {"model": dict}})
 def import_busy(
-    staff_id: int,
+    staff_id: StaffIdPath,
     staff: CurrentStaff,
     svc: SchedulingDep,
     ctx: CtxDep,
@@ -177,7 +179,9 @@ def fetch_busy_calendar(url: str, transport: httpx.BaseTransport | None = None) 
 
 
 @router.post("/staff/{staff_id}/busy/sync", responses={422: {"model": dict}})
-def sync_busy(staff_id: int, staff: CurrentStaff, svc: SchedulingDep, ctx: CtxDep) -> BusyImportOut:
+def sync_busy(
+    staff_id: StaffIdPath, staff: CurrentStaff, svc: SchedulingDep, ctx: CtxDep
+) -> BusyImportOut:
     """Re-read the staff member's external calendar URL (e.g. an Outlook/Google ICS link)."""
     _may_edit(staff, staff_id)
     target = svc.session.get(Staff, staff_id)
