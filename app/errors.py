@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.deps import Forbidden, NotLoggedIn, get_locale
 from app.i18n import gettext
+from app.ratelimit import RateLimited
 from app.tokens import TokenError, TokenExpired, TokenNotYetValid
 from scheduler.errors import (
     BookingCancelled,
@@ -172,6 +173,18 @@ def install(app: FastAPI) -> None:
                 ),
             ),
             status_code=403,
+        )
+
+    @app.exception_handler(RateLimited)
+    async def _limited(request: Request, exc: RateLimited) -> JSONResponse:
+        log.info("rate limit %s reached on %s", exc.rule, request.url.path)
+        return JSONResponse(
+            error_body(
+                "too-many-requests",
+                gettext(request_locale(request), "Too many attempts. Please wait and try again."),
+            ),
+            status_code=429,
+            headers={"Retry-After": str(exc.retry_after)},
         )
 
     @app.exception_handler(NotLoggedIn)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Request, Response
 
+from app.abuse import check_booking, limit_token_requests
 from app.api.schemas import BookingCreate, BookingOut, RescheduleIn
 from app.bookings_view import booking_ics, booking_out
 from app.context import AppContext
 from app.deps import CtxDep, LocaleDep, ReadSchedulingDep, SchedulingDep
+from app.metrics import BOOKINGS
 from app.notify import Notifier
 from app.tokens import Purpose, TokenInvalid
 from scheduler.orm import Booking
@@ -15,6 +17,7 @@ from scheduler.service import BookingRequest, SchedulingService
 
 router = APIRouter(prefix="/api/v1/bookings", tags=["booking"])
 
+TOKEN_LIMIT = Depends(limit_token_requests)
 CONFLICT = {"description": "The slot was taken (or never free)", "model": dict}
 
 
@@ -46,22 +49,24 @@ def place_booking(
     )
     Notifier(svc.session, ctx).booking_confirmed(booking)
     svc.session.commit()
+    BOOKINGS.labels(booking.channel).inc()
     return booking
 
 
 @router.post("", status_code=201, responses={409: CONFLICT})
 def create_booking(
-    body: BookingCreate, svc: SchedulingDep, ctx: CtxDep, locale: LocaleDep
+    body: BookingCreate, request: Request, svc: SchedulingDep, ctx: CtxDep, locale: LocaleDep
 ) -> BookingOut:
+    check_booking(ctx, request, body.email)
     return booking_out(place_booking(body, svc, ctx), ctx.links, ctx.tz, locale)
 
 
-@router.get("/{token}")
+@router.get("/{token}", dependencies=[TOKEN_LIMIT])
 def get_booking(token: str, svc: ReadSchedulingDep, ctx: CtxDep, locale: LocaleDep) -> BookingOut:
     return booking_out(booking_from_token(svc, ctx, token), ctx.links, ctx.tz, locale)
 
 
-@router.post("/{token}/cancel", responses={409: CONFLICT})
+@router.post("/{token}/cancel", responses={409: CONFLICT}, dependencies=[TOKEN_LIMIT])
 def cancel_booking(token: str, svc: SchedulingDep, ctx: CtxDep, locale: LocaleDep) -> BookingOut:
     booking = booking_from_token(svc, ctx, token)
     now = ctx.clock.now()
@@ -73,7 +78,7 @@ def cancel_booking(token: str, svc: SchedulingDep, ctx: CtxDep, locale: LocaleDe
     return booking_out(booking, ctx.links, ctx.tz, locale)
 
 
-@router.post("/{token}/reschedule", responses={409: CONFLICT})
+@router.post("/{token}/reschedule", responses={409: CONFLICT}, dependencies=[TOKEN_LIMIT])
 def reschedule_booking(
     token: str, body: RescheduleIn, svc: SchedulingDep, ctx: CtxDep, locale: LocaleDep
 ) -> BookingOut:
@@ -89,6 +94,7 @@ def reschedule_booking(
 
 @router.get(
     "/{token}/booking.ics",
+    dependencies=[TOKEN_LIMIT],
     response_class=Response,
     responses={200: {"content": {"text/calendar": {}}}},
 )

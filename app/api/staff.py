@@ -17,6 +17,7 @@ from fastapi import APIRouter, Body, Path, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import select
 
+from app import abuse
 from app.api.bookings import place_booking
 from app.api.schemas import (
     MAX_ID,
@@ -35,6 +36,7 @@ from app.deps import (
     LocaleDep,
     ReadSchedulingDep,
     SchedulingDep,
+    start_staff_session,
 )
 from app.errors import error_body
 from app.i18n import gettext
@@ -65,8 +67,14 @@ def staff_out(staff: Staff, request: Request) -> StaffOut:
     )
 
 
-@router.post("/auth/login", responses={401: {"model": dict}})
-def login(body: LoginIn, request: Request, svc: SchedulingDep, locale: LocaleDep) -> Response:
+@router.post("/auth/login", responses={401: {"model": dict}, 429: {"model": dict}})
+def login(
+    body: LoginIn, request: Request, svc: SchedulingDep, ctx: CtxDep, locale: LocaleDep
+) -> Response:
+    locked = abuse.login_locked(ctx, request, body.login)
+    if locked is not None:
+        log.info("staff login refused: locked for %s s", locked)
+        raise abuse.RateLimited("login", locked)
     staff = svc.session.scalar(select(Staff).where(Staff.login == body.login))
     ok = False
     if staff is not None and staff.active and staff.password_hash:
@@ -75,6 +83,7 @@ def login(body: LoginIn, request: Request, svc: SchedulingDep, locale: LocaleDep
         except (VerificationError, InvalidHashError):
             ok = False
     if not ok or staff is None:
+        abuse.login_failed(ctx, request, body.login)
         return JSONResponse(
             error_body("bad-credentials", gettext(locale, "The login or password is wrong.")),
             status_code=401,
@@ -82,8 +91,8 @@ def login(body: LoginIn, request: Request, svc: SchedulingDep, locale: LocaleDep
     if hasher.check_needs_rehash(staff.password_hash or ""):
         staff.password_hash = hasher.hash(body.password)
         svc.session.commit()
-    request.session.clear()
-    request.session["staff_id"] = staff.id
+    abuse.login_succeeded(ctx, body.login)
+    start_staff_session(request, staff.id, ctx.clock.now())
     log.info("staff %s logged in", staff.id)
     return JSONResponse(staff_out(staff, request).model_dump())
 

@@ -25,6 +25,7 @@ import qrcode.image.svg
 from fastapi import APIRouter, Form, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from app import abuse
 from app.deps import CtxDep, CurrentAdmin, ReadSession
 from app.i18n import gettext
 from app.kiosk import CODE_LENGTH, CodeProblem, KioskCodeRefused, KioskService, Staffed
@@ -195,6 +196,8 @@ def code_submit(
 ) -> Response:
     screen = open_screen(request, token, ctx, session)
     csrf.verify(request, csrf_token, scope=f"kiosk:{screen.kiosk.id}")
+    # Guessing codes at a kiosk: after too many wrong ones it waits a while.
+    abuse.kiosk_code_locked(ctx, screen.kiosk.id)
     try:
         booking = screen.svc.booking_for_kiosk(
             screen.kiosk,
@@ -204,6 +207,7 @@ def code_submit(
             grace_after=timedelta(minutes=ctx.settings.join_grace_after_minutes),
         )
     except KioskCodeRefused as exc:
+        abuse.kiosk_code_wrong(ctx, screen.kiosk.id)
         return _code_page(
             request, screen, typed=code, problem=_problem_view(exc, screen), status_code=422
         )
