@@ -58,33 +58,45 @@ def rules(ctx: AppContext) -> AbuseRules:
     return AbuseRules.from_settings(ctx.settings)
 
 
+def _ip_limited(ctx: AppContext, ip: str) -> bool:
+    return ip not in ctx.settings.rate_limit_exempt_ips
+
+
 def check_booking(ctx: AppContext, request: Request, email: str | None) -> None:
     """Count one booking attempt from this IP (and for this email)."""
     now = ctx.clock.now()
-    limiter(ctx).check(rules(ctx).booking_per_ip, client_ip(request), now)
+    ip = client_ip(request)
+    if _ip_limited(ctx, ip):
+        limiter(ctx).check(rules(ctx).booking_per_ip, ip, now)
     if email:
         limiter(ctx).check(rules(ctx).booking_per_email, email, now)
 
 
 def limit_token_requests(request: Request, ctx: AppContext = Depends(get_ctx)) -> None:  # noqa: B008
     """Dependency for signed-link endpoints: guessing tokens costs requests."""
-    limiter(ctx).check(rules(ctx).token_per_ip, client_ip(request), ctx.clock.now())
+    ip = client_ip(request)
+    if _ip_limited(ctx, ip):
+        limiter(ctx).check(rules(ctx).token_per_ip, ip, ctx.clock.now())
 
 
 def login_locked(ctx: AppContext, request: Request, login: str) -> int | None:
     """Seconds until this login (or this IP) may try again; None when allowed."""
     now = ctx.clock.now()
     r = rules(ctx)
-    return limiter(ctx).blocked(r.login_per_account, login, now) or limiter(ctx).blocked(
-        r.login_per_ip, client_ip(request), now
-    )
+    ip = client_ip(request)
+    locked = limiter(ctx).blocked(r.login_per_account, login, now)
+    if locked is None and _ip_limited(ctx, ip):
+        locked = limiter(ctx).blocked(r.login_per_ip, ip, now)
+    return locked
 
 
 def login_failed(ctx: AppContext, request: Request, login: str) -> None:
     now = ctx.clock.now()
     r = rules(ctx)
     limiter(ctx).hit(r.login_per_account, login, now)
-    limiter(ctx).hit(r.login_per_ip, client_ip(request), now)
+    ip = client_ip(request)
+    if _ip_limited(ctx, ip):
+        limiter(ctx).hit(r.login_per_ip, ip, now)
 
 
 def login_succeeded(ctx: AppContext, login: str) -> None:

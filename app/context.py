@@ -27,7 +27,8 @@ class AppContext:
         self.sessions: sessionmaker[Session] = make_sessionmaker(self.engine)
         self.writer_sessions: sessionmaker[Session] = make_sessionmaker(writer(self.engine))
         self.tokens = Tokens(self.settings.effective_secret)
-        self.limiter = RateLimiter.from_url(self.settings.redis_url)
+        # Processes of one deployment share a database, hence their counters.
+        self.limiter = RateLimiter.from_url(self.settings.redis_url, self.settings.database_url)
         self.links = Links(
             tokens=self.tokens,
             base_url=self.settings.public_base_url,

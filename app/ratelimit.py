@@ -110,8 +110,12 @@ class RateLimiter:
         self.counters = counters
 
     @classmethod
-    def from_url(cls, redis_url: str | None) -> RateLimiter:
-        return cls(RedisCounters.from_url(redis_url) if redis_url else MemoryCounters())
+    def from_url(cls, redis_url: str | None, scope: str = "") -> RateLimiter:
+        """``scope`` separates deployments sharing one Redis (e.g. their database URL)."""
+        if not redis_url:
+            return cls(MemoryCounters())
+        tag = hashlib.sha256(scope.encode()).hexdigest()[:12]
+        return cls(RedisCounters.from_url(redis_url, prefix=f"madoguchi:rl:{tag}:"))
 
     @staticmethod
     def _window(rule: Rule, now: datetime) -> tuple[int, int]:

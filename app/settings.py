@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     login_max_failures_per_ip: int = 50  # per login_lockout_minutes
     login_lockout_minutes: int = 15
     kiosk_max_wrong_codes: int = 10  # per kiosk per 10 minutes
+    # Per-IP limits skip these (local jobs, health checks, a same-host proxy whose
+    # forwarded addresses are not trusted); per-email and per-account limits still apply.
+    rate_limit_exempt_ips: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
 
     @model_validator(mode="after")
     def _require_secret_in_production(self) -> Settings:

@@ -111,3 +111,20 @@ def test_from_url_picks_the_store() -> None:
 def test_rules_must_be_positive() -> None:
     with pytest.raises(ValueError, match="positive"):
         Rule("bad", 0, timedelta(minutes=1))
+
+
+@pytest.mark.redis
+def test_deployments_sharing_a_redis_are_kept_apart(redis_client: redis.Redis) -> None:
+    scope = f"postgresql://db/{uuid.uuid4().hex}"
+    a = RateLimiter.from_url(REDIS_URL, scope)
+    b = RateLimiter.from_url(REDIS_URL, scope)
+    other = RateLimiter.from_url(REDIS_URL, scope + "-other")
+    rule = Rule(f"scoped-{uuid.uuid4().hex[:8]}", 1, timedelta(minutes=10))
+    assert a.hit(rule, "203.0.113.9", T0) is None
+    assert b.hit(rule, "203.0.113.9", T0) is not None  # same deployment: shared
+    assert other.hit(rule, "203.0.113.9", T0) is None  # another database: apart
+    for limiter in (a, other):
+        counters = limiter.counters
+        assert isinstance(counters, RedisCounters)
+        for key in redis_client.scan_iter(counters._prefix + "*"):
+            redis_client.delete(key)

@@ -287,3 +287,21 @@ def test_json_endpoints_refuse_cross_site_simple_requests(client: TestClient, ci
     ok = api_login(client, "admin", "pw")
     assert "samesite=strict" in ok.headers["set-cookie"].lower()
     assert "httponly" in ok.headers["set-cookie"].lower()
+
+
+def test_exempt_addresses_skip_per_ip_limits_but_not_per_email(
+    client: TestClient, ctx: AppContext, city: Any
+) -> None:
+    ctx.settings.rate_limit_bookings_per_ip = 1
+    ctx.settings.rate_limit_bookings_per_email = 2
+    ctx.settings.rate_limit_exempt_ips = ["testclient"]  # TestClient's address
+    emails = ["a@example.jp", "b@example.jp", "a@example.jp"]
+    codes = [
+        book(client, city.consult_id, "2026-12-03T10:00:00+09:00", email=e).status_code
+        for e in emails
+    ]
+    assert 429 not in codes
+    assert (
+        book(client, city.consult_id, "2026-12-03T11:00:00+09:00", email="a@example.jp").status_code
+        == 429
+    )
