@@ -95,6 +95,10 @@ class DatabaseCollector(Collector):
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
 
+    def describe(self) -> Iterator[Metric]:
+        # Registering must not query the database (it may not be migrated yet).
+        return iter(())
+
     def collect(self) -> Iterator[Metric]:
         try:
             yield from self._collect()
