@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 import threading
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import uvicorn
 
-from app import jobs
+from app import jobs, logs
 from app.context import AppContext
 from app.db import make_engine
 from app.demo import ensure_demo_city
@@ -28,7 +29,9 @@ log = logging.getLogger("madoguchi")
 
 def _settings() -> Settings:
     try:
-        return Settings()
+        settings = Settings()
+        logs.register_secrets(settings.secret_key, settings.smtp_password)
+        return settings
     except ConfigurationError as exc:
         raise SystemExit(f"madoguchi: configuration error: {exc}") from exc
     except ValueError as exc:  # pydantic wraps validator errors
@@ -45,7 +48,13 @@ async def _serve(settings: Settings) -> None:
     app = create_app(ctx)
     server = uvicorn.Server(
         uvicorn.Config(
-            app, host=settings.host, port=settings.port, log_level="info", proxy_headers=True
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level="info",
+            proxy_headers=True,
+            # uvicorn's loggers go through our masked handler (access lines hold tokens).
+            log_config=None,
         )
     )
     # Embedded default: one process also serves signaling and background jobs.
@@ -179,7 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # MADOGUCHI_LOG_FORMAT=json for one JSON object per line; personal data is masked.
+    logs.configure(os.environ.get("MADOGUCHI_LOG_FORMAT", "text"))
     args = build_parser().parse_args(argv)
     result: int = args.func(args)
     return result

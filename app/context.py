@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.clock import Clock, SystemClock
 from app.db import make_engine, make_sessionmaker, writer
 from app.links import Links
+from app.ratelimit import RateLimiter
 from app.settings import Settings
 from app.tokens import Tokens
 
@@ -26,6 +27,8 @@ class AppContext:
         self.sessions: sessionmaker[Session] = make_sessionmaker(self.engine)
         self.writer_sessions: sessionmaker[Session] = make_sessionmaker(writer(self.engine))
         self.tokens = Tokens(self.settings.effective_secret)
+        # Processes of one deployment share a database, hence their counters.
+        self.limiter = RateLimiter.from_url(self.settings.redis_url, self.settings.database_url)
         self.links = Links(
             tokens=self.tokens,
             base_url=self.settings.public_base_url,

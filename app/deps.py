@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Cookie, Depends, Header, Query, Request
@@ -69,9 +70,37 @@ SchedulingDep = Annotated[SchedulingService, Depends(scheduling)]
 ReadSchedulingDep = Annotated[SchedulingService, Depends(reading_scheduling)]
 
 
-def current_staff(request: Request, session: ReadSession) -> Staff:
+def start_staff_session(request: Request, staff_id: int, now: datetime) -> None:
+    """A fresh session on login, so a session fixed before login is worthless."""
+    request.session.clear()
+    request.session["staff_id"] = staff_id
+    request.session["login_at"] = int(now.timestamp())
+    request.session["seen_at"] = int(now.timestamp())
+
+
+def session_expired(request: Request, ctx: AppContext) -> bool:
+    """Idle too long, or logged in too long ago; refreshes the idle clock otherwise."""
+    now = int(ctx.clock.now().timestamp())
+    login_at = request.session.get("login_at")
+    seen_at = request.session.get("seen_at")
+    if not isinstance(login_at, int) or not isinstance(seen_at, int):
+        return True
+    settings = ctx.settings
+    if now - login_at > settings.session_max_age_minutes * 60:
+        return True
+    if now - seen_at > settings.session_idle_minutes * 60:
+        return True
+    if now - seen_at >= 60:  # rewrite the cookie at most once a minute
+        request.session["seen_at"] = now
+    return False
+
+
+def current_staff(request: Request, session: ReadSession, ctx: CtxDep) -> Staff:
     staff_id = request.session.get("staff_id")
     if not isinstance(staff_id, int):
+        raise NotLoggedIn
+    if session_expired(request, ctx):
+        request.session.clear()
         raise NotLoggedIn
     staff = session.get(Staff, staff_id)
     if staff is None or not staff.active:

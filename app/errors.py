@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.deps import Forbidden, NotLoggedIn, get_locale
 from app.i18n import gettext
+from app.ratelimit import RateLimited
 from app.tokens import TokenError, TokenExpired, TokenNotYetValid
 from scheduler.errors import (
     BookingCancelled,
@@ -174,6 +175,18 @@ def install(app: FastAPI) -> None:
             status_code=403,
         )
 
+    @app.exception_handler(RateLimited)
+    async def _limited(request: Request, exc: RateLimited) -> JSONResponse:
+        log.info("rate limit %s reached on %s", exc.rule, request.url.path)
+        return JSONResponse(
+            error_body(
+                "too-many-requests",
+                gettext(request_locale(request), "Too many attempts. Please wait and try again."),
+            ),
+            status_code=429,
+            headers={"Retry-After": str(exc.retry_after)},
+        )
+
     @app.exception_handler(NotLoggedIn)
     async def _login(request: Request, exc: NotLoggedIn) -> JSONResponse:
         return JSONResponse(
@@ -189,3 +202,66 @@ def install(app: FastAPI) -> None:
             ),
             status_code=403,
         )
+
+
+# Answers any operation may give besides its own: a bad or expired link, no
+# login, rate limits and the domain errors above all share the error body.
+COMMON_ERRORS: dict[int, str] = {
+    400: "The request cannot be processed",
+    401: "Not logged in",
+    403: "Forbidden, a tampered link or a failed CSRF check",
+    404: "Not found",
+    409: "Conflict with the current state (slot taken, booking cancelled)",
+    410: "The link has expired",
+    422: "Invalid input; `fields` says which",
+    429: "Too many requests; retry after the `Retry-After` seconds",
+}
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "fields": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "field": {"type": "string"},
+                            "message": {"type": "string"},
+                        },
+                    },
+                },
+            },
+        }
+    },
+}
+
+
+def document(app: FastAPI) -> None:
+    """Publish the shared error answers in the OpenAPI schema of every operation."""
+    default_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = default_openapi()
+        schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+        ref = {"$ref": "#/components/schemas/Error"}
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                for status, description in COMMON_ERRORS.items():
+                    responses[str(status)] = {
+                        "description": description,
+                        "content": {"application/json": {"schema": ref}},
+                    }
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

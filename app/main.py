@@ -9,7 +9,7 @@ from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
-from app import errors
+from app import errors, metrics
 from app.api import bookings, calendars, call_team, counter, documents, public, staff, waitlist
 from app.context import AppContext
 from app.deps import precheck_allowed
@@ -52,8 +52,10 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
         same_site="strict",
         https_only=ctx.settings.public_base_url.startswith("https://"),
     )
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, hsts=ctx.settings.public_base_url.startswith("https://"))
     errors.install(app)
+    metrics.install(app, ctx)
+    errors.document(app)
     for module in (public, bookings, waitlist, calendars, staff, counter):
         app.include_router(module.router)
     app.include_router(call_team.router)

@@ -45,6 +45,13 @@ class Settings(BaseSettings):
     # STUN/TURN URLs for browsers and server-side peers, e.g.
     # MADOGUCHI_ICE_SERVERS='["stun:stun.city.example:3478"]'. Empty: host candidates only.
     ice_servers: list[str] = Field(default_factory=list)
+    # TURN with per-call credentials (TURN REST API; coturn `use-auth-secret`), e.g.
+    # MADOGUCHI_TURN_URLS='["turn:turn.city.example:3478?transport=udp",
+    # "turns:turn.city.example:5349?transport=tcp"]' and MADOGUCHI_TURN_SECRET equal to
+    # coturn's static-auth-secret. Credentials expire after turn_ttl_minutes.
+    turn_urls: list[str] = Field(default_factory=list)
+    turn_secret: str | None = None
+    turn_ttl_minutes: int = 180
     # Outgoing mail; with no host, mail waits in the outbox (visible to admins).
     smtp_host: str | None = None
     smtp_port: int = 25
@@ -59,10 +66,23 @@ class Settings(BaseSettings):
     # Optional second channel (e.g. a LINE or SMS gateway): HMAC-signed JSON POSTs.
     webhook_url: str | None = None
     webhook_secret: str | None = None
-    # Staff console login sessions.
-    session_max_age_minutes: int = 8 * 60
     # Photos and pushed documents of a call are deleted this long after its end.
     document_retention_days: int = Field(default=30, ge=0)
+    # Staff console login sessions.
+    session_max_age_minutes: int = 8 * 60
+    # ...and logged out after this long without a request (docs/security.md).
+    session_idle_minutes: int = 60
+    # Abuse limits, counted in Redis when redis_url is set (docs/security.md).
+    rate_limit_bookings_per_ip: int = 120  # per 10 minutes; many residents share a NAT
+    rate_limit_bookings_per_email: int = 10  # per hour
+    rate_limit_token_requests_per_ip: int = 300  # per minute, signed-link endpoints
+    login_max_failures: int = 5  # per account, then locked for login_lockout_minutes
+    login_max_failures_per_ip: int = 50  # per login_lockout_minutes
+    login_lockout_minutes: int = 15
+    kiosk_max_wrong_codes: int = 10  # per kiosk per 10 minutes
+    # Per-IP limits skip these (local jobs, health checks, a same-host proxy whose
+    # forwarded addresses are not trusted); per-email and per-account limits still apply.
+    rate_limit_exempt_ips: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
 
     @model_validator(mode="after")
     def _require_secret_in_production(self) -> Settings:

@@ -18,7 +18,8 @@ Endpoints (JSON):
   The same report is also pushed on the data channel.
 * ``DELETE /api/v1/precheck/{check_id}`` → 204; ends the echo early.
 
-Errors are ``{"code": "...", "message": "..."}`` with 400
+Errors are ``{"error": {"code": "...", "message": "..."}}`` (the app's error
+shape) with 400
 (``precheck-invalid-offer``), 404 (``precheck-unknown``) or 503
 (``precheck-busy``, with ``Retry-After``).
 """
@@ -52,7 +53,7 @@ class AnswerOut(BaseModel):
 
 def _error(exc: MediaError, status: int, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse(
-        {"code": exc.code, "message": str(exc)}, status_code=status, headers=headers
+        {"error": {"code": exc.code, "message": str(exc)}}, status_code=status, headers=headers
     )
 
 
@@ -68,7 +69,12 @@ def precheck_router(
     """
     router = APIRouter(prefix=PREFIX, tags=["precheck"], dependencies=list(dependencies))
 
-    @router.post("", status_code=201, response_model=AnswerOut)
+    @router.post(
+        "",
+        status_code=201,
+        response_model=AnswerOut,
+        responses={503: {"description": "Too many checks running; retry after `Retry-After`"}},
+    )
     async def create_check(offer: OfferIn) -> Any:
         try:
             check_id, answer = await service.create(

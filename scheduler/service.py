@@ -362,6 +362,13 @@ class SchedulingService:
         if (last - first).days > 92:
             raise InvalidBookingRequest("at most 92 days at once", field="to")
         service = self.get_service(service_id)
+        # Nothing outside today..horizon is bookable; clamping also keeps
+        # absurd dates (year 1, year 9999) away from the calendar arithmetic.
+        today = now.astimezone(self.tz).date()
+        first = max(first, today - timedelta(days=1))
+        last = min(last, today + timedelta(days=service.horizon_days + 1))
+        if last < first:
+            return []
         return compute_slots(self.slot_query(service, first, last, channel, now, kiosk_id=kiosk_id))
 
     def booking_by_code(self, code: str) -> Booking:
@@ -404,6 +411,10 @@ class SchedulingService:
             kiosk = self.session.get(Kiosk, kiosk_id)
             if kiosk is None or not kiosk.active:
                 raise InvalidBookingRequest("unknown kiosk", field="kiosk_id")
+        # Checked before any conversion: a start in year 1 or 9999 cannot be
+        # moved to the city's zone, and is never a slot anyway.
+        if not now - timedelta(days=1) <= start <= now + timedelta(days=service.horizon_days + 1):
+            raise SlotUnavailable("that time is not available")
         day = start.astimezone(self.tz).date()
         if service.daily_cap is not None:
             # Serialise bookings of a capped service so the cap holds under

@@ -27,9 +27,12 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
+from websockets.http11 import Request, Response
 from websockets.protocol import Event, State
 
 from signaling.bus import BusEvent, Cluster
@@ -45,6 +48,7 @@ from signaling.core import (
 from signaling.errors import BusError, CloseCode
 from signaling.events import EventKind, EventSink
 from signaling.messages import serialize
+from signaling.metrics import CONNECTIONS, CONNECTIONS_TOTAL, MESSAGES_IN, MESSAGES_OUT
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +171,7 @@ class SignalingServer:
             ping_timeout=self._ping_timeout,
             close_timeout=5,
             create_connection=CoreConnection,
+            process_request=self.http_request,
         )
         # A first tick at once publishes our heartbeat (liveness for snapshots).
         await self._run(self.core.tick(self._clock()))
@@ -198,6 +203,16 @@ class SignalingServer:
         """Wait until every bus event queued so far has been published."""
         await self._outbox.join()
 
+    def http_request(self, ws: ServerConnection, request: Request) -> Response | None:
+        """Plain HTTP on the signaling port: ``/metrics`` and ``/livez``; else the upgrade."""
+        path = request.path.split("?", 1)[0]
+        if path == "/metrics":
+            body = generate_latest(REGISTRY)
+            return Response(200, "OK", Headers({"Content-Type": CONTENT_TYPE_LATEST}), body)
+        if path == "/livez":
+            return Response(200, "OK", Headers({"Content-Type": "text/plain"}), b"ok\n")
+        return None
+
     async def __aenter__(self) -> SignalingServer:
         await self.start()
         return self
@@ -210,12 +225,15 @@ class SignalingServer:
     async def _handle(self, ws: ServerConnection) -> None:
         conn_id = next(self._ids)
         self._sockets[conn_id] = ws
+        CONNECTIONS.inc()
+        CONNECTIONS_TOTAL.inc()
         try:
             await self._run(self.core.connect(conn_id, self._clock()))
             if isinstance(ws, CoreConnection):
                 ws.deliver = functools.partial(self._on_frame, conn_id)
             # Only messages the fast path does not take (fragmented ones) come here.
             async for data in ws:
+                MESSAGES_IN.inc()
                 actions = self.core.receive(conn_id, data, self._clock())
                 if actions:
                     await self._run(actions)
@@ -223,9 +241,11 @@ class SignalingServer:
             pass
         finally:
             del self._sockets[conn_id]
+            CONNECTIONS.dec()
             await self._run(self.core.disconnect(conn_id, self._clock()))
 
     def _on_frame(self, conn_id: int, data: str | bytes) -> None:
+        MESSAGES_IN.inc()
         try:
             rest = self._perform(self.core.receive(conn_id, data, self._clock()))
         except Exception:
@@ -296,6 +316,7 @@ class SignalingServer:
         ws = self._sockets.get(conn)
         if ws is None:
             return
+        MESSAGES_OUT.inc()
         transport = ws.transport
         if transport.get_write_buffer_size() > MAX_BUFFERED_BYTES:
             log.warning("signaling node %s: closing a client that stopped reading", self.core.node)

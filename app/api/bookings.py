@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
 
 from app import idempotency
+from app.abuse import check_booking, limit_token_requests
 from app.api.schemas import BookingCreate, BookingOut, RescheduleIn
 from app.bookings_view import booking_ics, booking_out
 from app.context import AppContext
 from app.deps import CtxDep, LocaleDep, ReadSchedulingDep, SchedulingDep
 from app.idempotency import request_hash
+from app.metrics import BOOKINGS
 from app.notify import Notifier
 from app.tokens import Purpose, TokenInvalid
 from scheduler.orm import Booking
@@ -19,6 +21,7 @@ from scheduler.service import BookingRequest, SchedulingService
 
 router = APIRouter(prefix="/api/v1/bookings", tags=["booking"])
 
+TOKEN_LIMIT = Depends(limit_token_requests)
 CONFLICT = {"description": "The slot was taken (or never free)", "model": dict}
 
 
@@ -57,12 +60,14 @@ def place_booking(
     if idempotency_key is not None:
         idempotency.record(svc.session, idempotency_key, booking)
     svc.session.commit()
+    BOOKINGS.labels(booking.channel).inc()
     return booking
 
 
 @router.post("", status_code=201, responses={409: CONFLICT})
 def create_booking(
     body: BookingCreate,
+    request: Request,
     svc: SchedulingDep,
     ctx: CtxDep,
     locale: LocaleDep,
@@ -77,21 +82,24 @@ def create_booking(
     ] = None,
 ) -> BookingOut:
     if idempotency_key is None:
+        check_booking(ctx, request, body.email)
         return booking_out(place_booking(body, svc, ctx), ctx.links, ctx.tz, locale)
     digest = request_hash(body.model_dump_json().encode())
     earlier = idempotency.reserve(svc.session, idempotency_key, digest, ctx.clock.now())
     if earlier is not None:
+        # A retry of a request that booked: it books nothing, so it is not counted.
         return booking_out(earlier, ctx.links, ctx.tz, locale)
+    check_booking(ctx, request, body.email)
     booking = place_booking(body, svc, ctx, idempotency_key=idempotency_key)
     return booking_out(booking, ctx.links, ctx.tz, locale)
 
 
-@router.get("/{token}")
+@router.get("/{token}", dependencies=[TOKEN_LIMIT])
 def get_booking(token: str, svc: ReadSchedulingDep, ctx: CtxDep, locale: LocaleDep) -> BookingOut:
     return booking_out(booking_from_token(svc, ctx, token), ctx.links, ctx.tz, locale)
 
 
-@router.post("/{token}/cancel", responses={409: CONFLICT})
+@router.post("/{token}/cancel", responses={409: CONFLICT}, dependencies=[TOKEN_LIMIT])
 def cancel_booking(token: str, svc: SchedulingDep, ctx: CtxDep, locale: LocaleDep) -> BookingOut:
     booking = booking_from_token(svc, ctx, token)
     now = ctx.clock.now()
@@ -103,7 +111,7 @@ def cancel_booking(token: str, svc: SchedulingDep, ctx: CtxDep, locale: LocaleDe
     return booking_out(booking, ctx.links, ctx.tz, locale)
 
 
-@router.post("/{token}/reschedule", responses={409: CONFLICT})
+@router.post("/{token}/reschedule", responses={409: CONFLICT}, dependencies=[TOKEN_LIMIT])
 def reschedule_booking(
     token: str, body: RescheduleIn, svc: SchedulingDep, ctx: CtxDep, locale: LocaleDep
 ) -> BookingOut:
@@ -119,6 +127,7 @@ def reschedule_booking(
 
 @router.get(
     "/{token}/booking.ics",
+    dependencies=[TOKEN_LIMIT],
     response_class=Response,
     responses={200: {"content": {"text/calendar": {}}}},
 )

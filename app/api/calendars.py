@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 
+from app.abuse import limit_token_requests
 from app.bookings_view import calendar_event
 from app.deps import CtxDep, ReadSchedulingDep
 from app.tokens import Purpose, TokenInvalid
@@ -17,6 +18,7 @@ router = APIRouter(prefix="/api/v1/calendar", tags=["calendar"])
 
 @router.get(
     "/staff/{token}/feed.ics",
+    dependencies=[Depends(limit_token_requests)],
     response_class=Response,
     responses={200: {"content": {"text/calendar": {}}}},
 )

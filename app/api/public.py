@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query, Request
 from sqlalchemy import text
 
-from app.api.schemas import AvailabilityOut, DepartmentOut, ServiceOut, SlotOut
-from app.deps import CtxDep, LocaleDep, ReadSchedulingDep, ReadSession
+from app.api.schemas import MAX_ID, AvailabilityOut, DepartmentOut, ServiceOut, SlotOut
+from app.deps import CtxDep, LocaleDep, ReadSchedulingDep, ReadSession, session_expired
+from app.tokens import Purpose, TokenError
+from app.turn import ice_servers
 from scheduler.types import Channel
 
 router = APIRouter()
@@ -55,13 +57,13 @@ def departments(svc: ReadSchedulingDep, locale: LocaleDep) -> list[DepartmentOut
 
 @router.get("/api/v1/services/{service_id}/availability", tags=["booking"])
 def availability(
-    service_id: int,
+    service_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     svc: ReadSchedulingDep,
     ctx: CtxDep,
     first: Annotated[date, Query(alias="from")],
     last: Annotated[date, Query(alias="to")],
     channel: Channel = Channel.ONLINE,
-    kiosk_id: int | None = None,
+    kiosk_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> AvailabilityOut:
     slots = svc.availability(service_id, first, last, channel, ctx.clock.now(), kiosk_id=kiosk_id)
     return AvailabilityOut(
@@ -80,9 +82,33 @@ def availability(
 
 
 @router.get("/api/v1/rtc-config", tags=["calls"])
-def rtc_config(ctx: CtxDep) -> dict[str, object]:
-    """What a browser needs to open a call: ICE servers and the signaling URL."""
+def rtc_config(
+    request: Request,
+    ctx: CtxDep,
+    token: Annotated[str | None, Query(max_length=2000)] = None,
+    room: Annotated[str | None, Query(max_length=128)] = None,
+) -> dict[str, object]:
+    """What a browser needs to open a call: ICE servers and the signaling URL.
+
+    With a valid join ``token`` (or, for logged-in staff, a ``room``) the ICE
+    servers include TURN credentials for that call only.
+    """
+    now = ctx.clock.now()
+    call_id: str | None = None
+    if token:
+        try:
+            call_id = str(ctx.tokens.verify(Purpose.JOIN, token, now=now)["room"])
+        except (TokenError, KeyError):
+            call_id = None  # no relay for a bad link; the call may still work directly
+    elif (
+        room
+        and isinstance(request.session.get("staff_id"), int)
+        and not session_expired(request, ctx)
+    ):
+        call_id = room
+    if call_id is not None and ":" in call_id:
+        call_id = None
     return {
-        "iceServers": [{"urls": [url]} for url in ctx.settings.ice_servers],
+        "iceServers": ice_servers(ctx.settings, call_id, now),
         "signalingUrl": ctx.settings.signaling_url(),
     }

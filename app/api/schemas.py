@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -10,6 +11,10 @@ from scheduler.types import Channel
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 PHONE_PATTERN = r"^\+?[0-9][0-9\- ]{6,18}[0-9]$"
+# Row ids are 32-bit integers on PostgreSQL; a larger number can name no row
+# and must be refused as input, not overflow the database driver.
+MAX_ID = 2**31 - 1
+DbId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 class Strict(BaseModel):
@@ -53,14 +58,14 @@ class AvailabilityOut(BaseModel):
 
 
 class BookingCreate(Strict):
-    service_id: int
+    service_id: DbId
     start: AwareDatetime
     channel: Channel = Channel.ONLINE
     name: str = Field(min_length=1, max_length=100)
     email: str | None = Field(default=None, max_length=200, pattern=EMAIL_PATTERN)
     phone: str | None = Field(default=None, max_length=40, pattern=PHONE_PATTERN)
     locale: str = Field(default="ja", pattern="^(ja|en)$")
-    kiosk_id: int | None = None
+    kiosk_id: DbId | None = None
 
 
 class RescheduleIn(Strict):
@@ -84,7 +89,7 @@ class BookingOut(BaseModel):
 
 
 class WaitlistCreate(Strict):
-    service_id: int
+    service_id: DbId
     day: date
     name: str = Field(min_length=1, max_length=100)
     email: str = Field(max_length=200, pattern=EMAIL_PATTERN)

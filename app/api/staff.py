@@ -13,12 +13,14 @@ import qrcode
 import qrcode.image.svg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from fastapi import APIRouter, Body, Request, Response
+from fastapi import APIRouter, Body, Path, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import select
 
+from app import abuse
 from app.api.bookings import place_booking
 from app.api.schemas import (
+    MAX_ID,
     BusyImportOut,
     JoinTicketOut,
     LoginIn,
@@ -34,6 +36,7 @@ from app.deps import (
     LocaleDep,
     ReadSchedulingDep,
     SchedulingDep,
+    start_staff_session,
 )
 from app.errors import error_body
 from app.i18n import gettext
@@ -50,6 +53,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["staff"])
 hasher = PasswordHasher()
 BUSY_WINDOW_DAYS = 120
+StaffIdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 def staff_out(staff: Staff, request: Request) -> StaffOut:
@@ -63,8 +67,14 @@ def staff_out(staff: Staff, request: Request) -> StaffOut:
     )
 
 
-@router.post("/auth/login", responses={401: {"model": dict}})
-def login(body: LoginIn, request: Request, svc: SchedulingDep, locale: LocaleDep) -> Response:
+@router.post("/auth/login", responses={401: {"model": dict}, 429: {"model": dict}})
+def login(
+    body: LoginIn, request: Request, svc: SchedulingDep, ctx: CtxDep, locale: LocaleDep
+) -> Response:
+    locked = abuse.login_locked(ctx, request, body.login)
+    if locked is not None:
+        log.info("staff login refused: locked for %s s", locked)
+        raise abuse.RateLimited("login", locked)
     staff = svc.session.scalar(select(Staff).where(Staff.login == body.login))
     ok = False
     if staff is not None and staff.active and staff.password_hash:
@@ -73,6 +83,7 @@ def login(body: LoginIn, request: Request, svc: SchedulingDep, locale: LocaleDep
         except (VerificationError, InvalidHashError):
             ok = False
     if not ok or staff is None:
+        abuse.login_failed(ctx, request, body.login)
         return JSONResponse(
             error_body("bad-credentials", gettext(locale, "The login or password is wrong.")),
             status_code=401,
@@ -80,8 +91,8 @@ def login(body: LoginIn, request: Request, svc: SchedulingDep, locale: LocaleDep
     if hasher.check_needs_rehash(staff.password_hash or ""):
         staff.password_hash = hasher.hash(body.password)
         svc.session.commit()
-    request.session.clear()
-    request.session["staff_id"] = staff.id
+    abuse.login_succeeded(ctx, body.login)
+    start_staff_session(request, staff.id, ctx.clock.now())
     log.info("staff %s logged in", staff.id)
     return JSONResponse(staff_out(staff, request).model_dump())
 
@@ -152,7 +163,7 @@ def _may_edit(staff: Staff, staff_id: int) -> None:
 
 @router.put("/staff/{staff_id}/busy", responses={422: {"model": dict}})
 def import_busy(
-    staff_id: int,
+    staff_id: StaffIdPath,
     staff: CurrentStaff,
     svc: SchedulingDep,
     ctx: CtxDep,
@@ -177,7 +188,9 @@ def fetch_busy_calendar(url: str, transport: httpx.BaseTransport | None = None) 
 
 
 @router.post("/staff/{staff_id}/busy/sync", responses={422: {"model": dict}})
-def sync_busy(staff_id: int, staff: CurrentStaff, svc: SchedulingDep, ctx: CtxDep) -> BusyImportOut:
+def sync_busy(
+    staff_id: StaffIdPath, staff: CurrentStaff, svc: SchedulingDep, ctx: CtxDep
+) -> BusyImportOut:
     """Re-read the staff member's external calendar URL (e.g. an Outlook/Google ICS link)."""
     _may_edit(staff, staff_id)
     target = svc.session.get(Staff, staff_id)

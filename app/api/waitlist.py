@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Request
 
+from app.abuse import check_booking, limit_token_requests
 from app.api.schemas import BookingOut, WaitlistCreate, WaitlistOut
 from app.bookings_view import booking_out
 from app.deps import CtxDep, LocaleDep, SchedulingDep
@@ -14,7 +15,10 @@ router = APIRouter(prefix="/api/v1/waitlist", tags=["booking"])
 
 
 @router.post("", status_code=201)
-def join_waitlist(body: WaitlistCreate, svc: SchedulingDep, ctx: CtxDep) -> WaitlistOut:
+def join_waitlist(
+    body: WaitlistCreate, request: Request, svc: SchedulingDep, ctx: CtxDep
+) -> WaitlistOut:
+    check_booking(ctx, request, body.email)
     entry = svc.join_waitlist(
         body.service_id,
         body.day,
@@ -29,7 +33,12 @@ def join_waitlist(body: WaitlistCreate, svc: SchedulingDep, ctx: CtxDep) -> Wait
     return WaitlistOut(id=entry.id, service_id=entry.service_id, day=entry.day, status=entry.status)
 
 
-@router.post("/offers/{token}/claim", status_code=201, responses={409: {"model": dict}})
+@router.post(
+    "/offers/{token}/claim",
+    status_code=201,
+    responses={409: {"model": dict}},
+    dependencies=[Depends(limit_token_requests)],
+)
 def claim_offer(token: str, svc: SchedulingDep, ctx: CtxDep, locale: LocaleDep) -> BookingOut:
     now = ctx.clock.now()
     claims = ctx.links.verify(Purpose.WAITLIST_OFFER, token, now)

@@ -108,7 +108,8 @@ def test_open_link_renders_the_call_page(
     assert data["mode"] == "open"
     assert data["room"] == booking.room_id
     assert data["token"] == ctx.links.join_token(booking)
-    assert data["rtc-config-url"] == "/api/v1/rtc-config"
+    # TURN credentials (when configured) are issued for this call's link only.
+    assert data["rtc-config-url"] == f"/api/v1/rtc-config?token={data['token']}"
     messages = json.loads(data["messages"])
     assert messages["wait.waiting"] == "職員がまもなく参加します。"
     assert "2026年11月30日(月) 10:00〜10:30" in r.text

@@ -17,7 +17,7 @@ def test_precheck_needs_a_join_link_or_a_staff_session(client: TestClient, city)
     token = join.rsplit("/", 1)[1]
     r = client.post("/api/v1/precheck", json=OFFER, headers={"X-Join-Token": token})
     assert r.status_code == 400
-    assert r.json()["code"] == "precheck-invalid-offer"
+    assert r.json()["error"]["code"] == "precheck-invalid-offer"
     client.post("/api/v1/auth/login", json={"login": "staff0", "password": "pw"})
     assert client.post("/api/v1/precheck", json=OFFER).status_code == 400
 

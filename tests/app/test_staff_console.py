@@ -282,6 +282,8 @@ def test_queue_states_follow_call_events_and_the_clock(
     add_event(engine, talking.room_id, "call-start", jst(30, 12, 2), None, None)
     add_event(engine, waiting.room_id, "join", jst(30, 12, 55), resident(waiting), "resident")
 
+    # The clock jumps hours ahead below; this test is about the queue, not idle sessions.
+    ctx.settings.session_idle_minutes = 24 * 60
     page_login(client)
 
     def states() -> dict[str, str]:

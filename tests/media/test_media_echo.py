@@ -193,12 +193,12 @@ def test_precheck_http_endpoints(netns: NetworkNamespace) -> None:
 
             bad = await http.post("/api/v1/precheck", json={"sdp": "hello", "type": "offer"})
             assert bad.status_code == 400
-            assert bad.json()["code"] == "precheck-invalid-offer"
+            assert bad.json()["error"]["code"] == "precheck-invalid-offer"
             wrong_type = await http.post("/api/v1/precheck", json={"sdp": "v=0", "type": "answer"})
             assert wrong_type.status_code == 422
             missing = await http.get("/api/v1/precheck/nope")
             assert missing.status_code == 404
-            assert missing.json()["code"] == "precheck-unknown"
+            assert missing.json()["error"]["code"] == "precheck-unknown"
         await service.close()
 
     netns.run(scenario)

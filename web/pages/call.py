@@ -239,7 +239,7 @@ def join_page(token: str, request: Request, session: ReadSession, ctx: CtxDep) -
             "early": opens_at is not None,
             "opens_at": moment_label(opens_at, ctx.tz, locale) if opens_at else "",
             "messages": call_messages(locale),
-            "rtc_config_url": RTC_CONFIG_URL,
+            "rtc_config_url": f"{RTC_CONFIG_URL}?token={token}",
             "precheck_url": PRECHECK_URL,
         },
     )
@@ -316,7 +316,7 @@ def staff_call_page(
             "state_url": f"/staff/call/{booking.code}/state",
             "notes_url": f"/staff/bookings/{booking.code}/notes",
             "finish_url": f"/staff/call/{booking.code}/finish",
-            "rtc_config_url": RTC_CONFIG_URL,
+            "rtc_config_url": f"{RTC_CONFIG_URL}?room={booking.room_id}",
         },
     )
     return _no_store(response)

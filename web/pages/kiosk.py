@@ -25,6 +25,7 @@ import qrcode.image.svg
 from fastapi import APIRouter, Form, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from app import abuse
 from app.api.counter import counter_settings
 from app.counter import CounterService
 from app.deps import CtxDep, CurrentAdmin, ReadSession, WriteSession
@@ -197,6 +198,8 @@ def code_submit(
 ) -> Response:
     screen = open_screen(request, token, ctx, session)
     csrf.verify(request, csrf_token, scope=f"kiosk:{screen.kiosk.id}")
+    # Guessing codes at a kiosk: after too many wrong ones it waits a while.
+    abuse.kiosk_code_locked(ctx, screen.kiosk.id)
     try:
         booking = screen.svc.booking_for_kiosk(
             screen.kiosk,
@@ -206,6 +209,7 @@ def code_submit(
             grace_after=timedelta(minutes=ctx.settings.join_grace_after_minutes),
         )
     except KioskCodeRefused as exc:
+        abuse.kiosk_code_wrong(ctx, screen.kiosk.id)
         return _code_page(
             request, screen, typed=code, problem=_problem_view(exc, screen), status_code=422
         )

@@ -81,7 +81,7 @@ def call_page(
             "service": named(service, locale),
             "department": named(service.department, locale),
             "messages": call_messages(locale),
-            "rtc_config_url": RTC_CONFIG_URL,
+            "rtc_config_url": f"{RTC_CONFIG_URL}?token={join_token}",
             "return_seconds": screen.settings.return_seconds,
         },
         idle=False,

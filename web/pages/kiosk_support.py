@@ -17,6 +17,7 @@ from starlette.responses import HTMLResponse
 
 from app.context import AppContext
 from app.kiosk import KioskService, KioskSettings, KioskUnavailable
+from app.ratelimit import RateLimited
 from app.tokens import TokenError, TokenExpired
 from scheduler.orm import Kiosk
 from web import csrf
@@ -66,6 +67,14 @@ FORM_REFUSED = KioskErrorPage(
     "Please touch the button below and start again.",
     home=True,
 )
+TOO_MANY_CODES = KioskErrorPage(
+    429,
+    "kiosk-too-many-codes",
+    "Please ask the branch staff",
+    "A booking code was entered wrongly too many times.",
+    "Please ask the branch staff for help, or try again in a few minutes.",
+    home=True,
+)
 SERVER_ERROR = KioskErrorPage(
     500,
     "kiosk-server-error",
@@ -102,6 +111,8 @@ def error_kind(exc: Exception) -> KioskErrorPage | None:
         return UNAVAILABLE
     if isinstance(exc, csrf.CsrfError):
         return FORM_REFUSED
+    if isinstance(exc, RateLimited):
+        return TOO_MANY_CODES
     return None
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from starlette.responses import RedirectResponse, Response
 
+from app import abuse
 from app.context import AppContext
 from app.deps import CtxDep, ReadSchedulingDep, SchedulingDep
 from app.i18n import LOCALES, gettext
@@ -346,6 +347,7 @@ def book_submit(
     mail_locale: FormStr = "",
 ) -> Response:
     locale = request_locale(request)
+    abuse.check_booking(ctx, request, email)
     service = svc.get_service(service_id)
     wanted = parse_start(start, ctx.tz)
     if wanted is None:
@@ -440,6 +442,7 @@ def waitlist_join(
     mail_locale: FormStr = "",
 ) -> Response:
     locale = request_locale(request)
+    abuse.check_booking(ctx, request, email)
     parsed = parse_day(day)
     if not service_id.isdigit() or parsed is None:
         return error_page(request, NOT_FOUND)

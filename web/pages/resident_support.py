@@ -23,6 +23,7 @@ from starlette.responses import HTMLResponse
 
 from app.api.schemas import EMAIL_PATTERN, PHONE_PATTERN
 from app.i18n import gettext
+from app.ratelimit import RateLimited
 from app.tokens import TokenError, TokenExpired, TokenNotYetValid
 from scheduler.calendar import HoursIndex, closed_dates
 from scheduler.errors import (
@@ -73,6 +74,13 @@ class ErrorKind:
     todo: str
 
 
+TOO_MANY = ErrorKind(
+    429,
+    "too-many-requests",
+    "Too many attempts",
+    "Too many attempts. Please wait and try again.",
+    "Please wait a few minutes, then start again from the top page.",
+)
 NOT_FOUND = ErrorKind(
     404,
     "not-found",
@@ -164,6 +172,8 @@ def error_kind(exc: Exception) -> ErrorKind | None:
         return SLOT_TAKEN
     if isinstance(exc, BookingCancelled):
         return BOOKING_CANCELLED
+    if isinstance(exc, RateLimited):
+        return TOO_MANY
     return None
 
 

@@ -23,7 +23,15 @@ from sqlalchemy.orm import Session
 
 from app.consultations import ConsultationError, Consultations, Outcome
 from app.context import AppContext
-from app.deps import CtxDep, CurrentStaff, Forbidden, NotLoggedIn, ReadSession, WriteSession
+from app.deps import (
+    CtxDep,
+    CurrentStaff,
+    Forbidden,
+    NotLoggedIn,
+    ReadSession,
+    WriteSession,
+    session_expired,
+)
 from app.i18n import gettext
 from app.staff_queue import STATE_LABELS, EventView, QueueEntry, QueueReader, call_state
 from app.staff_week import staff_week, week_start
@@ -205,7 +213,8 @@ async def queue_stream(
 @router.get("/staff/queue/events")
 async def queue_events(request: Request, ctx: CtxDep, team: bool = False) -> Response:
     staff_id = request.session.get("staff_id")
-    if not isinstance(staff_id, int):
+    if not isinstance(staff_id, int) or session_expired(request, ctx):
+        request.session.clear()
         raise NotLoggedIn
     if not await anyio.to_thread.run_sync(_stream_staff, ctx, staff_id):
         raise NotLoggedIn

@@ -22,8 +22,9 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from sqlalchemy import select
 
+from app import abuse
 from app.api.staff import hasher
-from app.deps import Forbidden, NotLoggedIn, WriteSession
+from app.deps import CtxDep, Forbidden, NotLoggedIn, WriteSession, start_staff_session
 from scheduler.errors import BookingNotFound
 from scheduler.orm import Staff
 from web import csrf
@@ -103,6 +104,33 @@ def _check_password(staff: Staff | None, password: str) -> bool:
         return False
 
 
+LOCKED_MESSAGE = "Too many failed logins. Please wait a few minutes and try again."
+
+
+def _login_refused(
+    request: Request,
+    login: str,
+    next: str,
+    message: str,
+    status: int,
+    retry_after: int | None = None,
+) -> Response:
+    response = render(
+        request,
+        "staff/login.html",
+        {
+            "next": safe_next(next),
+            "csrf_token": csrf.issue(request),
+            "error": message,
+            "login": login,
+        },
+        status_code=status,
+    )
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return csrf.set_cookie(request, response)
+
+
 @router.get(LOGIN_PATH)
 def login_form(request: Request, next: str | None = None) -> Response:
     if isinstance(request.session.get("staff_id"), int):
@@ -119,33 +147,27 @@ def login_form(request: Request, next: str | None = None) -> Response:
 def login(
     request: Request,
     session: WriteSession,
+    ctx: CtxDep,
     login: Annotated[str, Form(max_length=200)] = "",
     password: Annotated[str, Form(max_length=1000)] = "",
     next: Annotated[str, Form(max_length=2000)] = HOME_PATH,
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     csrf.verify(request, csrf_token)
+    locked = abuse.login_locked(ctx, request, login.strip())
+    if locked is not None:
+        log.info("staff login refused: locked for %s s", locked)
+        return _login_refused(request, login, next, LOCKED_MESSAGE, 429, locked)
     staff = session.scalar(select(Staff).where(Staff.login == login.strip()))
     if not _check_password(staff, password) or staff is None:
         log.info("staff login refused")
-        response = render(
-            request,
-            "staff/login.html",
-            {
-                "next": safe_next(next),
-                "csrf_token": csrf.issue(request),
-                "error": "The login or password is wrong.",
-                "login": login,
-            },
-            status_code=401,
-        )
-        return csrf.set_cookie(request, response)
+        abuse.login_failed(ctx, request, login.strip())
+        return _login_refused(request, login, next, "The login or password is wrong.", 401)
     if hasher.check_needs_rehash(staff.password_hash or ""):
         staff.password_hash = hasher.hash(password)
         session.commit()
-    # A fresh session on login, so a session fixed before login is worthless.
-    request.session.clear()
-    request.session["staff_id"] = staff.id
+    abuse.login_succeeded(ctx, login.strip())
+    start_staff_session(request, staff.id, ctx.clock.now())
     log.info("staff %s logged in (page)", staff.id)
     return RedirectResponse(safe_next(next), status_code=303)
 
