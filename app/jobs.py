@@ -1,4 +1,5 @@
-"""Periodic background work: lapse waiting-list offers, deliver outbox mail.
+"""Periodic background work: lapse waiting-list offers, deliver outbox mail,
+keep session records current, deliver webhooks, apply the retention period.
 
 ``madoguchi worker`` runs these in a loop; the embedded default runs the same
 loop inside ``madoguchi serve``.
@@ -13,6 +14,7 @@ import logging
 from app.context import AppContext
 from app.mail import Mailer, SmtpMailer, deliver_pending
 from app.notify import Notifier
+from app.tracker import jobs as tracker_jobs
 from scheduler.service import SchedulingService
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,7 @@ def run_once(ctx: AppContext, mailer: Mailer | None) -> int:
         offers = svc.expire_offers(ctx.clock.now())
         Notifier(session, ctx).waitlist_offers(offers)
         session.commit()
+    tracker_jobs.run_once(ctx)
     if mailer is None:
         return 0
     return deliver_pending(ctx.sessions, mailer, ctx.clock, ctx.settings.mail_from)

@@ -1,7 +1,10 @@
 """Every table the app knows, imported in one place for Alembic and create_all."""
 
 import app.call_events
-import app.consultations  # noqa: F401  (consultation records of bookings)
+import app.consultations
+import app.tracker.applications
+import app.tracker.records
+import app.tracker.webhooks  # noqa: F401  (session records, applications, audit)
 from scheduler.orm import Base
 
 __all__ = ["Base"]

@@ -54,6 +54,13 @@ class Settings(BaseSettings):
     mail_from: str = "madoguchi@localhost"
     # Staff console login sessions.
     session_max_age_minutes: int = 8 * 60
+    # Application status changes are POSTed here, signed with the secret
+    # (X-Madoguchi-Signature: sha256=HMAC-SHA256 of the body).
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    # Personal data in session records and applications older than this is
+    # erased or pseudonymised by the jobs loop; 0 keeps it forever.
+    retention_days: int = Field(default=0, ge=0)
 
     @model_validator(mode="after")
     def _require_secret_in_production(self) -> Settings:

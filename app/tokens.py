@@ -22,6 +22,8 @@ class Purpose(StrEnum):
     WAITLIST_OFFER = "waitlist-offer"
     # A registered kiosk device's screen (claims: ``k`` kiosk id).
     KIOSK = "kiosk"
+    # A resident's status page of one application (claims: ``a`` id, ``r`` reference).
+    APPLICATION = "application"
 
 
 class TokenError(Exception):

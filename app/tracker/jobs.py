@@ -1,0 +1,22 @@
+"""The tracker's share of each background pass."""
+
+from __future__ import annotations
+
+import logging
+
+from app.context import AppContext
+from app.tracker import webhooks
+from app.tracker.record_builder import RecordBuilder
+
+log = logging.getLogger(__name__)
+
+
+def run_once(ctx: AppContext) -> None:
+    now = ctx.clock.now()
+    with ctx.writer_sessions() as session:
+        touched = RecordBuilder(session).sync_due(now)
+        session.commit()
+    if touched:
+        log.debug("session records: %d refreshed", touched)
+    s = ctx.settings
+    webhooks.deliver_pending(ctx.writer_sessions, s.webhook_url, s.webhook_secret, ctx.clock)
