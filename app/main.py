@@ -17,6 +17,7 @@ from app.settings import Settings
 from media.echo import EchoService
 from media.http import precheck_router
 from web.pages import admin as admin_pages
+from web.pages import application_status as application_status_pages
 from web.pages import call as call_pages
 from web.pages import kiosk as kiosk_pages
 from web.pages import resident as resident_pages
@@ -61,5 +62,6 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
     app.include_router(kiosk_pages.router)
     app.include_router(call_pages.router)
     app.include_router(resident_pages.router)
+    app.include_router(application_status_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
