@@ -66,6 +66,7 @@ def deliver_pending(
     clock: Clock,
     *,
     timeout: float = 10.0,
+    trust_env: bool = True,
 ) -> int:
     """POST every due delivery once; returns how many were delivered."""
     if not url or not secret:
@@ -85,7 +86,7 @@ def deliver_pending(
             )
         )
         delivered = 0
-        with httpx.Client(timeout=timeout) as client:
+        with httpx.Client(timeout=timeout, trust_env=trust_env) as client:
             for row in due:
                 body = row.body.encode()
                 row.attempts += 1
