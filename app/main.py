@@ -17,11 +17,13 @@ from app.settings import Settings
 from media.echo import EchoService
 from media.http import precheck_router
 from web.pages import admin as admin_pages
+from web.pages import admin_audit as admin_audit_pages
 from web.pages import application_status as application_status_pages
 from web.pages import call as call_pages
 from web.pages import kiosk as kiosk_pages
 from web.pages import resident as resident_pages
 from web.pages import staff as staff_pages
+from web.pages import staff_applications as staff_application_pages
 from web.security import SecurityHeaders
 from web.templating import STATIC_DIR
 
@@ -58,7 +60,9 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(precheck_router(precheck, dependencies=[Depends(precheck_allowed)]))
     app.include_router(staff_pages.router)
+    app.include_router(staff_application_pages.router)
     app.include_router(admin_pages.router)
+    app.include_router(admin_audit_pages.router)
     app.include_router(kiosk_pages.router)
     app.include_router(call_pages.router)
     app.include_router(resident_pages.router)

@@ -7,6 +7,7 @@ import logging
 from app.context import AppContext
 from app.tracker import webhooks
 from app.tracker.record_builder import RecordBuilder
+from app.tracker.retention import apply_retention
 
 log = logging.getLogger(__name__)
 
@@ -19,4 +20,8 @@ def run_once(ctx: AppContext) -> None:
     if touched:
         log.debug("session records: %d refreshed", touched)
     s = ctx.settings
+    if s.retention_days:
+        with ctx.writer_sessions() as session:
+            apply_retention(session, now, s.retention_days, s.effective_secret)
+            session.commit()
     webhooks.deliver_pending(ctx.writer_sessions, s.webhook_url, s.webhook_secret, ctx.clock)
