@@ -24,6 +24,7 @@ from web.pages import kiosk as kiosk_pages
 from web.pages import resident as resident_pages
 from web.pages import staff as staff_pages
 from web.pages import staff_applications as staff_application_pages
+from web.pages import staff_dashboard as staff_dashboard_pages
 from web.security import SecurityHeaders
 from web.templating import STATIC_DIR
 
@@ -61,6 +62,7 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
     app.include_router(precheck_router(precheck, dependencies=[Depends(precheck_allowed)]))
     app.include_router(staff_pages.router)
     app.include_router(staff_application_pages.router)
+    app.include_router(staff_dashboard_pages.router)
     app.include_router(admin_pages.router)
     app.include_router(admin_audit_pages.router)
     app.include_router(kiosk_pages.router)

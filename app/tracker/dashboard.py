@@ -1,0 +1,190 @@
+"""Dashboard figures for a department or the whole city over a date range.
+
+Everything is aggregated in SQL (``percentile_cont`` on PostgreSQL); SQLite,
+the small embedded default, gets the percentiles from the sorted values.
+Days are city days (``tz``); the zone's offset at the start of the range is
+used for grouping, exact for Japan, which has no daylight saving time.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, Integer, Select, case, cast, func, select
+from sqlalchemy.orm import Session
+
+from app.tracker.records import RecordChannel, RecordKind, SessionRecord
+from scheduler.orm import Booking, Branch, DepartmentHours, Service
+
+QUARTER = 15  # minutes: office hours are compared at this resolution
+
+
+@dataclass(frozen=True, slots=True)
+class Dashboard:
+    first: date
+    last: date
+    calls_per_day: list[tuple[date, int, int]] = field(default_factory=list)  # day, booked, walk-in
+    bookings: int = 0
+    walk_ins: int = 0
+    wait_median: float | None = None
+    wait_p90: float | None = None
+    talk_median: float | None = None
+    talk_total: int = 0
+    no_shows: int = 0
+    kiosk_by_branch: list[tuple[str, int]] = field(default_factory=list)
+    requests: int = 0
+    requests_outside_hours: int = 0
+
+    @property
+    def calls(self) -> int:
+        return self.bookings + self.walk_ins
+
+    @property
+    def no_show_rate(self) -> float | None:
+        return self.no_shows / self.calls if self.calls else None
+
+    @property
+    def outside_hours_share(self) -> float | None:
+        return self.requests_outside_hours / self.requests if self.requests else None
+
+
+def _bounds(first: date, last: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    lo = datetime.combine(first, time(), tz).astimezone(UTC)
+    hi = datetime.combine(last + timedelta(days=1), time(), tz).astimezone(UTC)
+    return lo, hi
+
+
+def _offset_hours(moment: datetime, tz: ZoneInfo) -> int:
+    offset = moment.astimezone(tz).utcoffset()
+    return int(offset.total_seconds() // 3600) if offset else 0
+
+
+def _local_parts(
+    session: Session, column: Any, offset: int, tz: ZoneInfo
+) -> tuple[ColumnElement[str], ColumnElement[int], ColumnElement[int], ColumnElement[int]]:
+    """(local date text, weekday 0=Mon, hour, quarter) of a UTC column."""
+    if session.get_bind().dialect.name == "postgresql":
+        local = func.timezone(tz.key, column)  # exact local wall time, DST included
+        day = func.to_char(local, "YYYY-MM-DD")
+        weekday = cast(func.extract("isodow", local), Integer) - 1
+        hour = cast(func.extract("hour", local), Integer)
+        minute = cast(func.extract("minute", local), Integer)
+    else:
+        shift = f"{offset:+d} hours"
+        day = func.strftime("%Y-%m-%d", column, shift)
+        weekday = (cast(func.strftime("%w", column, shift), Integer) + 6) % 7
+        hour = cast(func.strftime("%H", column, shift), Integer)
+        minute = cast(func.strftime("%M", column, shift), Integer)
+    return day, weekday, hour, minute // QUARTER
+
+
+def _percentiles(
+    session: Session, stmt: Select[Any], column: Any
+) -> tuple[float | None, float | None]:
+    if session.get_bind().dialect.name == "postgresql":
+        row = session.execute(
+            stmt.with_only_columns(
+                func.percentile_cont(0.5).within_group(column),
+                func.percentile_cont(0.9).within_group(column),
+            )
+        ).one()
+        return (float(row[0]) if row[0] is not None else None,
+                float(row[1]) if row[1] is not None else None)  # fmt: skip
+    values = sorted(v for v in session.scalars(stmt) if v is not None)
+    if not values:
+        return None, None
+    if len(values) == 1:
+        return float(values[0]), float(values[0])
+    deciles = statistics.quantiles(values, n=10, method="inclusive")
+    return float(statistics.median(values)), float(deciles[8])
+
+
+def _office_quarters(session: Session, department_id: int | None) -> set[tuple[int, int]]:
+    """(weekday, quarter of the day) pairs inside opening hours."""
+    stmt = select(DepartmentHours.weekday, DepartmentHours.start, DepartmentHours.end)
+    if department_id is not None:
+        stmt = stmt.where(DepartmentHours.department_id == department_id)
+    out: set[tuple[int, int]] = set()
+    for weekday, start, end in session.execute(stmt):
+        q = (start.hour * 60 + start.minute) // QUARTER
+        while q * QUARTER < end.hour * 60 + end.minute:
+            out.add((weekday, q))
+            q += 1
+    return out
+
+
+def build_dashboard(
+    session: Session, first: date, last: date, tz: ZoneInfo, department_id: int | None = None
+) -> Dashboard:
+    lo, hi = _bounds(first, last, tz)
+    offset = _offset_hours(lo, tz)
+    r = SessionRecord
+    where = [r.started_at >= lo, r.started_at < hi]
+    if department_id is not None:
+        where.append(r.department_id == department_id)
+
+    day, _, _, _ = _local_parts(session, r.started_at, offset, tz)
+    walk_in = case((r.kind == RecordKind.WALK_IN.value, 1), else_=0)
+    per_day = session.execute(
+        select(day, func.count(), func.sum(walk_in), func.sum(case((r.no_show, 1), else_=0)))
+        .where(*where)
+        .group_by(day)
+        .order_by(day)
+    ).all()
+    calls_per_day = [
+        (date.fromisoformat(d), int(n - (w or 0)), int(w or 0)) for d, n, w, _ in per_day
+    ]
+    no_shows = sum(int(ns or 0) for *_, ns in per_day)
+    walk_ins = sum(w for _, _, w in calls_per_day)
+    bookings = sum(b for _, b, _ in calls_per_day)
+
+    answered = select(r.wait_seconds).where(*where, r.wait_seconds.is_not(None))
+    wait_median, wait_p90 = _percentiles(session, answered, r.wait_seconds)
+    talked = select(r.talk_seconds).where(*where, r.talk_seconds.is_not(None))
+    talk_median, _ = _percentiles(session, talked, r.talk_seconds)
+    talk_total = session.scalar(select(func.coalesce(func.sum(r.talk_seconds), 0)).where(*where))
+
+    kiosk = session.execute(
+        select(Branch.name_ja, func.count())
+        .select_from(r)
+        .join(Branch, Branch.id == r.branch_id)
+        .where(*where, r.channel == RecordChannel.KIOSK.value)
+        .group_by(Branch.name_ja)
+        .order_by(func.count().desc())
+    ).all()
+
+    # Requests: bookings made in the range, by when the resident made them.
+    b = Booking
+    _, weekday, hour, quarter = _local_parts(session, b.created_at, offset, tz)
+    req = select(weekday, hour * (60 // QUARTER) + quarter, func.count()).where(
+        b.created_at >= lo, b.created_at < hi
+    )
+    if department_id is not None:
+        req = req.join(Service, Service.id == b.service_id).where(
+            Service.department_id == department_id
+        )
+    office = _office_quarters(session, department_id)
+    requests = outside = 0
+    for wd, q, n in session.execute(req.group_by(weekday, hour, quarter)):
+        requests += n
+        if (int(wd), int(q)) not in office:
+            outside += n
+    return Dashboard(
+        first=first,
+        last=last,
+        calls_per_day=calls_per_day,
+        bookings=bookings,
+        walk_ins=walk_ins,
+        wait_median=wait_median,
+        wait_p90=wait_p90,
+        talk_median=talk_median,
+        talk_total=int(talk_total or 0),
+        no_shows=no_shows,
+        kiosk_by_branch=[(name, int(n)) for name, n in kiosk],
+        requests=requests,
+        requests_outside_hours=outside,
+    )
