@@ -7,8 +7,8 @@ import statistics
 from datetime import date, datetime, timedelta
 
 import pytest
-from fastapi.testclient import TestClient
 from conftest import NOW, MiniCity
+from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 from tracker_helpers import make_booking
 
