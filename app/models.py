@@ -3,6 +3,7 @@
 import app.call_events
 import app.consultations
 import app.tracker.applications
+import app.tracker.dashboard
 import app.tracker.records
 import app.tracker.webhooks  # noqa: F401  (session records, applications, audit)
 from scheduler.orm import Base

@@ -82,6 +82,10 @@ class StatusIn(BaseModel):
     message: str = Field(default="", max_length=4000)
 
 
+class AttachIn(BaseModel):
+    booking_id: int
+
+
 class AssignIn(BaseModel):
     assignee_id: int | None = None
     department_id: int | None = None
@@ -289,6 +293,33 @@ def assign(
             staff_id=body.assignee_id,
             department_id=body.department_id,
         )
+    except ApplicationError as exc:
+        return _refused(exc)
+    result = detail(app, svc, ctx)
+    session.commit()
+    return result
+
+
+@router.post("/{application_id}/sessions", response_model=ApplicationDetail)
+def attach_session(
+    request: Request,
+    application_id: int,
+    body: AttachIn,
+    staff: CurrentStaff,
+    session: WriteSession,
+    ctx: CtxDep,
+) -> ApplicationDetail | JSONResponse:
+    """Attach the session record of a booking's call to an existing application."""
+    app = _load(session, application_id)
+    if isinstance(app, JSONResponse):
+        return app
+    booking = session.get(Booking, body.booking_id)
+    if booking is None:
+        return _refused(ApplicationError("No such booking.", field="booking_id"))
+    svc = service(session, ctx)
+    record = RecordBuilder(session).sync_booking(booking, svc.now)
+    try:
+        svc.attach(app, record, actor_of(request, staff))
     except ApplicationError as exc:
         return _refused(exc)
     result = detail(app, svc, ctx)

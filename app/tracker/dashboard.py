@@ -14,13 +14,16 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Integer, Select, case, cast, func, select
+from sqlalchemy import ColumnElement, Index, Integer, Select, case, cast, func, select
 from sqlalchemy.orm import Session
 
 from app.tracker.records import RecordChannel, RecordKind, SessionRecord
 from scheduler.orm import Booking, Branch, DepartmentHours, Service
 
 QUARTER = 15  # minutes: office hours are compared at this resolution
+
+# The dashboard counts requests by when bookings were made.
+Index("ix_bookings_created_at", Booking.created_at)
 
 
 @dataclass(frozen=True, slots=True)

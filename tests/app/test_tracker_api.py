@@ -57,6 +57,15 @@ def test_open_from_a_session_list_filter_search_and_transitions(
     assert first["overdue"] is True and first["status"] == "received"
     second = create(client, city, resident_name="佐藤 花子", notes="児童手当の件")
     app_id = first["id"]
+    # The same session cannot also belong to the second application.
+    r = client.post(f"{BASE}/{second['id']}/sessions", json={"booking_id": booking_id})
+    assert r.status_code == 422 and r.json()["error"]["fields"][0]["field"] == "record_id"
+    with ctx.sessions() as session:
+        other = make_booking(session, city.consult_id, city.staff_ids[1], NOW - timedelta(hours=3))
+        session.commit()
+        other_id = other.id
+    r = client.post(f"{BASE}/{second['id']}/sessions", json={"booking_id": other_id})
+    assert r.status_code == 200 and r.json()["booking_ids"] == [other_id]
 
     r = client.post(f"{BASE}/{app_id}/status", json={"status": "completed"})
     assert r.status_code == 409 and r.json()["error"]["code"] == "illegal-transition"

@@ -96,3 +96,40 @@ def test_detail_links_sessions_and_changes_status(
         ).all()
         assert reads.count(str(late)) == 2
     assert client.get("/staff/applications/999999").status_code == 404
+
+
+def test_open_from_a_session_and_attach_another(
+    client: TestClient, ctx: AppContext, city: MiniCity
+) -> None:
+    with ctx.sessions() as session:
+        first = make_booking(session, city.consult_id, city.staff_ids[0], NOW - timedelta(hours=3))
+        second = make_booking(session, city.consult_id, city.staff_ids[1], NOW - timedelta(hours=2))
+        session.commit()
+        codes = first.code, second.code
+    login(client)
+    token = CSRF.search(client.get("/staff/applications").text)
+    assert token
+    r = client.post(
+        "/staff/applications",
+        data={
+            "procedure": "転入届",
+            "resident_name": "山田 太郎",
+            "resident_email": "taro@example.jp",
+            "department_id": str(city.dept_id),
+            "booking_code": codes[0],
+            "csrf_token": token.group(1),
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    detail_path = r.headers["location"]
+    page = client.get(detail_path).text
+    assert f"/staff/bookings/{codes[0]}" in page and f"/staff/bookings/{codes[1]}" not in page
+    r = client.post(
+        detail_path + "/sessions",
+        data={"booking_code": codes[1], "csrf_token": token.group(1)},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    page = client.get(detail_path).text
+    assert f"/staff/bookings/{codes[0]}" in page and f"/staff/bookings/{codes[1]}" in page

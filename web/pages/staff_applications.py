@@ -20,6 +20,8 @@ from app.deps import CtxDep, CurrentStaff, WriteSession
 from app.tracker.applications import Application, ApplicationDocument
 from app.tracker.audit import audit
 from app.tracker.queries import ApplicationFilter, is_overdue, list_applications
+from app.tracker.record_builder import RecordBuilder
+from app.tracker.service import ApplicationError, NewApplication
 from app.tracker.workflow import STATUS_LABELS, ApplicationStatus, IllegalTransition, allowed
 from scheduler.errors import BookingNotFound
 from scheduler.orm import Booking, Department, Staff
@@ -86,6 +88,9 @@ def applications_page(
             "filter": f,
             "statuses": [(s.value, STATUS_LABELS[s]) for s in ApplicationStatus],
             "departments": session.scalars(select(Department).order_by(Department.sort_order)),
+            "departments_for_new": list(
+                session.scalars(select(Department).order_by(Department.sort_order))
+            ),
             "staff_members": session.scalars(
                 select(Staff).where(Staff.active.is_(True)).order_by(Staff.display_name)
             ),
@@ -235,3 +240,70 @@ def download_document(
         media_type=doc.content_type or "application/octet-stream",
         headers={"Content-Disposition": f'attachment; filename="document-{doc.id}"'},
     )
+
+
+@router.post("/staff/applications")
+def open_application(
+    request: Request,
+    staff: CurrentStaff,
+    session: WriteSession,
+    ctx: CtxDep,
+    procedure: Annotated[str, Form(max_length=120)] = "",
+    resident_name: Annotated[str, Form(max_length=100)] = "",
+    resident_email: Annotated[str, Form(max_length=200)] = "",
+    department_id: Annotated[str, Form()] = "",
+    due_date: Annotated[str, Form()] = "",
+    booking_code: Annotated[str, Form(max_length=16)] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    """Open an application, from a session when a booking code is given."""
+    verify_staff_csrf(request, staff, csrf_token)
+    svc = service(session, ctx)
+    record = None
+    if booking_code.strip():
+        booking = session.scalar(select(Booking).where(Booking.code == booking_code.strip()))
+        if booking is None:
+            raise BookingNotFound(booking_code)
+        record = RecordBuilder(session).sync_booking(booking, svc.now)
+    new = NewApplication(
+        procedure,
+        resident_name,
+        _int(department_id) or 0,
+        resident_email or None,
+        "ja",
+        _date(due_date),
+    )
+    try:
+        app = svc.open(new, actor_of(request, staff), record=record)
+    except ApplicationError:
+        session.rollback()
+        return RedirectResponse("/staff/applications?error=1", status_code=303)
+    session.commit()
+    return RedirectResponse(f"/staff/applications/{app.id}", status_code=303)
+
+
+@router.post("/staff/applications/{application_id}/sessions")
+def attach_session(
+    application_id: int,
+    request: Request,
+    staff: CurrentStaff,
+    session: WriteSession,
+    ctx: CtxDep,
+    booking_code: Annotated[str, Form(max_length=16)] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    verify_staff_csrf(request, staff, csrf_token)
+    app = _load(session, application_id)
+    booking = session.scalar(select(Booking).where(Booking.code == booking_code.strip()))
+    if booking is None:
+        raise BookingNotFound(booking_code)
+    svc = service(session, ctx)
+    record = RecordBuilder(session).sync_booking(booking, svc.now)
+    try:
+        svc.attach(app, record, actor_of(request, staff))
+    except ApplicationError as exc:
+        session.rollback()
+        app = _load(session, application_id)
+        return _detail_page(request, staff, session, ctx, app, error=str(exc), status_code=422)
+    session.commit()
+    return RedirectResponse(f"/staff/applications/{application_id}", status_code=303)

@@ -193,6 +193,8 @@ def upgrade() -> None:
     with op.batch_alter_table('session_segments', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_session_segments_record_id'), ['record_id'], unique=False)
 
+    op.create_index('ix_bookings_created_at', 'bookings', ['created_at'], unique=False)
+
     if op.get_bind().dialect.name == "postgresql":
         op.execute(PG_AUDIT_GUARD)
     else:
@@ -201,6 +203,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index('ix_bookings_created_at', table_name='bookings')
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER audit_log_no_update ON audit_log")
         op.execute("DROP TRIGGER audit_log_no_truncate ON audit_log")
