@@ -74,6 +74,47 @@ class RecordBuilder:
         self._apply(record, derived, consultation, now)
         return record
 
+    def sync_walk_in(
+        self,
+        room: str,
+        *,
+        service_id: int,
+        kiosk_id: int | None,
+        started_at: datetime,
+        now: datetime,
+    ) -> SessionRecord:
+        """The record of a call with no booking (a walk-in at a kiosk, or a hand-over room).
+
+        Without a slot there is no no-show: the resident was there when the
+        call was asked for; it closes like any other call.
+        """
+        record = self.session.scalar(select(SessionRecord).where(SessionRecord.room == room))
+        if record is None:
+            service = self.session.get(Service, service_id)
+            assert service is not None
+            kiosk = self.session.get(Kiosk, kiosk_id) if kiosk_id else None
+            record = SessionRecord(
+                room=room,
+                booking_id=None,
+                kind=RecordKind.WALK_IN.value,
+                channel=(RecordChannel.KIOSK if kiosk else RecordChannel.HOME).value,
+                kiosk_id=kiosk.id if kiosk else None,
+                branch_id=kiosk.branch_id if kiosk else None,
+                department_id=service.department_id,
+                service_id=service.id,
+                started_at=started_at,
+                notes="",
+                no_show=False,
+                reconstructed=False,
+                closed=False,
+                updated_at=now,
+            )
+            self.session.add(record)
+        events = QueueReader(self.session, tz=UTC_ZONE).events([room])[room]
+        derived = derive_call(events, slot_end=None, now=now, grace=self.grace)
+        self._apply(record, derived, None, now)
+        return record
+
     def _apply(
         self,
         record: SessionRecord,

@@ -111,3 +111,37 @@ def test_a_call_cut_by_a_restart_leaves_a_reconstructed_record(
         assert record.closed and record.reconstructed and record.ended_at == last
         assert record.talk_seconds == 13 * 60
         assert record.segments[0].left_at == last
+
+
+def test_a_walk_in_at_a_kiosk_has_a_record_without_a_booking(
+    city_engine: tuple[Engine, MiniCity],
+) -> None:
+    engine, city = city_engine
+    start = NOW + timedelta(hours=1)
+    with Session(engine) as session:
+        room = "walk-in-kita-1"
+        add_event(session, room, "join", start, "kiosk:1", "kiosk")
+        add_event(
+            session,
+            room,
+            "join",
+            start + timedelta(minutes=4),
+            f"staff:{city.staff_ids[2]}",
+            "staff",
+        )
+        add_event(session, room, "call-start", start + timedelta(minutes=4))
+        add_event(
+            session,
+            room,
+            "call-end",
+            start + timedelta(minutes=9),
+            f"staff:{city.staff_ids[2]}",
+            "staff",
+        )
+        record = RecordBuilder(session).sync_walk_in(
+            room, service_id=city.consult_id, kiosk_id=city.kiosk_id, started_at=start,
+            now=start + timedelta(minutes=10),
+        )  # fmt: skip
+        assert (record.kind, record.channel, record.booking_id) == ("walk-in", "kiosk", None)
+        assert record.wait_seconds == 240 and record.talk_seconds == 300 and record.closed
+        assert not record.no_show
