@@ -54,7 +54,7 @@ class Application(Base):
     notes: Mapped[str] = mapped_column(Text, default="")
     # Set by the retention job: personal data above was erased on this date.
     pseudonymised: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(index=True)
     updated_at: Mapped[datetime]
     department: Mapped[Department] = relationship()
     assignee: Mapped[Staff | None] = relationship()

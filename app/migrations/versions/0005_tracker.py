@@ -77,6 +77,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('applications', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_applications_assignee_id'), ['assignee_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_applications_created_at'), ['created_at'], unique=False)
         batch_op.create_index('ix_applications_dept_created', ['department_id', 'created_at'], unique=False)
         batch_op.create_index('ix_applications_status_due', ['status', 'due_date'], unique=False)
         batch_op.create_index('ix_applications_trgm_notes', ['notes'], unique=False, postgresql_using='gin', postgresql_ops={'notes': 'gin_trgm_ops'})
@@ -240,6 +241,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_applications_trgm_notes', postgresql_using='gin', postgresql_ops={'notes': 'gin_trgm_ops'})
         batch_op.drop_index('ix_applications_status_due')
         batch_op.drop_index('ix_applications_dept_created')
+        batch_op.drop_index(batch_op.f('ix_applications_created_at'))
         batch_op.drop_index(batch_op.f('ix_applications_assignee_id'))
 
     op.drop_table('applications')
