@@ -125,8 +125,9 @@ def seed_reference(conn: psycopg.Connection) -> None:
 
 
 def records(n: int, rng: random.Random) -> Iterator[tuple[object, ...]]:
-    for i in range(n):
-        started = at_random(rng)
+    # Records are written as calls happen, so the table is in time order.
+    starts = sorted(at_random(rng) for _ in range(n))
+    for i, started in enumerate(starts):
         dept = rng.randint(1, DEPARTMENTS)
         kiosk = rng.random() < 0.2
         branch = rng.randint(1, BRANCHES) if kiosk else None

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Index, Integer, Select, case, cast, func, select, text
+from sqlalchemy import ColumnElement, Date, Index, Integer, Select, case, cast, func, select, text
 from sqlalchemy.orm import Session
 
 from app.tracker.records import RecordChannel, RecordKind, SessionRecord
@@ -68,11 +68,11 @@ def _offset_hours(moment: datetime, tz: ZoneInfo) -> int:
 
 def _local_parts(
     session: Session, column: Any, offset: int, tz: ZoneInfo
-) -> tuple[ColumnElement[str], ColumnElement[int], ColumnElement[int], ColumnElement[int]]:
-    """(local date text, weekday 0=Mon, hour, quarter) of a UTC column."""
+) -> tuple[ColumnElement[Any], ColumnElement[int], ColumnElement[int], ColumnElement[int]]:
+    """(local date, or its ISO text on SQLite; weekday 0=Mon; hour; quarter) of a UTC column."""
     if session.get_bind().dialect.name == "postgresql":
         local = func.timezone(tz.key, column)  # exact local wall time, DST included
-        day = func.to_char(local, "YYYY-MM-DD")
+        day: ColumnElement[Any] = cast(local, Date)
         weekday = cast(func.extract("isodow", local), Integer) - 1
         hour = cast(func.extract("hour", local), Integer)
         minute = cast(func.extract("minute", local), Integer)
@@ -83,6 +83,10 @@ def _local_parts(
         hour = cast(func.strftime("%H", column, shift), Integer)
         minute = cast(func.strftime("%M", column, shift), Integer)
     return day, weekday, hour, minute // QUARTER
+
+
+def _day(value: date | str) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
 
 
 def _percentiles(session: Session, stmt: Select[Any]) -> tuple[float | None, float | None]:
@@ -133,9 +137,7 @@ def build_dashboard(
         .group_by(day)
         .order_by(day)
     ).all()
-    calls_per_day = [
-        (date.fromisoformat(d), int(n - (w or 0)), int(w or 0)) for d, n, w, _ in per_day
-    ]
+    calls_per_day = [(_day(d), int(n - (w or 0)), int(w or 0)) for d, n, w, _ in per_day]
     no_shows = sum(int(ns or 0) for *_, ns in per_day)
     walk_ins = sum(w for _, _, w in calls_per_day)
     bookings = sum(b for _, b, _ in calls_per_day)

@@ -168,7 +168,7 @@ def upgrade() -> None:
     with op.batch_alter_table('session_records', schema=None) as batch_op:
         batch_op.create_index('ix_session_records_dept_start', ['department_id', 'started_at'], unique=False)
         batch_op.create_index('ix_session_records_open', ['closed', 'started_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_session_records_started_at'), ['started_at'], unique=False)
+        batch_op.create_index('ix_session_records_started_at', ['started_at'], unique=False, postgresql_include=['department_id', 'kind', 'channel', 'branch_id', 'no_show', 'wait_seconds', 'talk_seconds'])
 
     op.create_table('application_sessions',
     sa.Column('application_id', sa.Integer(), nullable=False),
@@ -218,7 +218,7 @@ def downgrade() -> None:
     op.drop_table('session_segments')
     op.drop_table('application_sessions')
     with op.batch_alter_table('session_records', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_session_records_started_at'))
+        batch_op.drop_index('ix_session_records_started_at')
         batch_op.drop_index('ix_session_records_open')
         batch_op.drop_index('ix_session_records_dept_start')
 
