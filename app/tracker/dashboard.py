@@ -131,14 +131,31 @@ def build_dashboard(
 
     day, _, _, _ = _local_parts(session, r.started_at, offset, tz)
     walk_in = case((r.kind == RecordKind.WALK_IN.value, 1), else_=0)
-    per_day = session.execute(
-        select(day, func.count(), func.sum(walk_in), func.sum(case((r.no_show, 1), else_=0)))
+    at_kiosk = case((r.channel == RecordChannel.KIOSK.value, 1), else_=0)
+    # One scan for the counts by day and by branch; summed up below.
+    cells = session.execute(
+        select(
+            day,
+            r.branch_id,
+            func.count(),
+            func.sum(walk_in),
+            func.sum(case((r.no_show, 1), else_=0)),
+            func.sum(at_kiosk),
+        )
         .where(*where)
-        .group_by(day)
-        .order_by(day)
+        .group_by(day, r.branch_id)
     ).all()
-    calls_per_day = [(_day(d), int(n - (w or 0)), int(w or 0)) for d, n, w, _ in per_day]
-    no_shows = sum(int(ns or 0) for *_, ns in per_day)
+    by_day: dict[date, list[int]] = {}
+    by_branch: dict[int, int] = {}
+    no_shows = 0
+    for d, branch_id, n, w, ns, k in cells:
+        totals = by_day.setdefault(_day(d), [0, 0])
+        totals[0] += int(n) - int(w or 0)
+        totals[1] += int(w or 0)
+        no_shows += int(ns or 0)
+        if branch_id is not None and k:
+            by_branch[branch_id] = by_branch.get(branch_id, 0) + int(k)
+    calls_per_day = [(d, b, w) for d, (b, w) in sorted(by_day.items())]
     walk_ins = sum(w for _, _, w in calls_per_day)
     bookings = sum(b for _, b, _ in calls_per_day)
 
@@ -163,14 +180,13 @@ def build_dashboard(
             select(func.coalesce(func.sum(r.talk_seconds), 0)).where(*where)
         )
 
-    kiosk = session.execute(
-        select(Branch.name_ja, func.count())
-        .select_from(r)
-        .join(Branch, Branch.id == r.branch_id)
-        .where(*where, r.channel == RecordChannel.KIOSK.value)
-        .group_by(Branch.name_ja)
-        .order_by(func.count().desc())
-    ).all()
+    names: dict[int, str] = {
+        b: name
+        for b, name in session.execute(
+            select(Branch.id, Branch.name_ja).where(Branch.id.in_(by_branch))
+        )
+    }
+    kiosk = sorted(((names[b], n) for b, n in by_branch.items()), key=lambda x: (-x[1], x[0]))
 
     # Requests: bookings made in the range, by when the resident made them.
     b = Booking
