@@ -7,10 +7,9 @@ import io
 import re
 from datetime import timedelta
 
-from conftest import NOW, MiniCity
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from tracker_helpers import make_booking
+from tracker_helpers import NOW, MiniCity, make_booking
 
 from app.context import AppContext
 from app.tracker.applications import Application, AuditEntry

@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from conftest import NOW, MiniCity
 from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
-from tracker_helpers import add_event, make_booking
+from tracker_helpers import NOW, MiniCity, add_event, make_booking
 
 from app.context import AppContext
 from app.tracker.applications import AuditEntry

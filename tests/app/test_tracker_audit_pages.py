@@ -6,8 +6,8 @@ import csv
 import io
 import re
 
-from conftest import NOW, MiniCity
 from fastapi.testclient import TestClient
+from tracker_helpers import NOW, MiniCity
 
 from app.context import AppContext
 from app.tracker.audit import Actor

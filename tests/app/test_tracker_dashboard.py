@@ -7,10 +7,9 @@ import statistics
 from datetime import date, datetime, timedelta
 
 import pytest
-from conftest import NOW, MiniCity
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
-from tracker_helpers import make_booking
+from tracker_helpers import NOW, MiniCity, make_booking
 
 from app.context import AppContext
 from app.tracker.dashboard import build_dashboard

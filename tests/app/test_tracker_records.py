@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from conftest import NOW, MiniCity
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
-from tracker_helpers import add_event, make_booking
+from tracker_helpers import NOW, MiniCity, add_event, make_booking
 
 from app.consultations import Consultations
 from app.tracker.record_builder import RecordBuilder

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from conftest import NOW, SECRET, MiniCity
 from sqlalchemy import select
-from tracker_helpers import add_event, make_booking
+from tracker_helpers import NOW, SECRET, MiniCity, add_event, make_booking
 
 from app.consultations import Consultations
 from app.context import AppContext

@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
-from conftest import NOW, MiniCity
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from tracker_helpers import make_booking
+from tracker_helpers import NOW, MiniCity, make_booking
 
 from app.context import AppContext
 from app.tracker.applications import AuditEntry

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import NOW, MiniCity
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from tracker_helpers import NOW, MiniCity
 
 from app.context import AppContext
 from app.tokens import Purpose

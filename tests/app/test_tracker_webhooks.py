@@ -9,8 +9,8 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from conftest import NOW, MiniCity
 from sqlalchemy import select
+from tracker_helpers import NOW, MiniCity
 
 from app.clock import FixedClock
 from app.context import AppContext

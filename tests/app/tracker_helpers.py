@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy.orm import Session
 
 from app.call_events import CallEventRow
 from scheduler.orm import Booking
+
+# The same instant and secret as tests/app/conftest.py (conftest modules are
+# not importable by name when several test folders run together).
+NOW = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)
+SECRET = "test-secret-" + "x" * 40
+
+
+class MiniCity(Protocol):
+    """The ``city`` fixture of tests/app/conftest.py, as far as these tests use it."""
+
+    dept_id: int
+    consult_id: int
+    staff_ids: list[int]
+    admin_id: int
+    kiosk_id: int
+
 
 _codes = itertools.count(1)
 
