@@ -439,6 +439,8 @@ def staff_pages(audit: Audit, page: Page, data: Seeded) -> None:
     audit.visit(page, "staff console queue", "/staff")
     audit.visit(page, "booking detail", f"/staff/bookings/{data.code}")
     audit.visit(page, "staff schedule", "/staff/schedule")
+    audit.visit(page, "staff applications", "/staff/applications")
+    audit.visit(page, "staff dashboard", "/staff/dashboard")
     audit.visit(page, "staff call page", f"/staff/call/{data.code}")
     audit.visit(page, "booking slip", data.slip)
     audit.visit(page, "staff: not found", "/staff/bookings/MDG-ZZZZZZ")
@@ -461,6 +463,7 @@ def admin_pages(audit: Audit, page: Page, data: Seeded) -> None:
             audit.visit(page, f"admin {entity} hours", first + "/hours")
     audit.visit(page, "admin city", "/admin/city")
     audit.visit(page, "admin import", "/admin/import")
+    audit.visit(page, "admin audit log", "/admin/audit")
 
 
 def kiosk_pages(audit: Audit, page: Page, data: Seeded) -> None:
