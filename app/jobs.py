@@ -1,5 +1,6 @@
 """Periodic background work: lapse waiting-list offers, queue reminders, deliver the
-outbox, delete call documents past their retention (app/documents.py).
+outbox, delete call documents past their retention (app/documents.py), keep
+session records current, deliver tracker webhooks, apply the retention period.
 
 ``madoguchi worker`` runs these in a loop; the embedded default runs the same
 loop inside ``madoguchi serve``.
@@ -17,6 +18,7 @@ from app.documents import Documents
 from app.mail import Channel, MailChannel, Mailer, SmtpMailer, deliver_pending
 from app.notify import Notifier
 from app.reminders import queue_reminders
+from app.tracker import jobs as tracker_jobs
 from app.webhook import WebhookChannel
 from scheduler.service import SchedulingService
 
@@ -63,6 +65,7 @@ def run_once(
         queue_reminders(session, ctx, now)
         Notifier(session, ctx).attach_calendars()
         session.commit()
+    tracker_jobs.run_once(ctx)
     if channels is None:
         channels = channels_from(ctx, mailer)
     if not channels:

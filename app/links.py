@@ -79,5 +79,12 @@ class Links:
     def kiosk_url(self, kiosk: Kiosk, *, expires: datetime) -> str:
         return self._url(f"/kiosk/{self.kiosk_token(kiosk, expires=expires)}")
 
+    def application_token(self, application_id: int, reference: str) -> str:
+        """The resident's status page; it stays valid while the application exists."""
+        return self.tokens.issue(Purpose.APPLICATION, {"a": application_id, "r": reference})
+
+    def application_url(self, application_id: int, reference: str) -> str:
+        return self._url(f"/status/{self.application_token(application_id, reference)}")
+
     def verify(self, purpose: Purpose, token: str, now: datetime) -> dict[str, Any]:
         return self.tokens.verify(purpose, token, now=now)

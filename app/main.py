@@ -10,18 +10,32 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from app import errors, metrics
-from app.api import bookings, calendars, call_team, counter, documents, public, staff, waitlist
+from app.api import (
+    applications,
+    bookings,
+    calendars,
+    call_team,
+    counter,
+    documents,
+    public,
+    staff,
+    waitlist,
+)
 from app.context import AppContext
 from app.deps import precheck_allowed
 from app.settings import Settings
 from media.echo import EchoService
 from media.http import precheck_router
 from web.pages import admin as admin_pages
+from web.pages import admin_audit as admin_audit_pages
+from web.pages import application_status as application_status_pages
 from web.pages import call as call_pages
 from web.pages import kiosk as kiosk_pages
 from web.pages import resident as resident_pages
 from web.pages import staff as staff_pages
+from web.pages import staff_applications as staff_application_pages
 from web.pages import staff_counter as staff_counter_pages
+from web.pages import staff_dashboard as staff_dashboard_pages
 from web.security import SecurityHeaders
 from web.templating import STATIC_DIR
 
@@ -56,16 +70,20 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
     errors.install(app)
     metrics.install(app, ctx)
     errors.document(app)
-    for module in (public, bookings, waitlist, calendars, staff, counter):
+    for module in (public, bookings, waitlist, calendars, staff, counter, applications):
         app.include_router(module.router)
     app.include_router(call_team.router)
     app.include_router(documents.router)
     app.include_router(precheck_router(precheck, dependencies=[Depends(precheck_allowed)]))
     app.include_router(staff_pages.router)
     app.include_router(staff_counter_pages.router)
+    app.include_router(staff_application_pages.router)
+    app.include_router(staff_dashboard_pages.router)
     app.include_router(admin_pages.router)
+    app.include_router(admin_audit_pages.router)
     app.include_router(kiosk_pages.router)
     app.include_router(call_pages.router)
     app.include_router(resident_pages.router)
+    app.include_router(application_status_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -83,6 +83,13 @@ class Settings(BaseSettings):
     # Per-IP limits skip these (local jobs, health checks, a same-host proxy whose
     # forwarded addresses are not trusted); per-email and per-account limits still apply.
     rate_limit_exempt_ips: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    # Application status changes are POSTed here, signed with the secret
+    # (X-Madoguchi-Signature: sha256=HMAC-SHA256 of the body).
+    tracker_webhook_url: str | None = None
+    tracker_webhook_secret: str | None = None
+    # Personal data in session records and applications older than this is
+    # erased or pseudonymised by the jobs loop; 0 keeps it forever.
+    retention_days: int = Field(default=0, ge=0)
 
     @model_validator(mode="after")
     def _require_secret_in_production(self) -> Settings:

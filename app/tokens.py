@@ -27,6 +27,8 @@ class Purpose(StrEnum):
     HANDOVER = "handover"
     # A stored call document's download (claims: ``d`` document id).
     DOCUMENT = "document"
+    # A resident's status page of one application (claims: ``a`` id, ``r`` reference).
+    APPLICATION = "application"
 
 
 class TokenError(Exception):

@@ -94,10 +94,20 @@ def wipe(engine: Engine) -> None:
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
+            # Append-only tables (audit_log) refuse TRUNCATE through triggers.
+            conn.execute(text("SET LOCAL session_replication_role = replica"))
             conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE"))
         else:
+            guards = list(
+                conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"))
+            )
+            guards = [(n, sql) for n, sql in guards if "append-only" in sql]
+            for name, _ in guards:
+                conn.execute(text(f'DROP TRIGGER "{name}"'))
             for t in tables:
                 conn.execute(text(f'DELETE FROM "{t}"'))
+            for _, sql in guards:
+                conn.execute(text(sql))
 
 
 @pytest.fixture

@@ -442,6 +442,9 @@ def staff_pages(audit: Audit, page: Page, data: Seeded) -> None:
     audit.visit(page, "booking detail", f"/staff/bookings/{data.code}")
     audit.visit(page, "staff schedule", "/staff/schedule")
     audit.visit(page, "staff remote counter", "/staff/counter")
+
+    audit.visit(page, "staff applications", "/staff/applications")
+    audit.visit(page, "staff dashboard", "/staff/dashboard")
     audit.visit(page, "staff call page", f"/staff/call/{data.code}")
     audit.visit(page, "booking slip", data.slip)
     audit.visit(page, "staff: not found", "/staff/bookings/MDG-ZZZZZZ")
@@ -465,6 +468,7 @@ def admin_pages(audit: Audit, page: Page, data: Seeded) -> None:
     audit.visit(page, "admin city", "/admin/city")
     audit.visit(page, "remote counter with the supervisor board", "/staff/counter")
     audit.visit(page, "admin import", "/admin/import")
+    audit.visit(page, "admin audit log", "/admin/audit")
 
 
 def kiosk_pages(audit: Audit, page: Page, data: Seeded) -> None:

@@ -171,12 +171,15 @@ class SignalingNode:
         *,
         redis_url: str | None = None,
         node_timeout: float | None = None,
+        database_url: str | None = None,
     ) -> SignalingNode:
         argv = [sys.executable, str(NODE), "--node", name, "--secret", SECRET]
         if redis_url:
             argv += ["--redis-url", redis_url]
         if node_timeout is not None:
             argv += ["--node-timeout", str(node_timeout)]
+        if database_url:
+            argv += ["--database-url", database_url]
         process = await Process.start(netns, f"node {name}", argv, stdout=True)
         assert process.proc.stdout is not None
         try:

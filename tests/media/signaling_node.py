@@ -14,6 +14,7 @@ import logging
 import signal
 import sys
 
+from app.db import make_engine
 from app.settings import Settings
 from signaling.core import CoreConfig
 from signaling.runner import start_signaling
@@ -25,6 +26,7 @@ async def main(argv: list[str]) -> None:
     parser.add_argument("--secret", required=True)
     parser.add_argument("--redis-url")
     parser.add_argument("--node-timeout", type=float)
+    parser.add_argument("--database-url", help="write call events to this database")
     opts = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format=f"{opts.node} %(name)s %(message)s"
@@ -33,8 +35,9 @@ async def main(argv: list[str]) -> None:
     config = (
         CoreConfig() if opts.node_timeout is None else CoreConfig(node_timeout=opts.node_timeout)
     )
+    engine = make_engine(opts.database_url) if opts.database_url else None
     server = await start_signaling(
-        settings, host="127.0.0.1", port=0, node=opts.node, config=config
+        settings, engine=engine, host="127.0.0.1", port=0, node=opts.node, config=config
     )
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)

@@ -35,6 +35,7 @@ from app.deps import (
 from app.i18n import gettext
 from app.staff_queue import STATE_LABELS, EventView, QueueEntry, QueueReader, call_state
 from app.staff_week import staff_week, week_start
+from app.tracker.audit import Actor, audit
 from scheduler.errors import BookingNotFound
 from scheduler.orm import Booking, Department, Staff
 from web.pages import staff_auth
@@ -51,6 +52,13 @@ from web.pages.staff_auth import StaffPageRoute, console_page, verify_staff_csrf
 from web.templating import page_locale
 
 log = logging.getLogger(__name__)
+
+
+def actor_of(request: Request, staff: Staff) -> Actor:
+    """The staff member and client address for the audit log."""
+    return Actor(staff.id, request.client.host if request.client else None)
+
+
 router = APIRouter(route_class=StaffPageRoute, include_in_schema=False)
 router.include_router(staff_auth.router)
 
@@ -314,12 +322,15 @@ def booking_page(
     code: str,
     request: Request,
     staff: CurrentStaff,
-    session: ReadSession,
+    session: WriteSession,
     ctx: CtxDep,
     saved: str | None = None,
 ) -> Response:
     booking = visible_booking(session, staff, code)
-    return _booking_page(request, staff, session, ctx, booking, notice=NOTICES.get(saved or ""))
+    response = _booking_page(request, staff, session, ctx, booking, notice=NOTICES.get(saved or ""))
+    audit(session, actor_of(request, staff), "read", "consultation", booking.id, ctx.clock.now())
+    session.commit()
+    return response
 
 
 def _wants_json(request: Request) -> bool:
@@ -340,6 +351,8 @@ def save_notes(
     booking = visible_booking(session, staff, code)
     try:
         record = Consultations(session).save_notes(booking, staff, notes, ctx.clock.now())
+        audit(session, actor_of(request, staff), "change", "consultation", booking.id,
+              ctx.clock.now(), "notes")  # fmt: skip
     except ConsultationError as exc:
         session.rollback()
         message = gettext(page_locale(request), str(exc))
@@ -373,6 +386,8 @@ def save_outcome(
         Consultations(session).set_outcome(
             booking, staff, outcome, ctx.clock.now(), referred_department_id=department_id
         )
+        audit(session, actor_of(request, staff), "change", "consultation", booking.id,
+              ctx.clock.now(), f"outcome {outcome}")  # fmt: skip
     except ConsultationError as exc:
         session.rollback()
         return _booking_page(

@@ -1,0 +1,327 @@
+"""Applications API for staff and other municipal systems (JSON, in OpenAPI).
+
+Every read and change is written to the audit log with the staff member and
+the client address. Status changes are also sent to the configured webhook.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from app.context import AppContext
+from app.deps import CtxDep, CurrentStaff, WriteSession
+from app.errors import error_body
+from app.tracker.applications import Application
+from app.tracker.audit import Actor, audit
+from app.tracker.queries import ApplicationFilter, csv_bytes, is_overdue, list_applications
+from app.tracker.record_builder import RecordBuilder
+from app.tracker.records import SessionRecord
+from app.tracker.service import ApplicationError, ApplicationService, NewApplication
+from app.tracker.status_mail import StatusMail
+from app.tracker.workflow import ApplicationStatus, IllegalTransition
+from scheduler.orm import Booking, Staff
+
+router = APIRouter(prefix="/api/v1/staff/applications", tags=["applications"])
+
+
+class ApplicationOut(BaseModel):
+    id: int
+    reference: str
+    procedure: str
+    resident_name: str
+    status: ApplicationStatus
+    department_id: int
+    assignee_id: int | None
+    due_date: date | None
+    overdue: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class ApplicationPage(BaseModel):
+    total: int
+    items: list[ApplicationOut]
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    kind: str
+    actor: str
+    from_status: str | None
+    to_status: str | None
+    message: str
+
+
+class ApplicationDetail(ApplicationOut):
+    notes: str
+    timeline: list[TimelineEntry]
+    session_record_ids: list[int]
+    booking_ids: list[int]
+
+
+class ApplicationIn(BaseModel):
+    procedure: str = Field(min_length=1, max_length=120)
+    resident_name: str = Field(min_length=1, max_length=100)
+    department_id: int
+    resident_email: str | None = Field(default=None, max_length=200)
+    locale: str = Field(default="ja", pattern="^(ja|en)$")
+    due_date: date | None = None
+    notes: str = Field(default="", max_length=20_000)
+    # Open from a session: the booking whose call it came from.
+    booking_id: int | None = None
+
+
+class StatusIn(BaseModel):
+    status: ApplicationStatus
+    message: str = Field(default="", max_length=4000)
+
+
+class AttachIn(BaseModel):
+    booking_id: int
+
+
+class AssignIn(BaseModel):
+    assignee_id: int | None = None
+    department_id: int | None = None
+
+
+def actor_of(request: Request, staff: Staff) -> Actor:
+    return Actor(staff.id, request.client.host if request.client else None)
+
+
+def service(session: Session, ctx: AppContext) -> ApplicationService:
+    return ApplicationService(session, StatusMail(session, ctx.links), ctx.clock.now())
+
+
+def out(app: Application, ctx: AppContext) -> ApplicationOut:
+    today = ctx.clock.now().astimezone(ctx.tz).date()
+    return ApplicationOut(
+        id=app.id,
+        reference=app.reference,
+        procedure=app.procedure,
+        resident_name=app.resident_name,
+        status=ApplicationStatus(app.status),
+        department_id=app.department_id,
+        assignee_id=app.assignee_id,
+        due_date=app.due_date,
+        overdue=is_overdue(app, today),
+        created_at=app.created_at,
+        updated_at=app.updated_at,
+    )
+
+
+def detail(app: Application, svc: ApplicationService, ctx: AppContext) -> ApplicationDetail:
+    records = svc.records(app)
+    return ApplicationDetail(
+        **out(app, ctx).model_dump(),
+        notes=app.notes,
+        timeline=[
+            TimelineEntry(
+                at=e.at,
+                kind=e.kind,
+                actor=e.actor,
+                from_status=e.from_status,
+                to_status=e.to_status,
+                message=e.message,
+            )
+            for e in app.events
+        ],
+        session_record_ids=[r.id for r in records],
+        booking_ids=[r.booking_id for r in records if r.booking_id is not None],
+    )
+
+
+def _refused(exc: Exception) -> JSONResponse:
+    if isinstance(exc, IllegalTransition):
+        return JSONResponse(error_body(exc.code, str(exc)), status_code=409)
+    assert isinstance(exc, ApplicationError)
+    return JSONResponse(
+        error_body(exc.code, str(exc), [{"field": exc.field, "message": str(exc)}]),
+        status_code=422,
+    )
+
+
+def _load(session: Session, application_id: int) -> Application | JSONResponse:
+    app = session.get(Application, application_id)
+    if app is None:
+        return JSONResponse(error_body("not-found", "No such application."), status_code=404)
+    return app
+
+
+@router.get("", response_model=ApplicationPage)
+def list_(
+    request: Request,
+    staff: CurrentStaff,
+    session: WriteSession,
+    ctx: CtxDep,
+    status: ApplicationStatus | None = None,
+    department_id: int | None = None,
+    assignee_id: int | None = None,
+    overdue: bool = False,
+    created_from: date | None = None,
+    created_to: date | None = None,
+    q: Annotated[str, Query(max_length=100)] = "",
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> ApplicationPage:
+    f = ApplicationFilter(status, department_id, assignee_id, overdue, created_from, created_to, q)
+    now = ctx.clock.now()
+    apps, total = list_applications(
+        session, f, now.astimezone(ctx.tz).date(), ctx.tz, limit=limit, offset=offset
+    )
+    audit(session, actor_of(request, staff), "read", "application-list", "-", now, repr(f))
+    session.commit()
+    return ApplicationPage(total=total, items=[out(a, ctx) for a in apps])
+
+
+@router.get("/export.csv", response_class=Response)
+def export_csv(
+    request: Request,
+    staff: CurrentStaff,
+    session: WriteSession,
+    ctx: CtxDep,
+    status: ApplicationStatus | None = None,
+    department_id: int | None = None,
+    assignee_id: int | None = None,
+    overdue: bool = False,
+    created_from: date | None = None,
+    created_to: date | None = None,
+    q: Annotated[str, Query(max_length=100)] = "",
+) -> Response:
+    """CSV for Excel in Japan: UTF-8 with BOM, CRLF, every field quoted."""
+    f = ApplicationFilter(status, department_id, assignee_id, overdue, created_from, created_to, q)
+    now = ctx.clock.now()
+    apps, _ = list_applications(session, f, now.astimezone(ctx.tz).date(), ctx.tz, limit=100_000)
+    audit(session, actor_of(request, staff), "export", "application-list", "-", now, repr(f))
+    session.commit()
+    name = f"applications-{now.astimezone(ctx.tz):%Y%m%d}.csv"
+    return Response(
+        csv_bytes(apps, ctx.tz),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.post("", response_model=ApplicationDetail, status_code=201)
+def create(
+    request: Request, body: ApplicationIn, staff: CurrentStaff, session: WriteSession, ctx: CtxDep
+) -> ApplicationDetail | JSONResponse:
+    svc = service(session, ctx)
+    record: SessionRecord | None = None
+    if body.booking_id is not None:
+        booking = session.get(Booking, body.booking_id)
+        if booking is None:
+            return _refused(ApplicationError("No such booking.", field="booking_id"))
+        record = RecordBuilder(session).sync_booking(booking, ctx.clock.now())
+    new = NewApplication(
+        body.procedure,
+        body.resident_name,
+        body.department_id,
+        body.resident_email,
+        body.locale,
+        body.due_date,
+        body.notes,
+    )
+    try:
+        app = svc.open(new, actor_of(request, staff), record=record)
+    except ApplicationError as exc:
+        return _refused(exc)
+    result = detail(app, svc, ctx)
+    session.commit()
+    return result
+
+
+@router.get("/{application_id}", response_model=ApplicationDetail)
+def read(
+    request: Request, application_id: int, staff: CurrentStaff, session: WriteSession, ctx: CtxDep
+) -> ApplicationDetail | JSONResponse:
+    app = _load(session, application_id)
+    if isinstance(app, JSONResponse):
+        return app
+    svc = service(session, ctx)
+    audit(session, actor_of(request, staff), "read", "application", app.id, svc.now)
+    result = detail(app, svc, ctx)
+    session.commit()
+    return result
+
+
+@router.post("/{application_id}/status", response_model=ApplicationDetail)
+def change_status(
+    request: Request,
+    application_id: int,
+    body: StatusIn,
+    staff: CurrentStaff,
+    session: WriteSession,
+    ctx: CtxDep,
+) -> ApplicationDetail | JSONResponse:
+    app = _load(session, application_id)
+    if isinstance(app, JSONResponse):
+        return app
+    svc = service(session, ctx)
+    try:
+        svc.change_status(app, body.status.value, actor_of(request, staff), body.message)
+    except (IllegalTransition, ApplicationError) as exc:
+        return _refused(exc)
+    result = detail(app, svc, ctx)
+    session.commit()
+    return result
+
+
+@router.post("/{application_id}/assign", response_model=ApplicationDetail)
+def assign(
+    request: Request,
+    application_id: int,
+    body: AssignIn,
+    staff: CurrentStaff,
+    session: WriteSession,
+    ctx: CtxDep,
+) -> ApplicationDetail | JSONResponse:
+    app = _load(session, application_id)
+    if isinstance(app, JSONResponse):
+        return app
+    svc = service(session, ctx)
+    try:
+        svc.assign(
+            app,
+            actor_of(request, staff),
+            staff_id=body.assignee_id,
+            department_id=body.department_id,
+        )
+    except ApplicationError as exc:
+        return _refused(exc)
+    result = detail(app, svc, ctx)
+    session.commit()
+    return result
+
+
+@router.post("/{application_id}/sessions", response_model=ApplicationDetail)
+def attach_session(
+    request: Request,
+    application_id: int,
+    body: AttachIn,
+    staff: CurrentStaff,
+    session: WriteSession,
+    ctx: CtxDep,
+) -> ApplicationDetail | JSONResponse:
+    """Attach the session record of a booking's call to an existing application."""
+    app = _load(session, application_id)
+    if isinstance(app, JSONResponse):
+        return app
+    booking = session.get(Booking, body.booking_id)
+    if booking is None:
+        return _refused(ApplicationError("No such booking.", field="booking_id"))
+    svc = service(session, ctx)
+    record = RecordBuilder(session).sync_booking(booking, svc.now)
+    try:
+        svc.attach(app, record, actor_of(request, staff))
+    except ApplicationError as exc:
+        return _refused(exc)
+    result = detail(app, svc, ctx)
+    session.commit()
+    return result

@@ -1,0 +1,1 @@
+"""Session records and the application tracker (申請管理)."""

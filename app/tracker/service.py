@@ -1,0 +1,274 @@
+"""Applications: open, attach sessions, move through the workflow, talk to the resident.
+
+Every change writes a timeline event, an audit entry and, where the resident
+or another system should hear of it, an outbox mail or webhook, all in the
+caller's transaction; the caller commits once.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.tracker import webhooks
+from app.tracker.applications import (
+    Application,
+    ApplicationDocument,
+    ApplicationEvent,
+    ApplicationSession,
+)
+from app.tracker.audit import Actor, audit
+from app.tracker.records import SessionRecord
+from app.tracker.status_mail import StatusMail
+from app.tracker.workflow import ApplicationStatus, transition
+from scheduler.orm import Department, Staff
+
+log = logging.getLogger(__name__)
+
+PROCEDURE_MAX = 120
+MESSAGE_MAX = 4000
+
+
+class ApplicationError(ValueError):
+    """Input an application cannot take; ``field`` names the form field."""
+
+    code = "invalid-application"
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True, slots=True)
+class NewApplication:
+    procedure: str
+    resident_name: str
+    department_id: int
+    resident_email: str | None = None
+    locale: str = "ja"
+    due_date: date | None = None
+    notes: str = ""
+
+
+def _reference(now: datetime) -> str:
+    return f"A{now:%y}-{secrets.randbelow(10**7):07d}"
+
+
+class ApplicationService:
+    def __init__(self, session: Session, mail: StatusMail, now: datetime) -> None:
+        self.session = session
+        self.mail = mail
+        self.now = now
+
+    def get(self, application_id: int) -> Application | None:
+        return self.session.get(Application, application_id)
+
+    def _event(
+        self, app: Application, actor: Actor | None, kind: str, message: str = "", **extra: object
+    ) -> ApplicationEvent:
+        event = ApplicationEvent(
+            application_id=app.id,
+            at=self.now,
+            kind=kind,
+            actor=actor.label if actor else "resident",
+            staff_id=actor.staff_id if actor else None,
+            message=message,
+            from_status=extra.pop("from_status", None),
+            to_status=extra.pop("to_status", None),
+            detail=dict(extra),
+        )
+        self.session.add(event)
+        app.updated_at = self.now
+        return event
+
+    def open(
+        self, new: NewApplication, actor: Actor, *, record: SessionRecord | None = None
+    ) -> Application:
+        procedure = new.procedure.strip()
+        name = new.resident_name.strip()
+        if not procedure or len(procedure) > PROCEDURE_MAX:
+            raise ApplicationError("Enter the procedure.", field="procedure")
+        if not name:
+            raise ApplicationError("Enter the resident's name.", field="resident_name")
+        if self.session.get(Department, new.department_id) is None:
+            raise ApplicationError("Choose a department.", field="department_id")
+        reference = _reference(self.now)
+        while self.session.scalar(select(Application.id).where(Application.reference == reference)):
+            reference = _reference(self.now)
+        app = Application(
+            reference=reference,
+            procedure=procedure,
+            resident_name=name,
+            resident_email=(new.resident_email or "").strip() or None,
+            locale="en" if new.locale == "en" else "ja",
+            status=ApplicationStatus.RECEIVED.value,
+            department_id=new.department_id,
+            due_date=new.due_date,
+            notes=new.notes,
+            pseudonymised=False,
+            created_at=self.now,
+            updated_at=self.now,
+        )
+        self.session.add(app)
+        self.session.flush()
+        self._event(app, actor, "opened", to_status=ApplicationStatus.RECEIVED.value)
+        if record is not None:
+            self.attach(app, record, actor)
+        audit(self.session, actor, "change", "application", app.id, self.now, "opened")
+        self.mail.opened(app)
+        self.session.flush()
+        log.info("application %s: opened by %s", app.id, actor.label)
+        return app
+
+    def attach(self, app: Application, record: SessionRecord, actor: Actor) -> None:
+        existing = self.session.get(ApplicationSession, (app.id, record.id))
+        if existing is not None:
+            return
+        taken = self.session.scalar(
+            select(ApplicationSession.application_id).where(
+                ApplicationSession.record_id == record.id
+            )
+        )
+        if taken is not None:
+            raise ApplicationError(
+                "This session already belongs to another application.", field="record_id"
+            )
+        self.session.add(
+            ApplicationSession(application_id=app.id, record_id=record.id, linked_at=self.now)
+        )
+        self._event(app, actor, "session-attached", record=record.id)
+        audit(
+            self.session,
+            actor,
+            "change",
+            "application",
+            app.id,
+            self.now,
+            f"attached record {record.id}",
+        )
+        self.session.flush()
+
+    def records(self, app: Application) -> list[SessionRecord]:
+        return list(
+            self.session.scalars(
+                select(SessionRecord)
+                .join(ApplicationSession, ApplicationSession.record_id == SessionRecord.id)
+                .where(ApplicationSession.application_id == app.id)
+                .order_by(SessionRecord.started_at)
+            )
+        )
+
+    def change_status(
+        self, app: Application, target: str, actor: Actor, message: str = ""
+    ) -> ApplicationEvent:
+        if len(message) > MESSAGE_MAX:
+            raise ApplicationError("The message is too long.", field="message")
+        current = app.status_enum
+        new = transition(current, target)  # raises IllegalTransition
+        app.status = new.value
+        event = self._event(
+            app, actor, "status", message.strip(), from_status=current.value, to_status=new.value
+        )
+        audit(
+            self.session,
+            actor,
+            "change",
+            "application",
+            app.id,
+            self.now,
+            f"status {current} -> {new}",
+        )
+        webhooks.enqueue(
+            self.session,
+            "application.status_changed",
+            {
+                "id": app.id,
+                "reference": app.reference,
+                "from": current.value,
+                "to": new.value,
+                "department_id": app.department_id,
+            },
+            self.now,
+        )
+        self.mail.status_changed(app, message.strip())
+        self.session.flush()
+        log.info("application %s: %s -> %s by %s", app.id, current, new, actor.label)
+        return event
+
+    def assign(
+        self, app: Application, actor: Actor, *, staff_id: int | None, department_id: int | None
+    ) -> None:
+        if department_id is not None:
+            if self.session.get(Department, department_id) is None:
+                raise ApplicationError("Choose a department.", field="department_id")
+            app.department_id = department_id
+        if staff_id is not None and self.session.get(Staff, staff_id) is None:
+            raise ApplicationError("Choose a staff member.", field="assignee_id")
+        app.assignee_id = staff_id
+        self._event(app, actor, "assigned", staff=staff_id, department=app.department_id)
+        audit(
+            self.session,
+            actor,
+            "change",
+            "application",
+            app.id,
+            self.now,
+            f"assigned staff={staff_id} department={app.department_id}",
+        )
+        self.session.flush()
+
+    def set_due(self, app: Application, due: date | None, actor: Actor) -> None:
+        app.due_date = due
+        self._event(app, actor, "due", due=due.isoformat() if due else None)
+        audit(self.session, actor, "change", "application", app.id, self.now, f"due {due}")
+        self.session.flush()
+
+    def request_document(
+        self, app: Application, label: str, actor: Actor, message: str = ""
+    ) -> ApplicationDocument:
+        label = label.strip()
+        if not label or len(label) > 200:
+            raise ApplicationError("Name the document.", field="label")
+        doc = ApplicationDocument(application_id=app.id, label=label, requested_at=self.now)
+        self.session.add(doc)
+        self.session.flush()
+        self._event(app, actor, "document-requested", message.strip(), document=doc.id, label=label)
+        audit(self.session, actor, "change", "application", app.id, self.now, f"requested {doc.id}")
+        self.session.flush()
+        return doc
+
+    def resident_reply(self, app: Application, text: str) -> ApplicationEvent:
+        text = text.strip()
+        if not text:
+            raise ApplicationError("Write a message.", field="message")
+        if len(text) > MESSAGE_MAX:
+            raise ApplicationError("The message is too long.", field="message")
+        event = self._event(app, None, "reply", text)
+        self.session.flush()
+        log.info("application %s: reply from the resident", app.id)
+        return event
+
+    def resident_upload(
+        self,
+        app: Application,
+        doc: ApplicationDocument,
+        filename: str,
+        content_type: str,
+        data: bytes,
+    ) -> None:
+        if doc.application_id != app.id:
+            raise ApplicationError("Unknown document.", field="document")
+        doc.filename = filename[-200:]
+        doc.content_type = content_type
+        doc.size = len(data)
+        doc.data = data
+        doc.uploaded_at = self.now
+        doc.erased_at = None
+        self._event(app, None, "document-uploaded", document=doc.id, label=doc.label)
+        self.session.flush()
+        log.info("application %s: document %s uploaded (%d bytes)", app.id, doc.id, len(data))
