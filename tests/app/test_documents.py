@@ -74,8 +74,9 @@ def photo(client: TestClient, booking: Booking) -> tuple[int, dict[str, object]]
 def test_a_photo_needs_the_residents_consent_on_screen(
     client: TestClient, ctx: AppContext, clock: FixedClock, booking: Booking
 ) -> None:
-    login(client, "staff0")
+    # In the call, then logged in (a login older than the idle timeout lapses).
     clock.moment = booking.start_at + timedelta(minutes=5)
+    login(client, "staff0")
     status, body = photo(client, booking)
     assert status == 409 and body["error"]["code"] == "consent-required"  # type: ignore[index]
 
