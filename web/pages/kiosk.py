@@ -31,7 +31,7 @@ from app.kiosk import CODE_LENGTH, CodeProblem, KioskCodeRefused, KioskService, 
 from scheduler.orm import Booking
 from scheduler.service import CODE_ALPHABET, CODE_PREFIX
 from web import csrf
-from web.pages import kiosk_call
+from web.pages import kiosk_call, kiosk_device
 from web.pages.kiosk_support import (
     KioskRoute,
     Screen,
@@ -55,6 +55,8 @@ FormStr = Annotated[str, Form(max_length=100)]
 
 router = APIRouter(route_class=KioskRoute, include_in_schema=False)
 admin_router = APIRouter(route_class=StaffPageRoute, include_in_schema=False)
+# Before "/kiosk/{token}": "/kiosk/pair" is a page of its own, not a kiosk link.
+router.include_router(kiosk_device.router)
 
 
 def _staffed_view(state: Staffed, screen: Screen) -> dict[str, Any]:
