@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from app import errors
-from app.api import bookings, calendars, public, staff, waitlist
+from app.api import bookings, calendars, interpreters, public, staff, waitlist
 from app.context import AppContext
 from app.deps import precheck_allowed
 from app.settings import Settings
@@ -53,7 +53,7 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
     )
     app.add_middleware(SecurityHeaders)
     errors.install(app)
-    for module in (public, bookings, waitlist, calendars, staff):
+    for module in (public, bookings, waitlist, calendars, staff, interpreters):
         app.include_router(module.router)
     app.include_router(precheck_router(precheck, dependencies=[Depends(precheck_allowed)]))
     app.include_router(staff_pages.router)
