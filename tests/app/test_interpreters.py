@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -19,8 +20,15 @@ from tests_app_helpers import book
 
 from app.clock import FixedClock
 from app.context import AppContext
+from app.tokens import Purpose
 from scheduler.interpreter_service import InterpreterService
-from scheduler.orm import Booking, Interpreter, InterpreterHours, InterpreterLanguage
+from scheduler.orm import (
+    Booking,
+    Interpreter,
+    InterpreterHours,
+    InterpreterLanguage,
+    OutboxMail,
+)
 
 # Tuesday 2026-12-01 (the MiniCity clock is Monday 2026-11-30 09:00 JST).
 TEN = "2026-12-01T10:00:00+09:00"
@@ -217,3 +225,49 @@ def test_an_interpreter_on_demand(
     assert book(client, city.consult_id, nine, interpreter_language="pt").status_code == 201
     clock.moment = datetime(2026, 11, 30, 0, 10, tzinfo=UTC)
     assert client.get(url, params={"language": "pt"}).json() == []
+
+
+def test_the_interpreter_is_told_joins_and_shows_in_the_console(
+    client: TestClient, ctx: AppContext, city: Any, interpreter_id: int
+) -> None:
+    with Session(ctx.engine) as session:
+        person = session.get(Interpreter, interpreter_id)
+        assert person is not None
+        person.email = "silva@interp.example"
+        session.commit()
+    body = book(client, city.consult_id, TEN, interpreter_language="pt").json()
+    with Session(ctx.engine) as session:
+        mail = session.scalars(
+            select(OutboxMail).where(OutboxMail.to_addr == "silva@interp.example")
+        ).one()
+        booking = session.scalars(select(Booking)).one()
+        staff_login = booking.staff.login
+    assert mail.kind == "interpreter-booked" and "ポルトガル語" in mail.body
+    assert mail.ics is not None and "BEGIN:VEVENT" in mail.ics
+    link = re.search(r"http://127\.0\.0\.1:8000(/join/\S+)", mail.body)
+    assert link
+    # The interpreter's link opens the call page with role "interpreter".
+    page = client.get(link.group(1))
+    assert page.status_code == 200 and 'data-role="interpreter"' in page.text
+    claims = ctx.tokens.verify(
+        Purpose.JOIN, link.group(1).removeprefix("/join/"), now=datetime(2026, 12, 1, 1, tzinfo=UTC)
+    )
+    assert (claims["role"], claims["pid"]) == ("interpreter", f"interpreter:{interpreter_id}")
+    # The assigned staff member sees the interpreter on the booking page.
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/staff/login").text)
+    assert token
+    client.post(
+        "/staff/login",
+        data={"login": staff_login, "password": "pw", "csrf_token": token.group(1)},
+    )
+    console = client.get(f"/staff/bookings/{body['code']}?lang=ja")
+    assert console.status_code == 200
+    assert 'data-interpreter="pt"' in console.text and "ポルトガル語（シルバ アナ）" in console.text
+    # Cancelling tells the interpreter too.
+    manage = body["manage_url"].rsplit("/", 1)[-1]
+    assert client.post(f"/api/v1/bookings/{manage}/cancel").status_code == 200
+    with Session(ctx.engine) as session:
+        kinds = session.scalars(
+            select(OutboxMail.kind).where(OutboxMail.to_addr == "silva@interp.example")
+        ).all()
+    assert sorted(kinds) == ["interpreter-booked", "interpreter-cancelled"]

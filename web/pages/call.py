@@ -48,8 +48,9 @@ log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 staff_router = APIRouter(route_class=StaffPageRoute, include_in_schema=False)
 
-# Roles a resident's join link may carry on this page (kiosks have their own).
-RESIDENT_ROLES = frozenset({"resident"})
+# Roles a join link may carry on this page: the resident's, and that of the
+# interpreter booked with the consultation (kiosks have their own page).
+RESIDENT_ROLES = frozenset({"resident", "interpreter"})
 
 RTC_CONFIG_URL = "/api/v1/rtc-config"
 PRECHECK_URL = "/api/v1/precheck"
@@ -217,6 +218,7 @@ def join_page(token: str, request: Request, session: ReadSession, ctx: CtxDep) -
         {
             "token": token,
             "room": booking.room_id,
+            "role": claims.get("role", "resident"),
             "participant": claims.get("pid", ""),
             "when": when,
             "service": named(service, locale),

@@ -123,7 +123,8 @@ async function enterRoom() {
   const session = new CallSession({
     signalingUrl: state.signalingUrl,
     room: config.room,
-    role: "resident",
+    // The same page serves the interpreter booked with the consultation.
+    role: config.role || "resident",
     getToken: async () => config.token,
     iceServers: state.iceServers,
     stream: state.stream,
