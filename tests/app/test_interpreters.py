@@ -271,3 +271,46 @@ def test_the_interpreter_is_told_joins_and_shows_in_the_console(
             select(OutboxMail.kind).where(OutboxMail.to_addr == "silva@interp.example")
         ).all()
     assert sorted(kinds) == ["interpreter-booked", "interpreter-cancelled"]
+
+
+def test_resident_pages_book_with_an_interpreter(
+    client: TestClient, ctx: AppContext, city: Any, interpreter_id: int
+) -> None:
+    days = client.get(f"/services/{city.consult_id}?interpreter=pt&lang=ja")
+    assert days.status_code == 200
+    assert '<select id="interpreter" name="interpreter">' in days.text
+    assert '<option value="pt" selected>ポルトガル語</option>' in days.text
+    assert f'href="/services/{city.consult_id}/day/{DAY}?interpreter=pt"' in days.text
+    day = client.get(f"/services/{city.consult_id}/day/{DAY}?interpreter=pt&lang=ja")
+    assert day.status_code == 200
+    times = re.findall(r'\?start=[^"&]+&amp;interpreter=pt"', day.text)
+    assert len(times) == 4  # 09:00 … 10:30, while the interpreter works
+    plain = client.get(f"/services/{city.consult_id}/day/{DAY}?lang=ja")
+    assert "interpreter=pt" not in plain.text and plain.text.count("time-button") > 4
+    form = client.get(f"/services/{city.consult_id}/book?start={TEN}&interpreter=pt&lang=ja")
+    assert form.status_code == 200
+    assert 'name="interpreter" value="pt"' in form.text and "通訳(ポルトガル語)" in form.text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    assert token
+    r = client.post(
+        f"/services/{city.consult_id}/book",
+        data={
+            "csrf_token": token.group(1),
+            "start": TEN,
+            "channel": "online",
+            "interpreter": "pt",
+            "name": "山田 花子",
+            "email": "hanako@example.jp",
+            "phone": "",
+            "mail_locale": "ja",
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text[:500]
+    with Session(ctx.engine) as session:
+        booking = session.scalars(select(Booking)).one()
+        assert (booking.interpreter_id, booking.interpreter_language) == (interpreter_id, "pt")
+        mail = session.scalars(
+            select(OutboxMail).where(OutboxMail.kind == "booking-confirmed")
+        ).one()
+    assert mail.ics is not None and "通訳: ポルトガル語" in mail.ics.replace("\r\n ", "")

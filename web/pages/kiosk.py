@@ -82,7 +82,9 @@ def _staffed_view(state: Staffed, screen: Screen) -> dict[str, Any]:
 
 
 def _booking_url(screen: Screen) -> str:
-    return screen.settings.booking_url or screen.ctx.settings.public_base_url.rstrip("/") + "/"
+    """Behind the QR code: booking a time at this very kiosk (or the configured address)."""
+    base = screen.ctx.settings.public_base_url.rstrip("/")
+    return screen.settings.booking_url or f"{base}/kiosk-booking/{screen.kiosk.id}"
 
 
 def _qr_data_uri(url: str) -> str:
