@@ -13,10 +13,10 @@ const seconds = Math.max(5, Number(body.dataset.heartbeatSeconds || 30));
 const SLOW_MS = 1500;
 
 let lastRtt = null;
-let wentOffline = !navigator.onLine;
-window.addEventListener("offline", () => {
-  wentOffline = true;
-});
+// Heartbeats that did not reach the server since the last one that did.
+// (navigator.onLine is no use here: it says "offline" on networks without a
+// default route, such as a branch LAN that only reaches the city's server.)
+let lost = 0;
 
 async function permission(name) {
   try {
@@ -42,7 +42,7 @@ async function check(name, kind) {
 }
 
 function network() {
-  if (wentOffline) return "offline";
+  if (lost > 0) return "offline";
   if (lastRtt !== null && lastRtt > SLOW_MS) return "slow";
   return "ok";
 }
@@ -67,11 +67,13 @@ async function beat() {
       cache: "no-store",
     });
   } catch {
-    // Not reachable: the board shows the silence; try again next time.
+    // Not reachable: the board shows the silence; the next beat that gets
+    // through reports the loss.
+    lost += 1;
     return;
   }
   lastRtt = performance.now() - started;
-  wentOffline = !navigator.onLine;
+  lost = 0;
   if (response.status === 401 || response.status === 403) {
     window.location.reload();
   }
