@@ -99,6 +99,11 @@ def compute_slots(q: SlotQuery) -> list[Slot]:
     lo = min(starts[0] for _, starts in grids) - before
     hi = max(starts[-1] for _, starts in grids) + duration + after
     busy = _busy_by_staff(q, staff, lo, hi)
+    interpreter_busy: dict[int, tuple[list[int], list[int]]] = {}
+    for interpreter in interpreters:
+        spans = (_span(r) for r in interpreter.busy)
+        merged = _union(s for s in spans if s[1] > lo and s[0] < hi)
+        interpreter_busy[interpreter.id] = ([s for s, _ in merged], [e for _, e in merged])
 
     slots: list[Slot] = []
     for day, starts in grids:
@@ -122,8 +127,7 @@ def compute_slots(q: SlotQuery) -> list[Slot]:
         free_interpreters: list[list[int]] = [[] for _ in starts]
         for interpreter in interpreters:
             hours = clock.windows(interpreter.hours, day, city_closed=day in closed)
-            merged = _union(_span(r) for r in interpreter.busy)
-            busy_starts, busy_ends = [s for s, _ in merged], [e for _, e in merged]
+            busy_starts, busy_ends = interpreter_busy[interpreter.id]
             # The interpreter is needed for the appointment only, not the buffers.
             index_ranges = [
                 (bisect_left(starts, free_start), bisect_right(starts, free_end - duration))
