@@ -458,10 +458,11 @@ class SchedulingService:
         spec = query.service
         busy = spec.busy_range(slot.start)
         day = slot.start.astimezone(self.tz).date()
-        # Without an interpreter the loop runs once, with None.
-        interpreters: list[int | None] = list(slot.interpreter_ids) or [None]
-        if req.interpreter_language is None:
-            interpreters = [None]
+        # A slot found for an interpreter language lists at least one of them;
+        # without one, the pairs are (staff, None).
+        interpreters: list[int | None] = (
+            list(slot.interpreter_ids) if req.interpreter_language is not None else [None]
+        )
         pairs = (
             (staff_id, interpreter_id)
             for interpreter_id in interpreters

@@ -40,7 +40,7 @@ from scheduler.orm import Kiosk, Staff
 from web import csrf
 from web.pages.admin_common import FormDep, admin_page, checked_form
 from web.pages.kiosk_support import KioskRoute, kiosk_settings
-from web.pages.staff_auth import StaffPageRoute
+from web.pages.staff_auth import StaffPageRoute, staff_scope
 from web.templating import page_locale, render
 
 log = logging.getLogger(__name__)
@@ -249,7 +249,8 @@ def status_rows(
 ) -> Response:
     """The board's table body alone, for the page's polling refresh."""
     context = _board(request, session, ctx)
-    context["csrf_token"] = csrf.issue(request, scope=f"staff:{admin.id}")
+    # The rows carry the pairing and revoke forms, so they need the console's token.
+    context["csrf_token"] = csrf.issue(request, scope=staff_scope(admin.id))
     response = render(request, "admin/_kiosk_rows.html", context)
     response.headers["Cache-Control"] = "no-store"
     return response
