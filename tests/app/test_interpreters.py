@@ -29,6 +29,8 @@ from scheduler.orm import (
     InterpreterLanguage,
     OutboxMail,
 )
+from signaling.auth import token_authenticator
+from signaling.messages import Role
 
 # Tuesday 2026-12-01 (the MiniCity clock is Monday 2026-11-30 09:00 JST).
 TEN = "2026-12-01T10:00:00+09:00"
@@ -253,6 +255,13 @@ def test_the_interpreter_is_told_joins_and_shows_in_the_console(
         Purpose.JOIN, link.group(1).removeprefix("/join/"), now=datetime(2026, 12, 1, 1, tzinfo=UTC)
     )
     assert (claims["role"], claims["pid"]) == ("interpreter", f"interpreter:{interpreter_id}")
+    # The signaling server admits it to the booking's room with the interpreter seat.
+    admission = token_authenticator(ctx.tokens)(
+        link.group(1).removeprefix("/join/"), datetime(2026, 12, 1, 1, tzinfo=UTC)
+    )
+    assert admission.role is Role.INTERPRETER and admission.display_name == "シルバ アナ"
+    with Session(ctx.engine) as session:
+        assert admission.room == session.scalars(select(Booking.room_id)).one()
     # The assigned staff member sees the interpreter on the booking page.
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/staff/login").text)
     assert token
