@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.orm import object_session
+
 from app.api.schemas import BookingOut
 from app.links import Links
 from scheduler.ical import CalendarEvent, booking_calendar
-from scheduler.orm import Booking, BookingStatus
+from scheduler.orm import Booking, BookingStatus, InterpreterLanguage
 from scheduler.types import Channel
 
 
@@ -25,6 +27,8 @@ def booking_out(booking: Booking, links: Links, tz: ZoneInfo, locale: str) -> Bo
         service=service.name_ja if locale == "ja" else service.name_en,
         service_id=service.id,
         kiosk_id=booking.kiosk_id,
+        interpreter_language=booking.interpreter_language,
+        interpreter=interpreter_label(booking, "ja" if locale == "ja" else "en"),
         manage_url=links.manage_url(booking),
         ics_url=links.ics_url(booking),
         join_url=links.join_url(booking),
@@ -32,6 +36,18 @@ def booking_out(booking: Booking, links: Links, tz: ZoneInfo, locale: str) -> Bo
             booking.start_at - timedelta(minutes=service.change_cutoff_min)
         ).astimezone(tz),
     )
+
+
+def interpreter_label(booking: Booking, locale: str) -> str | None:
+    """The booked interpreter's language, named in ``locale`` (None: no interpreter)."""
+    code = booking.interpreter_language
+    if code is None:
+        return None
+    session = object_session(booking)
+    row = session.get(InterpreterLanguage, code) if session is not None else None
+    if row is None:
+        return code
+    return row.name_ja if locale == "ja" else row.name_en
 
 
 def calendar_event(booking: Booking, links: Links, *, for_staff: bool = False) -> CalendarEvent:
@@ -44,6 +60,9 @@ def calendar_event(booking: Booking, links: Links, *, for_staff: bool = False) -
             f"{dept.name_ja} / {service.name_ja}\n予約番号: {booking.code}\n"
             f"方法: {'オンライン' if booking.channel == Channel.ONLINE else 'リモート窓口'}"
         )
+        if booking.interpreter_language is not None:
+            who = booking.interpreter.name if booking.interpreter is not None else ""
+            description += f"\n通訳: {interpreter_label(booking, 'ja')}（{who}）"
         url = None
     else:
         join = links.join_url(booking)
@@ -55,6 +74,8 @@ def calendar_event(booking: Booking, links: Links, *, for_staff: bool = False) -
                 f"参加リンク（開始15分前から）: {join}\n"
                 f"変更・取消: {manage}"
             )
+            if booking.interpreter_language is not None:
+                description += f"\n通訳: {interpreter_label(booking, 'ja')}"
         else:
             summary = f"{dept.name_en}: {service.name_en} (online consultation)"
             description = (
@@ -62,6 +83,8 @@ def calendar_event(booking: Booking, links: Links, *, for_staff: bool = False) -
                 f"Join link (opens 15 minutes before): {join}\n"
                 f"Change or cancel: {manage}"
             )
+            if booking.interpreter_language is not None:
+                description += f"\nInterpreter: {interpreter_label(booking, 'en')}"
         url = join
     return CalendarEvent(
         uid=f"{booking.room_id}@madoguchi",

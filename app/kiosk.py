@@ -59,11 +59,22 @@ class KioskSettings(BaseSettings):
     phone: str = Field(default="", max_length=40)
     # Where residents book a time; empty means the site's own top page.
     booking_url: str = Field(default="", max_length=300)
+    # Device pairing (app.kiosk_devices): how long a pairing code is valid, and
+    # how many wrong codes one client address may try per window.
+    pairing_minutes: int = Field(default=10, ge=1, le=1440)
+    pair_attempts: int = Field(default=5, ge=1, le=100)
+    pair_window_minutes: int = Field(default=15, ge=1, le=1440)
+    # The kiosk page reports its device checks this often; the status board
+    # raises the alert when a paired kiosk has been silent for longer.
+    heartbeat_seconds: int = Field(default=30, ge=5, le=600)
+    silent_alert_seconds: int = Field(default=120, ge=10, le=86400)
 
     @model_validator(mode="after")
     def _warn_before_reset(self) -> KioskSettings:
         if self.warn_seconds >= self.idle_seconds:
             raise ValueError("MADOGUCHI_KIOSK_WARN_SECONDS must be below IDLE_SECONDS")
+        if self.silent_alert_seconds <= self.heartbeat_seconds:
+            raise ValueError("MADOGUCHI_KIOSK_SILENT_ALERT_SECONDS must be above HEARTBEAT_SECONDS")
         return self
 
 

@@ -61,6 +61,16 @@ class Links:
     def join_url(self, booking: Booking) -> str:
         return self._url(f"/join/{self.join_token(booking)}")
 
+    def interpreter_join_url(self, booking: Booking) -> str | None:
+        """The booked interpreter's own link into the call (role ``interpreter``)."""
+        interpreter = booking.interpreter
+        if interpreter is None:
+            return None
+        token = self.join_token(
+            booking, role="interpreter", pid=f"interpreter:{interpreter.id}", name=interpreter.name
+        )
+        return self._url(f"/join/{token}")
+
     def feed_url(self, staff: Staff) -> str:
         token = self.tokens.issue(Purpose.FEED, {"s": staff.id, "v": staff.feed_version})
         return self._url(f"/api/v1/calendar/staff/{token}/feed.ics")

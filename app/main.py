@@ -17,6 +17,7 @@ from app.api import (
     call_team,
     counter,
     documents,
+    interpreters,
     public,
     staff,
     waitlist,
@@ -70,7 +71,16 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
     errors.install(app)
     metrics.install(app, ctx)
     errors.document(app)
-    for module in (public, bookings, waitlist, calendars, staff, counter, applications):
+    for module in (
+        public,
+        bookings,
+        waitlist,
+        calendars,
+        staff,
+        counter,
+        applications,
+        interpreters,
+    ):
         app.include_router(module.router)
     app.include_router(call_team.router)
     app.include_router(documents.router)

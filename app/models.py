@@ -4,6 +4,7 @@ import app.call_events
 import app.consultations  # (consultation records of bookings)
 import app.counter_orm  # (walk-in queue, offers, staff presence)
 import app.documents  # (photos and pushed documents of calls)
+import app.kiosk_devices  # (kiosk pairing, credentials, heartbeats)
 import app.tracker.applications
 import app.tracker.dashboard
 import app.tracker.records

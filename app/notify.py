@@ -11,8 +11,9 @@ from collections.abc import Iterable
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app.bookings_view import booking_ics
+from app.bookings_view import booking_ics, calendar_event, interpreter_label
 from app.context import AppContext
+from scheduler.ical import booking_calendar
 from scheduler.orm import Booking, OutboxMail, OutboxStatus, Service, WaitlistEntry
 
 WEEKDAYS_JA = "月火水木金土日"
@@ -50,6 +51,7 @@ class Notifier:
         to: str | None,
         subject: str,
         body: str,
+        ics: bytes | None = None,
         *,
         locale: str = "ja",
         booking: Booking | None = None,
@@ -71,6 +73,7 @@ class Notifier:
                     to_addr=address,
                     subject=subject,
                     body=body,
+                    ics=ics.decode() if ics and channel == "mail" else None,
                     created_at=now,
                     attempts=0,
                     status=OutboxStatus.PENDING,
@@ -170,17 +173,48 @@ class Notifier:
         self._booking_mail(
             "booking-confirmed", booking, "ご予約を受け付けました", "Your booking is confirmed"
         )
+        self.interpreter_notice(booking)
 
     def booking_rescheduled(self, booking: Booking) -> None:
         self._drop_pending_reminders(booking)
         self._booking_mail(
             "booking-rescheduled", booking, "ご予約の日時を変更しました", "Your booking was moved"
         )
+        self.interpreter_notice(booking)
 
     def booking_cancelled(self, booking: Booking) -> None:
         self._drop_pending_reminders(booking)
         self._booking_mail(
             "booking-cancelled", booking, "ご予約を取り消しました", "Your booking was cancelled"
+        )
+        self.interpreter_notice(booking, cancelled=True)
+
+    def interpreter_notice(self, booking: Booking, *, cancelled: bool = False) -> None:
+        """Tell the interpreter booked with ``booking`` about it (Japanese, with an .ics)."""
+        interpreter = booking.interpreter
+        if interpreter is None or not interpreter.email:
+            return
+        service = booking.service
+        title = "通訳のご依頼が取り消されました" if cancelled else "通訳のご依頼"
+        body = (
+            f"{interpreter.name} 様\n\n{title}。\n\n"
+            f"予約番号：{booking.code}\n"
+            f"日時：{japanese_when(booking, self.ctx)}\n"
+            f"内容：{service.department.name_ja}　{service.name_ja}\n"
+            f"通訳：{interpreter_label(booking, 'ja')}\n"
+        )
+        if not cancelled:
+            join = self.ctx.links.interpreter_join_url(booking)
+            body += f"\nビデオ通話への参加（開始15分前から）：{join}\n"
+        ics = booking_calendar(
+            calendar_event(booking, self.ctx.links, for_staff=True), tz=self.ctx.tz
+        )
+        self._queue(
+            "interpreter-cancelled" if cancelled else "interpreter-booked",
+            interpreter.email,
+            f"【{title}】{service.name_ja}",
+            body,
+            ics,
         )
 
     def booking_reminder(self, booking: Booking, offset_min: int) -> None:

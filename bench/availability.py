@@ -1,11 +1,16 @@
 """Availability benchmark: one department, 50 staff, 20 services, 10,000 bookings, 30 days.
 
-Run: .venv/bin/python bench/availability.py [--rounds N]
+Run: .venv/bin/python bench/availability.py [--rounds N] [--interpreters]
+
+``--interpreters`` also times every query asking for a Portuguese interpreter
+(6 interpreters, 1,000 interpreter bookings), interleaved with the plain
+queries in the same run, and prints the ratio.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
 import random
@@ -25,6 +30,7 @@ from scheduler.types import (
     DateOverride,
     ExistingBooking,
     Hours,
+    InterpreterSpec,
     ServiceSpec,
     StaffSpec,
     TimeRange,
@@ -128,23 +134,67 @@ def build(seed: int = 7) -> tuple[list[SlotQuery], int]:
     return queries, len(bookings)
 
 
+INTERPRETERS = 6
+INTERPRETER_BOOKINGS = 1_000
+
+
+def with_interpreters(queries: list[SlotQuery], seed: int = 11) -> list[SlotQuery]:
+    """The same queries, each asking for a Portuguese interpreter."""
+    rng = random.Random(seed)
+    mornings = Hours(weekly=tuple(WeeklyWindow(d, time(9), time(12)) for d in range(5)))
+    afternoons = Hours(weekly=tuple(WeeklyWindow(d, time(13), time(17)) for d in range(5)))
+    busy: dict[int, list[TimeRange]] = {i: [] for i in range(1, INTERPRETERS + 1)}
+    open_days = [FIRST + timedelta(days=n) for n in range(DAYS)]
+    open_days = [d for d in open_days if d.weekday() < 5]
+    for _ in range(INTERPRETER_BOOKINGS):
+        day = rng.choice(open_days)
+        minute = rng.randrange(9 * 60, 16 * 60, 15)
+        start = datetime.combine(day, time(minute // 60, minute % 60), tzinfo=TZ)
+        busy[rng.randrange(1, INTERPRETERS + 1)].append(
+            TimeRange(start, start + timedelta(minutes=30))
+        )
+    team = tuple(
+        InterpreterSpec(
+            id=i,
+            languages=frozenset({"pt", "en"} if i % 2 else {"pt"}),
+            hours=mornings if i % 3 else afternoons,
+            busy=tuple(busy[i]),
+        )
+        for i in range(1, INTERPRETERS + 1)
+    )
+    return [dataclasses.replace(q, interpreter_language="pt", interpreters=team) for q in queries]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=10, help="passes over all 20 services")
+    parser.add_argument(
+        "--interpreters", action="store_true", help="also time queries needing an interpreter"
+    )
     args = parser.parse_args()
 
     queries, booking_count = build()
+    interpreted = with_interpreters(queries) if args.interpreters else []
     compute_slots(queries[0])  # warm the holiday cache, as a running server would have
     wall: list[float] = []
     cpu: list[float] = []
+    wall_i: list[float] = []
+    cpu_i: list[float] = []
     slot_count = 0
+    slot_count_i = 0
     for _ in range(args.rounds):
-        for query in queries:
+        for n, query in enumerate(queries):
             started, started_cpu = clock.perf_counter(), clock.process_time()
             slots = compute_slots(query)
             wall.append((clock.perf_counter() - started) * 1000)
             cpu.append((clock.process_time() - started_cpu) * 1000)
             slot_count = max(slot_count, len(slots))
+            if interpreted:
+                started, started_cpu = clock.perf_counter(), clock.process_time()
+                slots = compute_slots(interpreted[n])
+                wall_i.append((clock.perf_counter() - started) * 1000)
+                cpu_i.append((clock.process_time() - started_cpu) * 1000)
+                slot_count_i = max(slot_count_i, len(slots))
 
     print(f"python {platform.python_version()} on {platform.machine()}, {_cpus()} CPUs")
     print(
@@ -154,6 +204,15 @@ def main() -> None:
     # CPU time is shown too: on a shared machine wall time also measures the neighbours.
     for label, timings in (("wall", wall), ("cpu ", cpu)):
         print(f"{label}  {_summary(timings)}")
+    if interpreted:
+        print(
+            f"with a Portuguese interpreter ({INTERPRETERS} interpreters, "
+            f"{INTERPRETER_BOOKINGS} interpreter bookings): up to {slot_count_i} slots per run"
+        )
+        for label, timings in (("wall", wall_i), ("cpu ", cpu_i)):
+            print(f"{label}  {_summary(timings)}")
+        ratio = statistics.median(cpu_i) / statistics.median(cpu)
+        print(f"cpu median ratio, interpreter / plain: {ratio:.2f}")
 
 
 def _summary(timings: list[float]) -> str:

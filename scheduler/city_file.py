@@ -28,6 +28,8 @@ The format, section by section (``app/demo_city.yaml`` is a full example)::
              password | password_hash}]
     branches: [{slug, name_ja, name_en, address,
                 kiosks: [{slug, name, active}]}]
+    interpreter_languages: [{code, name_ja, name_en, sort_order}]   # code: pt, zh, jsl …
+    interpreters: [{slug, name, email, languages: [pt, en], hours, active}]
 
 Durations (``duration``, buffers, ``slot_step``, ``min_notice``,
 ``change_cutoff``) are minutes; weekdays are ``mon`` … ``sun``; times are
@@ -306,6 +308,23 @@ class BranchEntry(_Entry):
     kiosks: list[KioskEntry] = Field(default_factory=list)
 
 
+class InterpreterLanguageEntry(_Entry):
+    # Short lower-case codes: ISO 639-1 ("pt", "zh", "vi") or "jsl" (Japanese Sign Language).
+    code: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{1,19}$")]
+    name_ja: Name100
+    name_en: Name100
+    sort_order: int | None = None  # default: position in the file
+
+
+class InterpreterEntry(_Entry):
+    slug: Slug
+    name: Name100
+    email: Email | None = None
+    languages: Annotated[list[str], Field(min_length=1)]
+    hours: WeeklyHours
+    active: bool = True
+
+
 class CityConfig(_Entry):
     """A whole city file; every section is optional (a file may update a part)."""
 
@@ -315,6 +334,8 @@ class CityConfig(_Entry):
     services: list[ServiceEntry] = Field(default_factory=list)
     staff: list[StaffEntry] = Field(default_factory=list)
     branches: list[BranchEntry] = Field(default_factory=list)
+    interpreter_languages: list[InterpreterLanguageEntry] = Field(default_factory=list)
+    interpreters: list[InterpreterEntry] = Field(default_factory=list)
 
     _source: SourceMap = PrivateAttr(default_factory=SourceMap)
 
@@ -397,6 +418,22 @@ def _cross_checks(config: CityConfig) -> list[tuple[Loc, str]]:
         ),
         "kiosk slug",
     )
+    found += _duplicates(
+        (
+            (("interpreter_languages", i, "code"), lang.code)
+            for i, lang in enumerate(config.interpreter_languages)
+        ),
+        "interpreter language",
+    )
+    found += _duplicates(
+        ((("interpreters", i, "slug"), p.slug) for i, p in enumerate(config.interpreters)),
+        "interpreter slug",
+    )
+    for i, interpreter in enumerate(config.interpreters):
+        found += _duplicates(
+            ((("interpreters", i, "languages", j), c) for j, c in enumerate(interpreter.languages)),
+            "entry",
+        )
     return found
 
 

@@ -44,6 +44,11 @@ from scheduler.city_file import (
     load_city_file,
 )
 from scheduler.errors import ImportFileError
+from scheduler.interpreter_import import (
+    check_interpreter_languages,
+    import_interpreter_languages,
+    import_interpreters,
+)
 from scheduler.orm import (
     Branch,
     City,
@@ -95,6 +100,8 @@ class ImportReport:
     staff: KindCounts = field(default_factory=KindCounts)
     branches: KindCounts = field(default_factory=KindCounts)
     kiosks: KindCounts = field(default_factory=KindCounts)
+    interpreter_languages: KindCounts = field(default_factory=KindCounts)
+    interpreters: KindCounts = field(default_factory=KindCounts)
 
     def kinds(self) -> dict[str, KindCounts]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -128,12 +135,16 @@ def import_city(
     """
     importer = _Importer(session, config, hasher or PasswordHasher())
     importer.check_references()
+    check_interpreter_languages(session, config, config.source)
     if config.city is not None:
         importer.import_city_section(config.city)
     importer.import_departments()
     importer.import_services()
     importer.import_staff()
     importer.import_branches()
+    import_interpreter_languages(session, config, importer.report.interpreter_languages.count)
+    session.flush()  # languages before the interpreters that name them
+    import_interpreters(session, config, importer.report.interpreters.count)
     session.flush()
     report = importer.report
     log.info(

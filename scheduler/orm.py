@@ -273,6 +273,52 @@ class Kiosk(Base):
     branch: Mapped[Branch] = relationship(back_populates="kiosks")
 
 
+class InterpreterLanguage(Base):
+    """A language interpreters can be booked for (``jsl`` is Japanese Sign Language)."""
+
+    __tablename__ = "interpreter_languages"
+    code: Mapped[str] = mapped_column(String(20), primary_key=True)
+    name_ja: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100))
+    sort_order: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Interpreter(Base):
+    """A sign-language or foreign-language interpreter, booked like a second resource.
+
+    The database refuses two confirmed bookings of one interpreter whose
+    appointments overlap (migration 0007), as it does for staff.
+    """
+
+    __tablename__ = "interpreters"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(60), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # Comma-separated ``InterpreterLanguage.code`` values.
+    languages: Mapped[str] = mapped_column(String(200), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    hours: Mapped[list[InterpreterHours]] = relationship(
+        cascade="all, delete-orphan",
+        order_by="InterpreterHours.weekday, InterpreterHours.start",
+    )
+
+    @property
+    def language_codes(self) -> list[str]:
+        return [c for c in self.languages.split(",") if c]
+
+
+class InterpreterHours(Base):
+    __tablename__ = "interpreter_hours"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    interpreter_id: Mapped[int] = mapped_column(
+        ForeignKey("interpreters.id", ondelete="CASCADE"), index=True
+    )
+    weekday: Mapped[int] = mapped_column(Integer)
+    start: Mapped[time] = mapped_column(Time)
+    end: Mapped[time] = mapped_column(Time)
+
+
 class Booking(Base):
     __tablename__ = "bookings"
     __table_args__ = (
@@ -302,9 +348,15 @@ class Booking(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     cancelled_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # An interpreter reserved with the staff member, and the language asked for.
+    interpreter_id: Mapped[int | None] = mapped_column(
+        ForeignKey("interpreters.id"), nullable=True, index=True
+    )
+    interpreter_language: Mapped[str | None] = mapped_column(String(20), nullable=True)
     service: Mapped[Service] = relationship()
     staff: Mapped[Staff] = relationship(foreign_keys=[staff_id])
     kiosk: Mapped[Kiosk | None] = relationship()
+    interpreter: Mapped[Interpreter | None] = relationship()
 
 
 class WaitlistEntry(Base):

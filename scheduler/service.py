@@ -30,6 +30,7 @@ from scheduler.errors import (
     InvalidBookingRequest,
     SlotUnavailable,
 )
+from scheduler.interpreter_service import load_interpreters
 from scheduler.orm import (
     Booking,
     BookingStatus,
@@ -39,6 +40,7 @@ from scheduler.orm import (
     DepartmentHours,
     ExternalBusy,
     HoursOverride,
+    InterpreterLanguage,
     Kiosk,
     Service,
     Staff,
@@ -88,6 +90,8 @@ class BookingRequest:
     locale: str = "ja"
     kiosk_id: int | None = None
     booked_by_staff_id: int | None = None
+    # Reserve an interpreter of this language (``InterpreterLanguage.code``) too.
+    interpreter_language: str | None = None
 
     def __post_init__(self) -> None:
         if self.start.tzinfo is None:
@@ -131,6 +135,11 @@ def _weekly(rows: Sequence[Any]) -> tuple[WeeklyWindow, ...]:
 def _is_overlap_violation(exc: IntegrityError) -> bool:
     text = str(exc.orig)
     return "ex_bookings_staff_overlap" in text or "booking_overlap" in text
+
+
+def _is_interpreter_overlap(exc: DBAPIError) -> bool:
+    text = str(exc.orig)
+    return "ex_bookings_interpreter_overlap" in text or "interpreter_overlap" in text
 
 
 def _is_lost_race(exc: DBAPIError) -> bool:
@@ -224,6 +233,7 @@ class SchedulingService:
         *,
         kiosk_id: int | None = None,
         ignore_booking_id: int | None = None,
+        interpreter_language: str | None = None,
     ) -> SlotQuery:
         # Plain column tuples, not ORM entities: this runs on every booking and
         # entity construction was most of its cost (docs/benchmarks.md).
@@ -345,7 +355,19 @@ class SchedulingService:
             channel=channel,
             now=now,
             extra_busy=extra_busy,
+            interpreter_language=interpreter_language,
+            interpreters=load_interpreters(
+                self.session, interpreter_language, lo, hi, ignore_booking_id=ignore_booking_id
+            )
+            if interpreter_language is not None
+            else (),
         )
+
+    def check_interpreter_language(self, code: str | None) -> None:
+        if code is not None and self.session.get(InterpreterLanguage, code) is None:
+            raise InvalidBookingRequest(
+                "unknown interpreter language", field="interpreter_language"
+            )
 
     def availability(
         self,
@@ -356,12 +378,14 @@ class SchedulingService:
         now: datetime,
         *,
         kiosk_id: int | None = None,
+        interpreter_language: str | None = None,
     ) -> list[Slot]:
         if last < first:
             raise InvalidBookingRequest("'to' is before 'from'", field="to")
         if (last - first).days > 92:
             raise InvalidBookingRequest("at most 92 days at once", field="to")
         service = self.get_service(service_id)
+        self.check_interpreter_language(interpreter_language)
         # Nothing outside today..horizon is bookable; clamping also keeps
         # absurd dates (year 1, year 9999) away from the calendar arithmetic.
         today = now.astimezone(self.tz).date()
@@ -369,7 +393,17 @@ class SchedulingService:
         last = min(last, today + timedelta(days=service.horizon_days + 1))
         if last < first:
             return []
-        return compute_slots(self.slot_query(service, first, last, channel, now, kiosk_id=kiosk_id))
+        return compute_slots(
+            self.slot_query(
+                service,
+                first,
+                last,
+                channel,
+                now,
+                kiosk_id=kiosk_id,
+                interpreter_language=interpreter_language,
+            )
+        )
 
     def booking_by_code(self, code: str) -> Booking:
         booking = self.session.scalar(select(Booking).where(Booking.code == code))
@@ -402,6 +436,7 @@ class SchedulingService:
         now: datetime,
         kiosk_id: int | None,
         ignore_booking_id: int | None = None,
+        interpreter_language: str | None = None,
     ) -> tuple[Slot, SlotQuery]:
         if channel.value not in service.channels.split(","):
             raise InvalidBookingRequest("this service is not offered on that channel", "channel")
@@ -422,8 +457,16 @@ class SchedulingService:
             self.session.execute(
                 select(Service.id).where(Service.id == service.id).with_for_update()
             )
+        self.check_interpreter_language(interpreter_language)
         query = self.slot_query(
-            service, day, day, channel, now, kiosk_id=kiosk_id, ignore_booking_id=ignore_booking_id
+            service,
+            day,
+            day,
+            channel,
+            now,
+            kiosk_id=kiosk_id,
+            ignore_booking_id=ignore_booking_id,
+            interpreter_language=interpreter_language,
         )
         slot = slot_at(query, start)
         if slot is None:
@@ -432,11 +475,31 @@ class SchedulingService:
 
     def book(self, req: BookingRequest, now: datetime) -> Booking:
         service = self.get_service(req.service_id)
-        slot, query = self._free_slot(service, req.start, req.channel, now, req.kiosk_id)
+        slot, query = self._free_slot(
+            service,
+            req.start,
+            req.channel,
+            now,
+            req.kiosk_id,
+            interpreter_language=req.interpreter_language,
+        )
         spec = query.service
         busy = spec.busy_range(slot.start)
         day = slot.start.astimezone(self.tz).date()
-        for staff_id in rank_staff(slot.staff_ids, query.bookings, day, self.tz):
+        # A slot found for an interpreter language lists at least one of them;
+        # without one, the pairs are (staff, None).
+        interpreters: list[int | None] = (
+            list(slot.interpreter_ids) if req.interpreter_language is not None else [None]
+        )
+        pairs = (
+            (staff_id, interpreter_id)
+            for interpreter_id in interpreters
+            for staff_id in rank_staff(slot.staff_ids, query.bookings, day, self.tz)
+        )
+        taken_interpreters: set[int] = set()
+        for staff_id, interpreter_id in pairs:
+            if interpreter_id in taken_interpreters:
+                continue
             for _attempt in range(3):
                 booking = Booking(
                     code=new_booking_code(),
@@ -461,6 +524,8 @@ class SchedulingService:
                     booked_by_staff_id=req.booked_by_staff_id,
                     created_at=now,
                     updated_at=now,
+                    interpreter_id=interpreter_id,
+                    interpreter_language=req.interpreter_language,
                 )
                 try:
                     with self.session.begin_nested():
@@ -468,6 +533,15 @@ class SchedulingService:
                 except (IntegrityError, OperationalError) as exc:
                     if isinstance(exc, IntegrityError) and _is_code_collision(exc):
                         continue
+                    if interpreter_id is not None and _is_interpreter_overlap(exc):
+                        log.info(
+                            "booking service=%s start=%s: interpreter %s taken concurrently",
+                            service.id,
+                            slot.start.isoformat(),
+                            interpreter_id,
+                        )
+                        taken_interpreters.add(interpreter_id)
+                        break
                     if _is_lost_race(exc):
                         log.info(
                             "booking service=%s start=%s: staff %s taken concurrently, trying next",
@@ -478,10 +552,11 @@ class SchedulingService:
                         break
                     raise
                 log.info(
-                    "booked %s service=%s staff=%s start=%s",
+                    "booked %s service=%s staff=%s interpreter=%s start=%s",
                     booking.code,
                     service.id,
                     staff_id,
+                    interpreter_id,
                     slot.start.isoformat(),
                 )
                 return booking
@@ -515,7 +590,13 @@ class SchedulingService:
         channel = Channel(booking.channel)
         old_start = booking.start_at
         slot, query = self._free_slot(
-            service, new_start, channel, now, booking.kiosk_id, ignore_booking_id=booking.id
+            service,
+            new_start,
+            channel,
+            now,
+            booking.kiosk_id,
+            ignore_booking_id=booking.id,
+            interpreter_language=booking.interpreter_language,
         )
         busy = query.service.busy_range(slot.start)
         day = slot.start.astimezone(self.tz).date()
@@ -524,9 +605,15 @@ class SchedulingService:
         if booking.staff_id in ranked:
             ranked.remove(booking.staff_id)
             ranked.insert(0, booking.staff_id)
-        for staff_id in ranked:
+        interpreters: list[int | None] = [None]
+        if booking.interpreter_language is not None:
+            interpreters = sorted(
+                slot.interpreter_ids, key=lambda i: (i != booking.interpreter_id, i)
+            )
+        for staff_id, interpreter_id in ((s, i) for i in interpreters for s in ranked):
             try:
                 with self.session.begin_nested():
+                    booking.interpreter_id = interpreter_id
                     booking.staff_id = staff_id
                     booking.start_at = slot.start
                     booking.end_at = slot.end
@@ -536,7 +623,7 @@ class SchedulingService:
                     booking.sequence += 1
             except (IntegrityError, OperationalError) as exc:
                 self.session.refresh(booking)
-                if _is_lost_race(exc):
+                if _is_lost_race(exc) or _is_interpreter_overlap(exc):
                     continue
                 raise
             log.info("rescheduled %s to %s", booking.code, slot.start.isoformat())

@@ -20,6 +20,7 @@ from scheduler.types import (
     ClosurePolicy,
     ExistingBooking,
     Hours,
+    InterpreterSpec,
     ServiceSpec,
     Slot,
     StaffSpec,
@@ -51,6 +52,9 @@ class SlotQuery:
     now: datetime
     # Busy times of a resource every booking of this service needs (e.g. a kiosk).
     extra_busy: tuple[TimeRange, ...] = ()
+    # When set, a slot also needs one interpreter of this language free for it.
+    interpreter_language: str | None = None
+    interpreters: tuple[InterpreterSpec, ...] = ()
 
     def __post_init__(self) -> None:
         if self.now.tzinfo is None or self.now.utcoffset() is None:
@@ -60,6 +64,9 @@ class SlotQuery:
         ids = [member.id for member in self.staff]
         if len(ids) != len(set(ids)):
             raise ValueError("staff ids must be unique")
+        interpreter_ids = [i.id for i in self.interpreters]
+        if len(interpreter_ids) != len(set(interpreter_ids)):
+            raise ValueError("interpreter ids must be unique")
 
 
 def compute_slots(q: SlotQuery) -> list[Slot]:
@@ -86,6 +93,14 @@ def _slots(q: SlotQuery, only: int | None) -> list[Slot]:
     staff = sorted((m for m in q.staff if service.id in m.skills), key=lambda m: m.id)
     if not staff:
         return []
+    interpreters: list[InterpreterSpec] = []
+    if q.interpreter_language is not None:
+        interpreters = sorted(
+            (i for i in q.interpreters if q.interpreter_language in i.languages),
+            key=lambda i: i.id,
+        )
+        if not interpreters:
+            return []
 
     closed = closed_dates(q.closures, q.first_day, q.last_day)
     clock = _WallClock(q.tz)
@@ -102,6 +117,11 @@ def _slots(q: SlotQuery, only: int | None) -> list[Slot]:
     lo = min(starts[0] for _, starts in grids) - before
     hi = max(starts[-1] for _, starts in grids) + duration + after
     busy = _busy_by_staff(q, staff, lo, hi)
+    interpreter_busy: dict[int, tuple[list[int], list[int]]] = {}
+    for interpreter in interpreters:
+        spans = (_span(r) for r in interpreter.busy)
+        merged = _union(s for s in spans if s[1] > lo and s[0] < hi)
+        interpreter_busy[interpreter.id] = ([s for s, _ in merged], [e for _, e in merged])
 
     slots: list[Slot] = []
     for day, starts in grids:
@@ -122,13 +142,26 @@ def _slots(q: SlotQuery, only: int | None) -> list[Slot]:
             for first, last in index_ranges:
                 for index in range(first, last):
                     free_staff[index].append(member.id)
-        for start, ids in zip(starts, free_staff, strict=True):
-            if ids:
+        free_interpreters: list[list[int]] = [[] for _ in starts]
+        for interpreter in interpreters:
+            hours = clock.windows(interpreter.hours, day, city_closed=day in closed)
+            busy_starts, busy_ends = interpreter_busy[interpreter.id]
+            # The interpreter is needed for the appointment only, not the buffers.
+            index_ranges = [
+                (bisect_left(starts, free_start), bisect_right(starts, free_end - duration))
+                for free_start, free_end in _subtract(hours, busy_starts, busy_ends)
+            ]
+            for first, last in _union(r for r in index_ranges if r[0] < r[1]):
+                for index in range(first, last):
+                    free_interpreters[index].append(interpreter.id)
+        for start, ids, interpreter_ids in zip(starts, free_staff, free_interpreters, strict=True):
+            if ids and (interpreter_ids or not interpreters):
                 slots.append(
                     Slot(
                         start=_from_us(start, q.tz),
                         end=_from_us(start + duration, q.tz),
                         staff_ids=tuple(ids),
+                        interpreter_ids=tuple(interpreter_ids),
                     )
                 )
     return slots

@@ -149,6 +149,20 @@ class StaffSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class InterpreterSpec:
+    """An interpreter (sign language or a foreign language) booked with the staff member.
+
+    ``busy`` holds the interpreter's confirmed bookings and other commitments;
+    an interpreter is needed for the appointment itself, not the staff's buffers.
+    """
+
+    id: int
+    languages: frozenset[str]
+    hours: Hours = field(default_factory=Hours)
+    busy: tuple[TimeRange, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class ExistingBooking:
     """A confirmed booking, as the slot computation needs to see it."""
 
@@ -164,3 +178,5 @@ class Slot:
     start: datetime
     end: datetime
     staff_ids: tuple[int, ...]  # qualified staff free for the whole busy range
+    # Interpreters of the requested language free for the appointment (none requested: ()).
+    interpreter_ids: tuple[int, ...] = ()

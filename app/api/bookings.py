@@ -53,6 +53,7 @@ def place_booking(
             locale=body.locale,
             kiosk_id=body.kiosk_id,
             booked_by_staff_id=booked_by,
+            interpreter_language=body.interpreter_language,
         ),
         ctx.clock.now(),
     )

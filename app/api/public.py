@@ -64,8 +64,17 @@ def availability(
     last: Annotated[date, Query(alias="to")],
     channel: Channel = Channel.ONLINE,
     kiosk_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    interpreter_language: Annotated[str | None, Query(max_length=20)] = None,
 ) -> AvailabilityOut:
-    slots = svc.availability(service_id, first, last, channel, ctx.clock.now(), kiosk_id=kiosk_id)
+    slots = svc.availability(
+        service_id,
+        first,
+        last,
+        channel,
+        ctx.clock.now(),
+        kiosk_id=kiosk_id,
+        interpreter_language=interpreter_language,
+    )
     return AvailabilityOut(
         service_id=service_id,
         channel=channel,
@@ -75,6 +84,7 @@ def availability(
                 start=s.start.astimezone(ctx.tz),
                 end=s.end.astimezone(ctx.tz),
                 available_staff=len(s.staff_ids),
+                available_interpreters=len(s.interpreter_ids) if interpreter_language else None,
             )
             for s in slots
         ],

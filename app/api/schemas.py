@@ -48,6 +48,8 @@ class SlotOut(BaseModel):
     start: datetime = Field(description="ISO 8601 with the city's offset (+09:00)")
     end: datetime
     available_staff: int
+    # Only when an interpreter language was asked for.
+    available_interpreters: int | None = None
 
 
 class AvailabilityOut(BaseModel):
@@ -66,6 +68,11 @@ class BookingCreate(Strict):
     phone: str | None = Field(default=None, max_length=40, pattern=PHONE_PATTERN)
     locale: str = Field(default="ja", pattern="^(ja|en)$")
     kiosk_id: DbId | None = None
+    # Reserve an interpreter of this language with the staff member
+    # (codes from GET /api/v1/interpreter-languages, e.g. "pt", "jsl").
+    interpreter_language: str | None = Field(
+        default=None, max_length=20, pattern="^[a-z][a-z0-9-]*$"
+    )
 
 
 class RescheduleIn(Strict):
@@ -82,6 +89,9 @@ class BookingOut(BaseModel):
     service: str
     service_id: int
     kiosk_id: int | None
+    interpreter_language: str | None = None
+    # The language's name in the response's language, when an interpreter is booked.
+    interpreter: str | None = None
     manage_url: str
     ics_url: str
     join_url: str

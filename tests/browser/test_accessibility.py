@@ -110,6 +110,11 @@ branches:
     kiosks:
       - slug: kita-1
         name: 北支所 リモート窓口
+# The service pages then offer the interpreter choice.
+interpreter_languages:
+  - code: pt
+    name_ja: ポルトガル語
+    name_en: Portuguese
 """
 
 
@@ -469,6 +474,9 @@ def admin_pages(audit: Audit, page: Page, data: Seeded) -> None:
     audit.visit(page, "remote counter with the supervisor board", "/staff/counter")
     audit.visit(page, "admin import", "/admin/import")
     audit.visit(page, "admin audit log", "/admin/audit")
+    audit.visit(page, "admin kiosk status", "/admin/kiosk-status")
+    page.click('form[action$="/pairing"] button[type=submit]')
+    audit.check(page, "admin kiosk pairing code")
 
 
 def kiosk_pages(audit: Audit, page: Page, data: Seeded) -> None:
@@ -499,6 +507,12 @@ def kiosk_pages(audit: Audit, page: Page, data: Seeded) -> None:
     )
     audit.visit(page, "kiosk walk-in ticket", f"{home}/ticket/{ticket}")
     audit.visit(page, "kiosk error (invalid link)", "/kiosk/not-a-valid-token")
+    audit.visit(page, "kiosk error (device not paired)", "/kiosk/device")
+    audit.visit(page, "kiosk pairing", "/kiosk/pair")
+    page.fill("#pair-code", "ACDE-3467")
+    page.click("form.kiosk-code-form button[type=submit]")
+    audit.check(page, "kiosk pairing (wrong code)")
+    audit.visit(page, "resident: book at a kiosk", f"/kiosk-booking/{data.kiosk_id}")
     if data.kiosk_code is not None:
         page.goto(home + "/code")
         page.fill("#code", data.kiosk_code)

@@ -81,6 +81,8 @@ def test_demo_city_imports_with_expected_counts(db: Session, demo: CityConfig) -
         "staff": 18,
         "branches": 2,
         "kiosks": 4,
+        "interpreter_languages": 5,
+        "interpreters": 4,
     }
     assert report.updated == 0
     counts = row_counts(db)
@@ -180,6 +182,8 @@ def test_reimport_is_idempotent(db: Session, demo: CityConfig) -> None:
         "staff": 18,
         "branches": 2,
         "kiosks": 4,
+        "interpreter_languages": 5,
+        "interpreters": 4,
     }
     assert row_counts(db) == before
     assert dict(db.execute(select(Staff.login, Staff.password_hash)).all()) == hashes

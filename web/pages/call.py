@@ -50,7 +50,8 @@ router = APIRouter(include_in_schema=False)
 staff_router = APIRouter(route_class=StaffPageRoute, include_in_schema=False)
 
 # Roles a join link may carry on this page (kiosks have their own): the
-# resident, and a third participant invited from the console (app/api/call_team.py).
+# resident, the interpreter booked with the consultation, and a third
+# participant invited from the console (app/api/call_team.py).
 RESIDENT_ROLES = frozenset({"resident", "interpreter", "observer"})
 
 RTC_CONFIG_URL = "/api/v1/rtc-config"

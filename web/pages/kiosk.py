@@ -34,7 +34,7 @@ from app.kiosk import CODE_LENGTH, CodeProblem, KioskCodeRefused, KioskService, 
 from scheduler.orm import Booking
 from scheduler.service import CODE_ALPHABET, CODE_PREFIX
 from web import csrf
-from web.pages import kiosk_call, kiosk_queue
+from web.pages import kiosk_call, kiosk_device, kiosk_queue
 from web.pages.kiosk_support import (
     KioskRoute,
     Screen,
@@ -58,6 +58,8 @@ FormStr = Annotated[str, Form(max_length=100)]
 
 router = APIRouter(route_class=KioskRoute, include_in_schema=False)
 admin_router = APIRouter(route_class=StaffPageRoute, include_in_schema=False)
+# Before "/kiosk/{token}": "/kiosk/pair" is a page of its own, not a kiosk link.
+router.include_router(kiosk_device.router)
 
 
 def _staffed_view(state: Staffed, screen: Screen) -> dict[str, Any]:
@@ -83,7 +85,9 @@ def _staffed_view(state: Staffed, screen: Screen) -> dict[str, Any]:
 
 
 def _booking_url(screen: Screen) -> str:
-    return screen.settings.booking_url or screen.ctx.settings.public_base_url.rstrip("/") + "/"
+    """Behind the QR code: booking a time at this very kiosk (or the configured address)."""
+    base = screen.ctx.settings.public_base_url.rstrip("/")
+    return screen.settings.booking_url or f"{base}/kiosk-booking/{screen.kiosk.id}"
 
 
 def _qr_data_uri(url: str) -> str:

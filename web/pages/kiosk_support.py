@@ -17,6 +17,7 @@ from starlette.responses import HTMLResponse
 
 from app.context import AppContext
 from app.kiosk import KioskService, KioskSettings, KioskUnavailable
+from app.kiosk_devices import COOKIE, DEVICE, KioskDeviceService
 from app.ratelimit import RateLimited
 from app.tokens import TokenError, TokenExpired
 from scheduler.orm import Kiosk
@@ -58,6 +59,13 @@ UNAVAILABLE = KioskErrorPage(
     "This kiosk is not in use",
     "This kiosk has been switched off by the city office.",
     "Please ask the branch staff, or use the counter.",
+)
+DEVICE_LOCKED = KioskErrorPage(
+    403,
+    "kiosk-device-locked",
+    "This device is not registered as a kiosk",
+    "This device has not been paired with a kiosk, or its registration was withdrawn.",
+    "Please ask the branch staff. An administrator can issue a pairing code for this device.",
 )
 FORM_REFUSED = KioskErrorPage(
     403,
@@ -102,7 +110,15 @@ CALL_OVER = KioskErrorPage(
 )
 
 
+class KioskDeviceLocked(KioskUnavailable):
+    """No valid device credential: never paired, revoked, or the kiosk switched off."""
+
+    code = "kiosk-device-locked"
+
+
 def error_kind(exc: Exception) -> KioskErrorPage | None:
+    if isinstance(exc, KioskDeviceLocked):
+        return DEVICE_LOCKED
     if isinstance(exc, TokenExpired):
         return LINK_EXPIRED
     if isinstance(exc, TokenError | RequestValidationError):
@@ -124,6 +140,7 @@ def kiosk_error_page(request: Request, kind: KioskErrorPage) -> HTMLResponse:
         "kiosk/error.html",
         {
             "error": kind,
+            "pair_link": kind is DEVICE_LOCKED,
             "home": home,
             "branch": None,
             "idle": home is not None,
@@ -182,9 +199,22 @@ class Screen:
         return branch.name_ja if self.locale == "ja" else branch.name_en
 
 
+def device_kiosk(request: Request, session: Any) -> Kiosk:
+    """The kiosk this device's credential cookie stands for, or ``KioskDeviceLocked``."""
+    kiosk = KioskDeviceService(session).kiosk_for(request.cookies.get(COOKIE))
+    if kiosk is None:
+        raise KioskDeviceLocked("no valid kiosk device credential")
+    return kiosk
+
+
 def open_screen(request: Request, token: str, ctx: AppContext, session: Any) -> Screen:
+    """The screen of a paired device (``/kiosk/device/...``, credential cookie) or of an
+    administrator's signed kiosk link."""
     svc = KioskService(session, ctx.tz)
-    kiosk = svc.kiosk_from_token(ctx.tokens, token, ctx.clock.now())
+    if token == DEVICE:
+        kiosk = device_kiosk(request, session)
+    else:
+        kiosk = svc.kiosk_from_token(ctx.tokens, token, ctx.clock.now())
     return Screen(kiosk, token, ctx, kiosk_settings(request), svc, page_locale(request))
 
 
@@ -203,6 +233,8 @@ def kiosk_page(
         "kiosk_name": screen.kiosk.name,
         "settings": screen.settings,
         "idle": idle,
+        # Only a paired device reports its health; an admin's signed link does not.
+        "heartbeat_url": f"/kiosk/{DEVICE}/heartbeat" if screen.token == DEVICE else None,
     }
     values.update(context or {})
     response = render(request, template, values, status_code=status_code)

@@ -24,7 +24,8 @@ from app.deps import CtxDep, ReadSchedulingDep, SchedulingDep
 from app.i18n import LOCALES, gettext
 from app.notify import Notifier
 from scheduler.errors import InvalidBookingRequest, SlotUnavailable
-from scheduler.orm import Department, Kiosk, Service
+from scheduler.interpreter_service import languages
+from scheduler.orm import Department, InterpreterLanguage, Kiosk, Service
 from scheduler.service import BookingRequest, SchedulingService
 from scheduler.types import Channel
 from web import csrf
@@ -44,6 +45,9 @@ from web.pages.resident_support import (
     ContactForm,
     FieldError,
     ResidentRoute,
+    carry,
+    chosen_interpreter,
+    chosen_kiosk,
     contact_form,
     default_channel,
     error_page,
@@ -93,6 +97,32 @@ def _active_kiosks(svc: SchedulingService) -> list[Kiosk]:
 
 
 # -- choose a department and a service ----------------------------------------------
+
+
+@router.get("/kiosk-booking/{kiosk_id}")
+def kiosk_services(request: Request, kiosk_id: int, svc: ReadSchedulingDep) -> Response:
+    """Services to book a time at one branch kiosk: behind the QR code a kiosk shows
+    outside staffed hours and to visitors without a booking."""
+    locale = request_locale(request)
+    kiosk = svc.session.get(Kiosk, kiosk_id)
+    if kiosk is None or not kiosk.active:
+        return error_page(request, NOT_FOUND)
+    services = [
+        _service_view(s, locale)
+        for d in svc.departments()
+        for s in d.services
+        if s.active and Channel.KIOSK in service_channels(s)
+    ]
+    return page(
+        request,
+        "resident/kiosk_services.html",
+        {
+            "kiosk": kiosk_label(kiosk, locale),
+            "kiosk_id": kiosk.id,
+            "services": services,
+            "step": 1,
+        },
+    )
 
 
 @router.get("/")
@@ -150,8 +180,21 @@ def service_days(
     wanted = parse_day(first) if first else None
     start_day = min(max(wanted or first_day, first_day), horizon)
     last_day = min(start_day + timedelta(days=DAYS_PER_PAGE - 1), horizon)
-    _, days = overview(svc, service, start_day, last_day, default_channel(service), now, locale)
+    language = chosen_interpreter(request, svc)
+    kiosk = chosen_kiosk(request, svc, service)
+    _, days = overview(
+        svc,
+        service,
+        start_day,
+        last_day,
+        Channel.KIOSK if kiosk else default_channel(service),
+        now,
+        locale,
+        kiosk_id=kiosk.id if kiosk else None,
+        interpreter_language=language.code if language else None,
+    )
     prev_day = max(start_day - timedelta(days=DAYS_PER_PAGE), first_day)
+    extra = carry(language, kiosk)
     return page(
         request,
         "resident/service_days.html",
@@ -159,13 +202,20 @@ def service_days(
             "service": _service_view(service, locale),
             "days": [d for d in days if d.open],
             "day_href": f"/services/{service.id}/day/",
+            "extra": extra,
+            "languages": [
+                {"code": lang.code, "name": lang.name_ja if locale == "ja" else lang.name_en}
+                for lang in languages(svc.session)
+            ],
+            "interpreter": language.code if language else "",
+            "kiosk": {"id": kiosk.id, "label": kiosk_label(kiosk, locale)} if kiosk else None,
             "prev_href": (
-                f"/services/{service.id}?from={prev_day.isoformat()}"
+                f"/services/{service.id}?from={prev_day.isoformat()}{extra}"
                 if start_day > first_day
                 else None
             ),
             "next_href": (
-                f"/services/{service.id}?from={(last_day + timedelta(days=1)).isoformat()}"
+                f"/services/{service.id}?from={(last_day + timedelta(days=1)).isoformat()}{extra}"
                 if last_day < horizon
                 else None
             ),
@@ -190,11 +240,24 @@ def _day_page(
     locale = request_locale(request)
     now = ctx.clock.now()
     bookable = today(now, ctx.tz) <= day <= last_bookable_day(service, now, ctx.tz)
+    language = chosen_interpreter(request, svc)
+    kiosk = chosen_kiosk(request, svc, service)
     slots, days = (
-        overview(svc, service, day, day, default_channel(service), now, locale)
+        overview(
+            svc,
+            service,
+            day,
+            day,
+            Channel.KIOSK if kiosk else default_channel(service),
+            now,
+            locale,
+            kiosk_id=kiosk.id if kiosk else None,
+            interpreter_language=language.code if language else None,
+        )
         if bookable
         else ([], [])
     )
+    extra = carry(language, kiosk)
     is_open = bool(days and days[0].open)
     choices = time_choices(slots, ctx.tz)
     return page(
@@ -210,7 +273,8 @@ def _day_page(
             "afternoon": [c for c in choices if c.afternoon],
             "mode": "book",
             "book_href": f"/services/{service.id}/book",
-            "back_href": f"/services/{service.id}?from={day.isoformat()}",
+            "extra": extra,
+            "back_href": f"/services/{service.id}?from={day.isoformat()}{extra}",
             "waitlist": bookable and is_open and not choices,
             "waitlisted": waitlisted,
             "form": form or ContactForm(mail_locale=locale),
@@ -253,6 +317,8 @@ def _book_page(
     errors: list[FieldError] | None = None,
     taken: bool = False,
     status_code: int = 200,
+    language: InterpreterLanguage | None = None,
+    kiosk_row: Kiosk | None = None,
 ) -> Response:
     locale = request_locale(request)
     now = ctx.clock.now()
@@ -280,7 +346,8 @@ def _book_page(
             "service": _service_view(service, locale),
             "start_iso": start.astimezone(ctx.tz).isoformat(),
             "when": when_label(start, start + duration, ctx.tz, locale),
-            "day_href": f"/services/{service.id}/day/{start.astimezone(ctx.tz).date().isoformat()}",
+            "day_href": f"/services/{service.id}/day/{start.astimezone(ctx.tz).date().isoformat()}"
+            + ("?" + carry(language, kiosk_row)[1:] if language or kiosk_row else ""),
             "taken": taken,
             "alternatives": [
                 {
@@ -296,6 +363,14 @@ def _book_page(
                 for k in (_active_kiosks(svc) if Channel.KIOSK in channels else [])
             ],
             "kiosk_id": kiosk_id,
+            "interpreter": (
+                {
+                    "code": language.code,
+                    "name": language.name_ja if locale == "ja" else language.name_en,
+                }
+                if language is not None
+                else None
+            ),
             "form": form or ContactForm(mail_locale=locale),
             "errors": errors or [],
             "action": f"/services/{service.id}/book",
@@ -323,12 +398,33 @@ def book_form(
         return RedirectResponse(f"/services/{service.id}{query}", status_code=303)
     local_day = wanted.astimezone(ctx.tz).date()
     now = ctx.clock.now()
+    language = chosen_interpreter(request, svc)
+    kiosk = chosen_kiosk(request, svc, service)
     slots, _ = overview(
-        svc, service, local_day, local_day, default_channel(service), now, request_locale(request)
+        svc,
+        service,
+        local_day,
+        local_day,
+        Channel.KIOSK if kiosk else default_channel(service),
+        now,
+        request_locale(request),
+        kiosk_id=kiosk.id if kiosk else None,
+        interpreter_language=language.code if language else None,
     )
     free = any(s.start == wanted for s in slots)
     return _book_page(
-        request, svc, ctx, service, wanted, taken=not free, status_code=200 if free else 409
+        request,
+        svc,
+        ctx,
+        service,
+        wanted,
+        # From a kiosk's QR code: that kiosk is chosen already.
+        channel=Channel.KIOSK.value if kiosk else "",
+        kiosk_id=str(kiosk.id) if kiosk else "",
+        taken=not free,
+        status_code=200 if free else 409,
+        language=language,
+        kiosk_row=kiosk,
     )
 
 
@@ -345,10 +441,12 @@ def book_submit(
     channel: FormStr = "",
     kiosk_id: FormStr = "",
     mail_locale: FormStr = "",
+    interpreter: FormStr = "",
 ) -> Response:
     locale = request_locale(request)
     abuse.check_booking(ctx, request, email)
     service = svc.get_service(service_id)
+    language = chosen_interpreter(request, svc, interpreter)
     wanted = parse_start(start, ctx.tz)
     if wanted is None:
         return RedirectResponse(f"/services/{service.id}", status_code=303)
@@ -384,6 +482,7 @@ def book_submit(
             errors=errs,
             taken=taken,
             status_code=status,
+            language=language,
         )
 
     if errors:
@@ -400,6 +499,7 @@ def book_submit(
                 phone=form.phone or None,
                 locale=form.mail_locale,
                 kiosk_id=kiosk,
+                interpreter_language=language.code if language is not None else None,
             ),
             ctx.clock.now(),
         )

@@ -32,13 +32,13 @@ from scheduler.errors import (
     InvalidBookingRequest,
     SlotUnavailable,
 )
-from scheduler.orm import Service
+from scheduler.orm import InterpreterLanguage, Kiosk, Service
 from scheduler.service import SchedulingService
 from scheduler.slots import compute_slots
 from scheduler.types import Channel, Slot
 from web import csrf
 from web.pages.error_route import ErrorPageRoute
-from web.pages.resident_format import day_label, time_label
+from web.pages.resident_format import day_label, service_channels, time_label
 from web.templating import page_locale, render
 
 # -- rendering -----------------------------------------------------------------
@@ -234,10 +234,18 @@ def overview(
     *,
     kiosk_id: int | None = None,
     ignore_booking_id: int | None = None,
+    interpreter_language: str | None = None,
 ) -> tuple[list[Slot], list[DayInfo]]:
     """Free slots of ``first..last`` and, per day, how many and whether it is open."""
     query = svc.slot_query(
-        service, first, last, channel, now, kiosk_id=kiosk_id, ignore_booking_id=ignore_booking_id
+        service,
+        first,
+        last,
+        channel,
+        now,
+        kiosk_id=kiosk_id,
+        ignore_booking_id=ignore_booking_id,
+        interpreter_language=interpreter_language,
     )
     slots = compute_slots(query)
     closed = closed_dates(query.closures, first, last)
@@ -379,3 +387,32 @@ def contact_form(name: str, email: str, phone: str, mail_locale: str) -> Contact
 
 def request_locale(request: Request) -> str:
     return page_locale(request)
+
+
+# -- the interpreter a resident asks for -----------------------------------------------------
+
+
+def chosen_interpreter(
+    request: Request, svc: SchedulingService, wanted: str | None = None
+) -> InterpreterLanguage | None:
+    """The interpreter language a resident chose (``?interpreter=pt``), if it exists."""
+    code = wanted if wanted is not None else request.query_params.get("interpreter", "")
+    if not code:
+        return None
+    return svc.session.get(InterpreterLanguage, code)
+
+
+def chosen_kiosk(request: Request, svc: SchedulingService, service: Service) -> Kiosk | None:
+    """The branch kiosk a booking is for (``?kiosk=3``, from a kiosk's "book a time"
+    QR code), if the service is offered there and the kiosk is in use."""
+    raw = request.query_params.get("kiosk", "")
+    if not raw.isdigit() or Channel.KIOSK not in service_channels(service):
+        return None
+    kiosk = svc.session.get(Kiosk, int(raw))
+    return kiosk if kiosk is not None and kiosk.active else None
+
+
+def carry(language: InterpreterLanguage | None, kiosk: Kiosk | None = None) -> str:
+    """Query suffix that keeps the interpreter and kiosk choices from page to page."""
+    extra = f"&interpreter={language.code}" if language is not None else ""
+    return extra + (f"&kiosk={kiosk.id}" if kiosk is not None else "")

@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.bookings_view import interpreter_label
 from app.consultations import ConsultationError, Consultations, Outcome
 from app.context import AppContext
 from app.deps import (
@@ -33,6 +34,7 @@ from app.deps import (
     session_expired,
 )
 from app.i18n import gettext
+from app.links import Links
 from app.staff_queue import STATE_LABELS, EventView, QueueEntry, QueueReader, call_state
 from app.staff_week import staff_week, week_start
 from app.tracker.audit import Actor, audit
@@ -237,6 +239,16 @@ async def queue_events(request: Request, ctx: CtxDep, team: bool = False) -> Res
 # -- one booking: details, notes, outcome ----------------------------------------
 
 
+def interpreter_view(booking: Booking, locale: str, links: Links) -> dict[str, str] | None:
+    """The interpreter booked with ``booking``: language and name, and their call link."""
+    label = interpreter_label(booking, locale)
+    if label is None:
+        return None
+    person = booking.interpreter
+    who = f"（{person.name}）" if person is not None else ""
+    return {"label": label + who, "link": links.interpreter_join_url(booking) or ""}
+
+
 def visible_booking(session: Session, staff: Staff, code: str) -> Booking:
     """The booking, if this staff member may see it (the join ticket's rule)."""
     booking = session.scalar(select(Booking).where(Booking.code == code))
@@ -301,6 +313,7 @@ def _booking_page(
             "service": named(booking.service, locale),
             "department": named(booking.service.department, locale),
             "channel": channel_label(booking, locale),
+            "interpreter": interpreter_view(booking, locale, ctx.links),
             "state": state.value,
             "state_label": gettext(locale, STATE_LABELS[state]),
             "timeline": _timeline(events, locale, ctx.tz),

@@ -123,6 +123,7 @@ async function enterRoom() {
   const session = new CallSession({
     signalingUrl: state.signalingUrl,
     room: config.room,
+    // The same page also serves an interpreter (booked or invited) and an observer.
     role: config.role || "resident",
     getToken: async () => config.token,
     iceServers: state.iceServers,
