@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from test_concurrency import ServerThread
 from tests_app_helpers import book
 
+from app import jobs
 from app.clock import FixedClock
 from app.context import AppContext
 from app.tokens import Purpose
@@ -316,6 +317,7 @@ def test_resident_pages_book_with_an_interpreter(
         follow_redirects=False,
     )
     assert r.status_code == 303, r.text[:500]
+    jobs.run_once(ctx, None)  # the worker renders the confirmation's .ics
     with Session(ctx.engine) as session:
         booking = session.scalars(select(Booking)).one()
         assert (booking.interpreter_id, booking.interpreter_language) == (interpreter_id, "pt")
