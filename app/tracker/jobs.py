@@ -15,7 +15,8 @@ log = logging.getLogger(__name__)
 def run_once(ctx: AppContext) -> None:
     now = ctx.clock.now()
     with ctx.writer_sessions() as session:
-        touched = RecordBuilder(session).sync_due(now)
+        builder = RecordBuilder(session)
+        touched = builder.sync_due(now) + builder.sync_walk_ins(now)
         session.commit()
     if touched:
         log.debug("session records: %d refreshed", touched)

@@ -16,6 +16,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.consultations import Consultation, Outcome
+from app.counter_orm import QueueTicket
 from app.staff_queue import NO_SHOW_GRACE, QueueReader
 from app.tracker.derive import DerivedCall, derive_call, staff_id_of
 from app.tracker.records import (
@@ -82,6 +83,7 @@ class RecordBuilder:
         kiosk_id: int | None,
         started_at: datetime,
         now: datetime,
+        queued_at: datetime | None = None,
     ) -> SessionRecord:
         """The record of a call with no booking (a walk-in at a kiosk, or a hand-over room).
 
@@ -113,7 +115,40 @@ class RecordBuilder:
         events = QueueReader(self.session, tz=UTC_ZONE).events([room])[room]
         derived = derive_call(events, slot_end=None, now=now, grace=self.grace)
         self._apply(record, derived, None, now)
+        if queued_at is not None:
+            # A walk-in waits from taking the ticket, before its kiosk joins the room.
+            if record.queued_at is None or queued_at < record.queued_at:
+                record.queued_at = queued_at
+            if record.answered_at is not None:
+                record.wait_seconds = max(
+                    0, int((record.answered_at - record.queued_at).total_seconds())
+                )
         return record
+
+    def sync_walk_ins(self, now: datetime, *, limit: int = 500) -> int:
+        """Records of walk-in tickets staff answered (app/counter.py); returns how many."""
+        stmt = (
+            select(QueueTicket)
+            .outerjoin(SessionRecord, SessionRecord.room == QueueTicket.room_id)
+            .where(
+                QueueTicket.booking_id.is_(None),
+                QueueTicket.accepted_at.is_not(None),
+                or_(SessionRecord.id.is_(None), SessionRecord.closed.is_(False)),
+            )
+            .order_by(QueueTicket.id)
+            .limit(limit)
+        )
+        tickets = list(self.session.scalars(stmt))
+        for ticket in tickets:
+            self.sync_walk_in(
+                ticket.room_id,
+                service_id=ticket.service_id,
+                kiosk_id=ticket.kiosk_id,
+                started_at=ticket.queued_at,
+                now=now,
+                queued_at=ticket.queued_at,
+            )
+        return len(tickets)
 
     def _apply(
         self,

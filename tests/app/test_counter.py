@@ -18,12 +18,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app import jobs
 from app.call_events import CallEventRow
 from app.clock import FixedClock
 from app.context import AppContext
 from app.counter import CounterSettings
 from app.counter_orm import OfferResult, QueueOffer, QueueTicket
 from app.main import create_app
+from app.tracker.records import SessionRecord
 from scheduler.orm import Department, Kiosk, Service, Staff
 from scheduler.service import BookingRequest, SchedulingService
 from scheduler.types import Channel
@@ -342,3 +344,50 @@ def test_yesterdays_tickets_do_not_ring_today(
     new = kiosk.post(f"/api/v1/kiosk/{token}/tickets", json={"service_id": city.consult_id})
     assert new.json()["number"] == 1
     assert [o["ticket_id"] for o in offers(s0)] == [new.json()["id"]]
+
+
+def test_an_answered_walk_in_leaves_a_session_record(
+    app: FastAPI, ctx: AppContext, city: MiniCity, clock: FixedClock
+) -> None:
+    s0 = staff_client(app, "staff0")
+    kiosk = TestClient(app)
+    token = kiosk_token(ctx, city)
+    taken = kiosk.post(f"/api/v1/kiosk/{token}/tickets", json={"service_id": city.consult_id})
+    assert taken.status_code == 201
+    clock.moment = NOW + timedelta(minutes=3)  # three minutes in the queue
+    available(s0)
+    accepted = s0.post(f"/api/v1/staff/offers/{offers(s0)[0]['id']}/accept").json()
+    room = accepted["room"]
+    # What the signaling server records for the call (kiosk, staff, both connected, end).
+    with Session(ctx.engine) as session:
+        for kind, minutes, pid, role in [
+            ("join", 3.1, f"kiosk:{city.kiosk_id}", "kiosk"),
+            ("join", 3.2, accepted["participant"], "staff"),
+            ("call-start", 3.3, None, None),
+            ("call-end", 10.3, accepted["participant"], "staff"),
+        ]:
+            session.add(
+                CallEventRow(
+                    room=room,
+                    kind=kind,
+                    at=NOW + timedelta(minutes=minutes),
+                    participant=pid,
+                    role=role,
+                    node="n1",
+                    detail={},
+                )
+            )
+        session.commit()
+    clock.moment = NOW + timedelta(minutes=11)
+    jobs.run_once(ctx, None)
+    with Session(ctx.engine) as session:
+        record = session.scalars(select(SessionRecord).where(SessionRecord.room == room)).one()
+        kiosk_row = session.get(Kiosk, city.kiosk_id)
+        assert kiosk_row is not None
+        assert (record.kind, record.channel, record.booking_id) == ("walk-in", "kiosk", None)
+        assert (record.kiosk_id, record.branch_id) == (city.kiosk_id, kiosk_row.branch_id)
+        assert record.service_id == city.consult_id
+        # Waited from taking the ticket until staff joined: 3 min 12 s; talked 7 min.
+        assert record.queued_at == NOW  # the ticket, taken at NOW
+        assert record.wait_seconds == 192 and record.talk_seconds == 420
+        assert record.closed and not record.no_show
