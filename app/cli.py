@@ -15,7 +15,7 @@ from pathlib import Path
 
 import uvicorn
 
-from app import jobs, logs
+from app import api_keys, jobs, logs
 from app.context import AppContext
 from app.db import make_engine
 from app.demo import ensure_demo_city
@@ -162,6 +162,14 @@ def cmd_sync_busy(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_api_key(args: argparse.Namespace) -> int:
+    key = api_keys.new_key()
+    print(f"API key for {args.login} (shown once; give it to the calling system):\n{key}")
+    print("Add this entry to MADOGUCHI_API_KEYS (a JSON list) and restart:")
+    print(api_keys.config_entry(args.login, key))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="madoguchi", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -184,6 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_worker)
     p = sub.add_parser("sync-busy", help="re-read staff members' external busy calendars")
     p.set_defaults(func=cmd_sync_busy)
+    p = sub.add_parser("api-key", help="make an API key acting as a staff account")
+    p.add_argument("login")
+    p.set_defaults(func=cmd_api_key)
     return parser
 
 

@@ -7,8 +7,11 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Cookie, Depends, Header, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import api_keys
 from app.context import AppContext
 from app.i18n import negotiate
 from app.tokens import Purpose, TokenNotYetValid
@@ -95,8 +98,34 @@ def session_expired(request: Request, ctx: AppContext) -> bool:
     return False
 
 
-def current_staff(request: Request, session: ReadSession, ctx: CtxDep) -> Staff:
+_BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="apiKey",
+    description="An API key from `madoguchi api-key LOGIN`, for other municipal systems; "
+    "it acts as that staff account. The staff console uses its login cookie instead.",
+)
+
+
+def _api_key_staff(
+    credentials: HTTPAuthorizationCredentials | None, session: Session, ctx: AppContext
+) -> Staff:
+    assert credentials is not None
+    login = api_keys.login_for(credentials.credentials, ctx.settings.api_keys)
+    staff = session.scalar(select(Staff).where(Staff.login == login)) if login is not None else None
+    if staff is None or not staff.active:
+        raise NotLoggedIn
+    return staff
+
+
+def current_staff(
+    request: Request,
+    session: ReadSession,
+    ctx: CtxDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)] = None,
+) -> Staff:
     staff_id = request.session.get("staff_id")
+    if not isinstance(staff_id, int) and credentials is not None:
+        return _api_key_staff(credentials, session, ctx)
     if not isinstance(staff_id, int):
         raise NotLoggedIn
     if session_expired(request, ctx):

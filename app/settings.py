@@ -90,6 +90,8 @@ class Settings(BaseSettings):
     # Personal data in session records and applications older than this is
     # erased or pseudonymised by the jobs loop; 0 keeps it forever.
     retention_days: int = Field(default=0, ge=0)
+    # API keys of other municipal systems, as "login:sha256-hex-digest" (app/api_keys.py).
+    api_keys: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _require_secret_in_production(self) -> Settings:

@@ -74,3 +74,17 @@ def test_db_upgrade_and_import_commands(
     assert main(["import", str(bad)]) == 1
     err = capsys.readouterr().err
     assert "bad.yaml:" in err and "bogus" in err
+
+
+def test_api_key_command_prints_a_key_and_its_settings_entry(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from app import api_keys, cli
+
+    assert cli.main(["api-key", "koseki-system"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    key = next(line for line in lines if line.startswith(api_keys.KEY_PREFIX))
+    entry = lines[-1]
+    assert entry == f"koseki-system:{api_keys.digest(key)}"
+    assert api_keys.login_for(key, [entry]) == "koseki-system"
+    assert api_keys.login_for(key + "x", [entry]) is None

@@ -11,8 +11,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from tracker_helpers import NOW, MiniCity, make_booking
 
+from app import api_keys
 from app.context import AppContext
 from app.tracker.applications import Application, AuditEntry
+from scheduler.orm import Staff
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 BASE = "/api/v1/staff/applications"
@@ -149,3 +151,32 @@ def test_bad_input_is_refused_with_the_field(client: TestClient, city: MiniCity)
     r = client.post(BASE, json={"procedure": "x", "resident_name": "y", "department_id": 99999})
     assert r.status_code == 422 and r.json()["error"]["fields"][0]["field"] == "department_id"
     assert client.get(f"{BASE}/99999").status_code == 404
+
+
+def test_an_api_key_acts_as_its_staff_account(
+    client: TestClient, ctx: AppContext, city: MiniCity
+) -> None:
+    key = api_keys.new_key()
+    ctx.settings.api_keys = [api_keys.config_entry("staff0", key)]
+    auth = {"Authorization": f"Bearer {key}"}
+    made = client.post(
+        BASE,
+        json={"procedure": "転入届", "resident_name": "山田 太郎", "department_id": city.dept_id},
+        headers=auth,
+    )
+    assert made.status_code == 201, made.text
+    listed = client.get(BASE, headers=auth)
+    assert listed.status_code == 200
+    assert made.json()["id"] in [row["id"] for row in listed.json()["items"]]
+    with ctx.sessions() as session:
+        changes = session.scalars(
+            select(AuditEntry).where(AuditEntry.object_id == str(made.json()["id"]))
+        ).all()
+        assert changes and {c.staff_id for c in changes} == {city.staff_ids[0]}
+    # A key nobody configured, or one whose account was switched off, is refused.
+    assert client.get(BASE, headers={"Authorization": "Bearer mdgk_unknown"}).status_code == 401
+    with ctx.sessions() as session:
+        staff = session.scalars(select(Staff).where(Staff.login == "staff0")).one()
+        staff.active = False
+        session.commit()
+    assert client.get(BASE, headers=auth).status_code == 401
