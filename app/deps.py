@@ -123,9 +123,13 @@ def current_staff(
     ctx: CtxDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)] = None,
 ) -> Staff:
-    staff_id = request.session.get("staff_id")
-    if not isinstance(staff_id, int) and credentials is not None:
+    if credentials is not None or "authorization" in request.headers:
+        # A presented key must be valid, even beside a login cookie: a wrong
+        # key silently served under the cookie's account would hide the error.
+        if credentials is None:
+            raise NotLoggedIn
         return _api_key_staff(credentials, session, ctx)
+    staff_id = request.session.get("staff_id")
     if not isinstance(staff_id, int):
         raise NotLoggedIn
     if session_expired(request, ctx):

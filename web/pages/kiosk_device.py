@@ -18,7 +18,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
@@ -143,12 +143,29 @@ class HeartbeatIn(BaseModel):
     rtt_ms: int | None = Field(default=None, ge=0, le=600_000)
 
 
-@device_api.post("/kiosk/device/heartbeat")
-def heartbeat(request: Request, body: HeartbeatIn, ctx: CtxDep, session: WriteSession) -> Response:
-    svc = KioskDeviceService(session)
-    kiosk = svc.kiosk_for(request.cookies.get(COOKIE))
+class DeviceLocked(HTTPException):
+    def __init__(self) -> None:
+        super().__init__(status_code=401, detail="kiosk-device-locked")
+
+
+def paired_kiosk(request: Request, session: WriteSession) -> Kiosk:
+    """The kiosk of the device's credential; checked before the body is read, so a
+    request without one (a forged cross-site post, say) is refused as such."""
+    kiosk = KioskDeviceService(session).kiosk_for(request.cookies.get(COOKIE))
     if kiosk is None:
-        return JSONResponse({"error": "kiosk-device-locked"}, status_code=401)
+        raise DeviceLocked
+    return kiosk
+
+
+@device_api.post("/kiosk/device/heartbeat")
+def heartbeat(
+    request: Request,
+    kiosk: Annotated[Kiosk, Depends(paired_kiosk)],
+    body: HeartbeatIn,
+    ctx: CtxDep,
+    session: WriteSession,
+) -> Response:
+    svc = KioskDeviceService(session)
     svc.record_beat(
         kiosk,
         Beat(
