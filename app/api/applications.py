@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from app.api.schemas import DbId, IdPath, IdQuery
 from app.context import AppContext
 from app.deps import CtxDep, CurrentStaff, WriteSession
 from app.errors import error_body
@@ -68,13 +69,13 @@ class ApplicationDetail(ApplicationOut):
 class ApplicationIn(BaseModel):
     procedure: str = Field(min_length=1, max_length=120)
     resident_name: str = Field(min_length=1, max_length=100)
-    department_id: int
+    department_id: DbId
     resident_email: str | None = Field(default=None, max_length=200)
     locale: str = Field(default="ja", pattern="^(ja|en)$")
     due_date: date | None = None
     notes: str = Field(default="", max_length=20_000)
     # Open from a session: the booking whose call it came from.
-    booking_id: int | None = None
+    booking_id: DbId | None = None
 
 
 class StatusIn(BaseModel):
@@ -83,12 +84,12 @@ class StatusIn(BaseModel):
 
 
 class AttachIn(BaseModel):
-    booking_id: int
+    booking_id: DbId
 
 
 class AssignIn(BaseModel):
-    assignee_id: int | None = None
-    department_id: int | None = None
+    assignee_id: DbId | None = None
+    department_id: DbId | None = None
 
 
 def actor_of(request: Request, staff: Staff) -> Actor:
@@ -161,8 +162,8 @@ def list_(
     session: WriteSession,
     ctx: CtxDep,
     status: ApplicationStatus | None = None,
-    department_id: int | None = None,
-    assignee_id: int | None = None,
+    department_id: IdQuery = None,
+    assignee_id: IdQuery = None,
     overdue: bool = False,
     created_from: date | None = None,
     created_to: date | None = None,
@@ -187,8 +188,8 @@ def export_csv(
     session: WriteSession,
     ctx: CtxDep,
     status: ApplicationStatus | None = None,
-    department_id: int | None = None,
-    assignee_id: int | None = None,
+    department_id: IdQuery = None,
+    assignee_id: IdQuery = None,
     overdue: bool = False,
     created_from: date | None = None,
     created_to: date | None = None,
@@ -239,7 +240,11 @@ def create(
 
 @router.get("/{application_id}", response_model=ApplicationDetail)
 def read(
-    request: Request, application_id: int, staff: CurrentStaff, session: WriteSession, ctx: CtxDep
+    request: Request,
+    application_id: IdPath,
+    staff: CurrentStaff,
+    session: WriteSession,
+    ctx: CtxDep,
 ) -> ApplicationDetail | JSONResponse:
     app = _load(session, application_id)
     if isinstance(app, JSONResponse):
@@ -254,7 +259,7 @@ def read(
 @router.post("/{application_id}/status", response_model=ApplicationDetail)
 def change_status(
     request: Request,
-    application_id: int,
+    application_id: IdPath,
     body: StatusIn,
     staff: CurrentStaff,
     session: WriteSession,
@@ -276,7 +281,7 @@ def change_status(
 @router.post("/{application_id}/assign", response_model=ApplicationDetail)
 def assign(
     request: Request,
-    application_id: int,
+    application_id: IdPath,
     body: AssignIn,
     staff: CurrentStaff,
     session: WriteSession,
@@ -303,7 +308,7 @@ def assign(
 @router.post("/{application_id}/sessions", response_model=ApplicationDetail)
 def attach_session(
     request: Request,
-    application_id: int,
+    application_id: IdPath,
     body: AttachIn,
     staff: CurrentStaff,
     session: WriteSession,

@@ -30,7 +30,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.api.schemas import JoinTicketOut
+from app.api.schemas import DbId, JoinTicketOut
 from app.context import AppContext
 from app.deps import CtxDep, CurrentStaff, Forbidden, ReadSchedulingDep
 from app.tokens import Purpose, TokenError
@@ -58,7 +58,7 @@ class InviteOut(BaseModel):
 
 
 class HandoverIn(BaseModel):
-    staff_id: int
+    staff_id: DbId
     mode: Literal["warm", "cold"]
 
 

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from app.api.schemas import JoinTicketOut
+from app.api.schemas import DbId, IdPath, JoinTicketOut
 from app.context import AppContext
 from app.counter import CounterError, CounterService, CounterSettings, TicketGone, TicketView
 from app.counter_orm import QueueOffer, QueueTicket, TicketStatus
@@ -94,7 +94,7 @@ def kiosk_participant(kiosk: Kiosk) -> str:
 
 
 class TicketIn(BaseModel):
-    service_id: int
+    service_id: DbId
 
 
 class TicketOut(BaseModel):
@@ -153,7 +153,7 @@ def take_ticket(
 @router.get("/kiosk/{token}/tickets/{ticket_id}", response_model=TicketOut)
 def ticket_status(
     token: str,
-    ticket_id: int,
+    ticket_id: IdPath,
     request: Request,
     ctx: CtxDep,
     session: WriteSession,
@@ -175,7 +175,7 @@ def ticket_status(
 @router.delete("/kiosk/{token}/tickets/{ticket_id}", status_code=204)
 def leave_queue(
     token: str,
-    ticket_id: int,
+    ticket_id: IdPath,
     request: Request,
     ctx: CtxDep,
     session: WriteSession,
@@ -202,7 +202,7 @@ class PresenceIn(BaseModel):
 
 class OfferOut(BaseModel):
     id: int
-    ticket_id: int
+    ticket_id: IdPath
     number: int
     service: str
     expires_at: datetime
@@ -272,7 +272,7 @@ def my_offers(
     responses={409: {"model": dict}},
 )
 def accept_offer(
-    offer_id: int,
+    offer_id: IdPath,
     request: Request,
     staff: CurrentStaff,
     ctx: CtxDep,
@@ -292,7 +292,7 @@ def accept_offer(
 
 @router.post("/staff/offers/{offer_id}/decline", status_code=204)
 def decline_offer(
-    offer_id: int,
+    offer_id: IdPath,
     request: Request,
     staff: CurrentStaff,
     ctx: CtxDep,
@@ -314,7 +314,7 @@ def decline_offer(
     responses={409: {"model": dict}},
 )
 def rejoin(
-    ticket_id: int,
+    ticket_id: IdPath,
     request: Request,
     staff: CurrentStaff,
     ctx: CtxDep,
@@ -331,7 +331,7 @@ def rejoin(
 
 @router.post("/staff/counter/tickets/{ticket_id}/finish", status_code=204)
 def finish_call(
-    ticket_id: int,
+    ticket_id: IdPath,
     request: Request,
     staff: CurrentStaff,
     ctx: CtxDep,

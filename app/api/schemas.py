@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
+from fastapi import Path, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from scheduler.types import Channel
@@ -15,6 +16,9 @@ PHONE_PATTERN = r"^\+?[0-9][0-9\- ]{6,18}[0-9]$"
 # and must be refused as input, not overflow the database driver.
 MAX_ID = 2**31 - 1
 DbId = Annotated[int, Field(ge=1, le=MAX_ID)]
+# The same bound for ids in paths and query strings.
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 
 class Strict(BaseModel):

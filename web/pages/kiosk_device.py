@@ -22,6 +22,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from app.api.schemas import IdPath
 from app.deps import CtxDep, CurrentAdmin, ReadSession, WriteSession
 from app.i18n import gettext
 from app.kiosk_devices import (
@@ -283,7 +284,7 @@ def _kiosk_or_404(request: Request, admin: Staff, session: Any, kiosk_id: int) -
 @admin_router.post("/admin/kiosks/{kiosk_id}/pairing")
 def issue_pairing(
     request: Request,
-    kiosk_id: int,
+    kiosk_id: IdPath,
     admin: CurrentAdmin,
     session: WriteSession,
     ctx: CtxDep,
@@ -317,7 +318,7 @@ def issue_pairing(
 @admin_router.post("/admin/kiosks/{kiosk_id}/revoke")
 def revoke(
     request: Request,
-    kiosk_id: int,
+    kiosk_id: IdPath,
     admin: CurrentAdmin,
     session: WriteSession,
     ctx: CtxDep,
