@@ -10,7 +10,7 @@ from sqlalchemy import select
 from tracker_helpers import NOW, MiniCity, make_booking
 
 from app.context import AppContext
-from app.tracker.applications import AuditEntry
+from app.tracker.applications import Application, AuditEntry
 from app.tracker.audit import Actor
 from app.tracker.record_builder import RecordBuilder
 from app.tracker.service import ApplicationService, NewApplication
@@ -132,3 +132,68 @@ def test_open_from_a_session_and_attach_another(
     assert r.status_code == 303
     page = client.get(detail_path).text
     assert f"/staff/bookings/{codes[0]}" in page and f"/staff/bookings/{codes[1]}" in page
+
+
+def test_assignment_and_due_date_are_set_on_the_detail_page(
+    client: TestClient, ctx: AppContext, city: MiniCity
+) -> None:
+    _, fine, _ = seed(ctx, city)
+    login(client)
+    page = client.get(f"/staff/applications/{fine}", headers={"accept-language": "ja"})
+    assert "担当と期限" in page.text and 'action="/staff/applications/' in page.text
+    token = CSRF.search(page.text)
+    assert token
+    form = {
+        "csrf_token": token.group(1),
+        "department_id": str(city.dept_id),
+        "assignee_id": str(city.staff_ids[1]),
+        "due_date": "2026-12-24",
+    }
+    r = client.post(f"/staff/applications/{fine}/assignment", data=form, follow_redirects=False)
+    assert r.status_code == 303
+    with ctx.sessions() as session:
+        app = session.get(Application, fine)
+        assert app is not None
+        assert (app.assignee_id, app.due_date) == (city.staff_ids[1], date(2026, 12, 24))
+        kinds = [e.kind for e in app.events]
+    assert kinds[-2:] == ["assigned", "due"]
+    # The timeline names events in the staff member's language, not by their codes.
+    shown = client.get(f"/staff/applications/{fine}", headers={"accept-language": "ja"}).text
+    assert '<span data-kind="assigned">担当を変更</span>' in shown
+    assert '<span data-kind="due">期限を変更</span>' in shown
+    # Saving the same values again records nothing new; a bad date is refused.
+    assert (
+        client.post(
+            f"/staff/applications/{fine}/assignment", data=form, follow_redirects=False
+        ).status_code
+        == 303
+    )
+    bad = client.post(
+        f"/staff/applications/{fine}/assignment",
+        data={**form, "due_date": "2026-13-40"},
+        follow_redirects=False,
+    )
+    assert bad.status_code == 422
+    with ctx.sessions() as session:
+        app = session.get(Application, fine)
+        assert app is not None and len(app.events) == len(kinds)
+
+
+def test_the_list_pages_past_fifty(client: TestClient, ctx: AppContext, city: MiniCity) -> None:
+    actor = Actor(city.staff_ids[0])
+    with ctx.sessions() as session:
+        svc = ApplicationService(session, StatusMail(session, ctx.links), NOW)
+        for n in range(55):
+            svc.open(NewApplication("転入届", f"住民 {n:02d}", city.dept_id), actor)
+        session.commit()
+    login(client)
+    first = client.get("/staff/applications?q=住民", headers={"accept-language": "ja"}).text
+    assert "55件" in first and "2ページ中1ページ目" in first
+    assert first.count('<a href="/staff/applications/') == 50
+    nxt = re.search(r'<a href="([^"]+)" rel="next">', first)
+    assert nxt and "page=2" in nxt.group(1) and "q=" in nxt.group(1)
+    second = client.get(nxt.group(1).replace("&amp;", "&")).text
+    assert second.count('<a href="/staff/applications/') == 5
+    assert 'rel="prev"' in second and 'rel="next"' not in second
+    # The oldest five are on the second page (newest first).
+    assert "住民 00" in second and "住民 00" not in first

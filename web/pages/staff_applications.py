@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
@@ -19,7 +20,7 @@ from app.context import AppContext
 from app.deps import CtxDep, CurrentStaff, WriteSession
 from app.tracker.applications import Application, ApplicationDocument
 from app.tracker.audit import audit
-from app.tracker.queries import ApplicationFilter, is_overdue, list_applications
+from app.tracker.queries import PAGE_SIZE, ApplicationFilter, is_overdue, list_applications
 from app.tracker.record_builder import RecordBuilder
 from app.tracker.service import ApplicationError, NewApplication
 from app.tracker.workflow import STATUS_LABELS, ApplicationStatus, IllegalTransition, allowed
@@ -39,6 +40,11 @@ def _date(value: str | None) -> date | None:
         return date.fromisoformat(value) if value else None
     except ValueError:
         return None
+
+
+def _status_label(value: str | None) -> str | None:
+    status = _status(value)
+    return STATUS_LABELS[status] if status is not None else None
 
 
 def _status(value: str | None) -> ApplicationStatus | None:
@@ -61,6 +67,7 @@ def applications_page(
     created_from: str | None = None,
     created_to: str | None = None,
     q: str = "",
+    page: str | None = None,
 ) -> Response:
     f = ApplicationFilter(
         _status(status),
@@ -73,10 +80,14 @@ def applications_page(
     )
     now = ctx.clock.now()
     today = now.astimezone(ctx.tz).date()
-    apps, total = list_applications(session, f, today, ctx.tz)
+    number = max(1, min(_int(page) or 1, 100_000))
+    apps, total = list_applications(
+        session, f, today, ctx.tz, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE
+    )
     audit(session, actor_of(request, staff), "read", "application-list", "-", now, repr(f))
     session.commit()
     query = request.url.query
+    pages = max(1, -(-total // PAGE_SIZE))
     return console_page(
         request,
         "staff/applications.html",
@@ -95,8 +106,30 @@ def applications_page(
                 select(Staff).where(Staff.active.is_(True)).order_by(Staff.display_name)
             ),
             "csv_href": "/api/v1/staff/applications/export.csv" + (f"?{query}" if query else ""),
+            "page": number,
+            "pages": pages,
+            "prev_href": _page_href(request, number - 1) if number > 1 else None,
+            "next_href": _page_href(request, number + 1) if number < pages else None,
         },
     )
+
+
+def _page_href(request: Request, number: int) -> str:
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != "page"]
+    return "/staff/applications?" + urlencode([*params, ("page", str(number))])
+
+
+# Timeline entries as staff read them (kinds are stored in English, untranslated).
+EVENT_LABELS = {
+    "opened": "Opened",
+    "status": "Status changed",
+    "session-attached": "Session attached",
+    "assigned": "Assigned",
+    "due": "Due date set",
+    "document-requested": "Document requested",
+    "reply": "Reply from the resident",
+    "document-uploaded": "Document received",
+}
 
 
 def _row(app: Application, today: date) -> dict[str, Any]:
@@ -149,9 +182,22 @@ def _detail_page(
                 for r in records
             ],
             "events": [
-                {"e": e, "at": e.at.astimezone(ctx.tz).strftime("%Y-%m-%d %H:%M")}
+                {
+                    "e": e,
+                    "at": e.at.astimezone(ctx.tz).strftime("%Y-%m-%d %H:%M"),
+                    "label": EVENT_LABELS.get(e.kind, e.kind),
+                    "to_label": _status_label(e.to_status),
+                }
                 for e in app.events
             ],
+            "departments": list(
+                session.scalars(select(Department).order_by(Department.sort_order))
+            ),
+            "staff_members": list(
+                session.scalars(
+                    select(Staff).where(Staff.active.is_(True)).order_by(Staff.display_name)
+                )
+            ),
             "targets": [(s.value, STATUS_LABELS[s]) for s in sorted(allowed(app.status_enum))],
             "status_url": ctx.links.application_url(app.id, app.reference),
             "error": error,
@@ -200,6 +246,40 @@ def change_status(
             request, staff, session, ctx, app,
             error="This status change is not allowed.", status_code=409,
         )  # fmt: skip
+    session.commit()
+    return RedirectResponse(f"/staff/applications/{application_id}", status_code=303)
+
+
+@router.post("/staff/applications/{application_id}/assignment")
+def change_assignment(
+    application_id: int,
+    request: Request,
+    staff: CurrentStaff,
+    session: WriteSession,
+    ctx: CtxDep,
+    department_id: Annotated[str, Form()] = "",
+    assignee_id: Annotated[str, Form()] = "",
+    due_date: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    verify_staff_csrf(request, staff, csrf_token)
+    app = _load(session, application_id)
+    svc = service(session, ctx)
+    actor = actor_of(request, staff)
+    department, assignee, due = _int(department_id), _int(assignee_id), _date(due_date)
+    if due_date and due is None:
+        return _detail_page(
+            request, staff, session, ctx, app, error="Enter a valid date.", status_code=422
+        )
+    try:
+        if (department or app.department_id) != app.department_id or assignee != app.assignee_id:
+            svc.assign(app, actor, staff_id=assignee, department_id=department)
+        if due != app.due_date:
+            svc.set_due(app, due, actor)
+    except ApplicationError as exc:
+        session.rollback()
+        app = _load(session, application_id)
+        return _detail_page(request, staff, session, ctx, app, error=str(exc), status_code=422)
     session.commit()
     return RedirectResponse(f"/staff/applications/{application_id}", status_code=303)
 
