@@ -18,7 +18,9 @@ from sqlalchemy import ColumnElement, Date, Index, Integer, Select, case, cast, 
 from sqlalchemy.orm import Session
 
 from app.tracker.records import RecordChannel, RecordKind, SessionRecord
+from scheduler.calendar import closed_dates
 from scheduler.orm import Booking, Branch, DepartmentHours, Service
+from scheduler.service import SchedulingService
 
 QUARTER = 15  # minutes: office hours are compared at this resolution
 
@@ -190,8 +192,8 @@ def build_dashboard(
 
     # Requests: bookings made in the range, by when the resident made them.
     b = Booking
-    _, weekday, hour, quarter = _local_parts(session, b.created_at, offset, tz)
-    req = select(weekday, hour * (60 // QUARTER) + quarter, func.count()).where(
+    req_day, weekday, hour, quarter = _local_parts(session, b.created_at, offset, tz)
+    req = select(req_day, weekday, hour * (60 // QUARTER) + quarter, func.count()).where(
         b.created_at >= lo, b.created_at < hi
     )
     if department_id is not None:
@@ -199,10 +201,13 @@ def build_dashboard(
             Service.department_id == department_id
         )
     office = _office_quarters(session, department_id)
+    # Public holidays, the year-end closure and the city's own closed days are
+    # outside office hours whatever the weekly hours say.
+    closed = closed_dates(SchedulingService(session, tz=tz).closure_policy(), first, last)
     requests = outside = 0
-    for wd, q, n in session.execute(req.group_by(weekday, hour, quarter)):
+    for made_on, wd, q, n in session.execute(req.group_by(req_day, weekday, hour, quarter)):
         requests += n
-        if (int(wd), int(q)) not in office:
+        if _day(made_on) in closed or (int(wd), int(q)) not in office:
             outside += n
     return Dashboard(
         first=first,

@@ -115,3 +115,18 @@ def test_the_dashboard_page_draws_accessible_svg_charts(
     assert 'data-figure="no-show-rate">10.0%<' in page.text
     assert 'data-figure="outside-hours">60.0%<' in page.text
     assert "style=" not in "".join(svgs)
+
+
+def test_requests_on_a_public_holiday_are_outside_office_hours(
+    ctx: AppContext, city: MiniCity
+) -> None:
+    with ctx.sessions() as session:
+        # Monday 23 Nov 2026 is 勤労感謝の日; the Tuesday after is an ordinary day.
+        for i, made in enumerate(("2026-11-23T10:00:00+09:00", "2026-11-24T10:00:00+09:00")):
+            b = make_booking(
+                session, city.consult_id, city.staff_ids[0], NOW + timedelta(days=i + 3)
+            )
+            b.created_at = datetime.fromisoformat(made)
+        session.commit()
+        d = build_dashboard(session, date(2026, 11, 23), date(2026, 11, 24), ctx.tz)
+        assert (d.requests, d.requests_outside_hours) == (2, 1)
