@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Protocol
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, not_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.clock import Clock
@@ -109,10 +109,27 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
 
 
+# Booking mails that carry the booking's .ics, rendered by the worker before
+# delivery (app/notify.py, Notifier.attach_calendars); reminders carry none.
+CALENDAR_KINDS = ("booking-confirmed", "booking-rescheduled", "booking-cancelled")
+
+
+def awaiting_calendar() -> ColumnElement[bool]:
+    """Rows whose .ics is not rendered yet (NULL; rendered-but-none is '')."""
+    return and_(
+        OutboxMail.channel == "mail",
+        OutboxMail.kind.in_(CALENDAR_KINDS),
+        OutboxMail.booking_id.is_not(None),
+        OutboxMail.ics.is_(None),
+    )
+
+
 def _due(now: datetime) -> object:
     pending = and_(
         OutboxMail.status == OutboxStatus.PENDING,
         or_(OutboxMail.next_attempt_at.is_(None), OutboxMail.next_attempt_at <= now),
+        # A booking committed after this pass rendered calendars waits for the next.
+        not_(awaiting_calendar()),
     )
     abandoned = and_(OutboxMail.status == OutboxStatus.SENDING, OutboxMail.lease_until < now)
     return or_(pending, abandoned)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.bookings_view import booking_ics, calendar_event, interpreter_label
 from app.context import AppContext
+from app.mail import awaiting_calendar
 from scheduler.ical import booking_calendar
 from scheduler.orm import Booking, OutboxMail, OutboxStatus, Service, WaitlistEntry
 
@@ -36,8 +37,6 @@ def english_when(booking: Booking, ctx: AppContext) -> str:
 
 
 REMINDER_KIND = "booking-reminder"
-# Booking mails that carry the booking's .ics (reminders do not).
-CALENDAR_KINDS = ("booking-confirmed", "booking-rescheduled", "booking-cancelled")
 
 
 class Notifier:
@@ -138,13 +137,7 @@ class Notifier:
         """
         rows = self.session.scalars(
             select(OutboxMail)
-            .where(
-                OutboxMail.status == OutboxStatus.PENDING,
-                OutboxMail.channel == "mail",
-                OutboxMail.kind.in_(CALENDAR_KINDS),
-                OutboxMail.booking_id.is_not(None),
-                OutboxMail.ics.is_(None),
-            )
+            .where(OutboxMail.status == OutboxStatus.PENDING, awaiting_calendar())
             .order_by(OutboxMail.id)
         ).all()
         done = 0
@@ -152,7 +145,8 @@ class Notifier:
             assert row.booking_id is not None
             booking = self.session.get(Booking, row.booking_id)
             if booking is None:
-                continue  # erased since: the mail goes without a calendar file
+                row.ics = ""  # erased since: the mail goes without a calendar file
+                continue
             row.ics = booking_ics(booking, self.ctx.links, self.ctx.tz).decode()
             done += 1
         return done

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from smtp_inbox import Inbox, smtp_server  # type: ignore[import-not-found]
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from test_admin import csrf_of, login  # type: ignore[import-not-found]
 from tests_app_helpers import book  # type: ignore[import-not-found]
@@ -136,6 +136,9 @@ def test_a_crashed_workers_lease_expires_and_the_mail_goes_once(
     channels = {"mail": MailChannel(SmtpMailer("127.0.0.1", port), "city@example.jp")}
     book(client, city.consult_id, TEN)
     lease = timedelta(minutes=5)
+    # Not claimable until a worker's pass has rendered its .ics.
+    assert claim(ctx.writer_sessions, clock, channels, limit=10, lease=lease)[1] == []
+    jobs.run_once(ctx, None)  # renders the calendar; no channel, so nothing is sent
     # A worker claims the row and dies before sending: the row stays "sending".
     _, ids = claim(ctx.writer_sessions, clock, channels, limit=10, lease=lease)
     assert len(ids) == 1
@@ -272,3 +275,19 @@ def test_the_worker_renders_the_calendar_file_of_queued_booking_mail(
         s.replace("\r\n", "\n") for s in stored if s is not None
     ]
     assert all("SEQUENCE:1" in s for s in sent)
+
+
+def test_a_booking_mail_of_an_erased_booking_goes_without_a_calendar(
+    client: TestClient, city, ctx: AppContext, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp
+    book(client, city.consult_id, TEN)
+    with Session(ctx.engine) as session:
+        # The booking row is gone before the worker ran (e.g. erased): the mail still goes.
+        session.execute(update(OutboxMail).values(booking_id=None))
+        session.commit()
+    assert jobs.run_once(ctx, SmtpMailer("127.0.0.1", port)) == 1
+    (msg,) = inbox.messages
+    assert [
+        p.get_content_type() for p in msg.walk() if p.get_content_type() == "text/calendar"
+    ] == []
