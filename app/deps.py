@@ -123,11 +123,10 @@ def current_staff(
     ctx: CtxDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)] = None,
 ) -> Staff:
-    if credentials is not None or "authorization" in request.headers:
+    if credentials is not None:
         # A presented key must be valid, even beside a login cookie: a wrong
         # key silently served under the cookie's account would hide the error.
-        if credentials is None:
-            raise NotLoggedIn
+        # Other schemes (e.g. Basic from a city's intranet proxy) are not ours.
         return _api_key_staff(credentials, session, ctx)
     staff_id = request.session.get("staff_id")
     if not isinstance(staff_id, int):

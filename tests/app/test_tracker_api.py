@@ -173,6 +173,8 @@ def test_an_api_key_acts_as_its_staff_account(
             select(AuditEntry).where(AuditEntry.object_id == str(made.json()["id"]))
         ).all()
         assert changes and {c.staff_id for c in changes} == {city.staff_ids[0]}
+    # Basic credentials (a proxy's, say) are not an API key: the cookie still decides.
+    assert client.get(BASE, headers={"Authorization": "Basic dXNlcjpwdw=="}).status_code == 401
     # A key nobody configured, or one whose account was switched off, is refused.
     assert client.get(BASE, headers={"Authorization": "Bearer mdgk_unknown"}).status_code == 401
     with ctx.sessions() as session:
