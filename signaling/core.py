@@ -85,6 +85,7 @@ from signaling.messages import (
     Waiting,
     You,
     parse,
+    relayed_text,
     serialize,
 )
 from signaling.room import (
@@ -361,8 +362,15 @@ class SignalingCore(RoomView):
         if target.status is not PeerStatus.PRESENT:
             # Lost anyway: negotiation is redone by the ICE restart after resume.
             return []
-        out_msg: ServerMessage = replace(msg, to=None, from_=me.pid)
-        return self._deliver(room, target, out_msg)
+        # The hot path of the server: encoded once, straight from the parsed
+        # message (serialize(replace(msg, to=None, from_=...)) gives the same text).
+        text = relayed_text(msg, me.pid)
+        conn_id = room.local.get(target.pid)
+        if conn_id is not None:
+            return [SendText(conn_id, text)]
+        if target.node == self.node:
+            return []  # our seat, socket gone: reconnecting
+        return [Publish(DeliverEvent(room.id, target.pid, target.node, text, self.node))]
 
     def _deliver(self, room: Room, target: SeatRecord, msg: ServerMessage) -> list[Action]:
         conn_id = room.local.get(target.pid)

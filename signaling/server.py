@@ -35,6 +35,11 @@ from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
 from websockets.protocol import Event, State
 
+try:  # websockets' C extension; the pure-Python fallback where it was not built
+    from websockets.speedups import apply_mask
+except ImportError:  # pragma: no cover
+    from websockets.utils import apply_mask
+
 from signaling.bus import BusEvent, Cluster
 from signaling.core import (
     Action,
@@ -48,7 +53,7 @@ from signaling.core import (
 from signaling.errors import BusError, CloseCode
 from signaling.events import EventKind, EventSink
 from signaling.messages import serialize
-from signaling.metrics import CONNECTIONS, CONNECTIONS_TOTAL, MESSAGES_IN, MESSAGES_OUT
+from signaling.metrics import CONNECTIONS, CONNECTIONS_TOTAL, FRAMES
 
 log = logging.getLogger(__name__)
 
@@ -68,16 +73,97 @@ class CoreConnection(ServerConnection):
 
     websockets' asyncio connection queues each message for the handler task
     to ``recv()``: a future, a task switch and several coroutine frames per
-    frame. Signaling is a relay whose per-message work is tiny, so that
-    overhead dominated; here whole data frames go from ``data_received`` to
-    the core synchronously. Fragmented messages (rare: browsers send one frame
-    per message) keep the normal path, and once one is seen the connection
-    stays on it so messages are never reordered. Control frames (ping, pong,
-    close) are untouched.
+    frame; and its sans-I/O parser is a generator that costs more than the
+    rest of a relay. Signaling is a relay whose own per-message work is tiny,
+    so once the connection is open and ``deliver`` is set, this class splits
+    the byte stream into frames itself:
+
+    - a whole, unfragmented, masked text or binary frame without RSV bits and
+      within ``max_size`` (every frame a browser sends) is unmasked and handed
+      to ``deliver`` synchronously;
+    - every other *whole* frame (ping, pong, close, fragments, anything
+      malformed) goes to websockets' parser unchanged, so the library keeps
+      answering pings, closing handshakes and protocol errors. The parser only
+      ever sees whole frames, so it is always at a frame boundary;
+    - an incomplete frame waits in ``_partial`` for the next read; a frame
+      announcing more than ``max_size`` hands the stream to the library for
+      good (it closes with 1009).
+
+    Once a fragmented message is seen the connection stays on the library's
+    path, so messages are never reordered.
     """
 
     deliver: Callable[[str | bytes], None] | None = None
     _queued_path = False
+    _splitting = False
+    _partial = b""
+
+    def data_received(self, data: bytes) -> None:
+        if not self._splitting:
+            if (
+                self.deliver is None
+                or self._queued_path
+                or self.protocol.state is not State.OPEN
+                or self.protocol.reader.buffer  # the library holds part of a frame
+            ):
+                super().data_received(data)
+                return
+            self._splitting = True
+        buf = self._partial + data if self._partial else data
+        size = len(buf)
+        limit = self.protocol.max_message_size or MAX_FRAME_BYTES
+        i = 0
+        while size - i >= 2:
+            b0 = buf[i]
+            b1 = buf[i + 1]
+            length = b1 & 0x7F
+            head = 2
+            if length == 126:
+                if size - i < 4:
+                    break
+                length = int.from_bytes(buf[i + 2 : i + 4])
+                head = 4
+            elif length == 127:
+                if size - i < 10:
+                    break
+                length = int.from_bytes(buf[i + 2 : i + 10])
+                head = 10
+            if length > limit:
+                # Too big: let the library refuse it (1009) and own the stream.
+                self._splitting = False
+                self._partial = b""
+                super().data_received(buf[i:])
+                return
+            masked = b1 & 0x80
+            if masked:
+                head += 4
+            end = i + head + length
+            if end > size:
+                break
+            deliver = self.deliver
+            if (
+                masked
+                and b0 in _FIN_DATA
+                and deliver is not None
+                and not self._queued_path
+                and self.protocol.state is State.OPEN
+            ):
+                payload = apply_mask(buf[i + head : end], buf[i + head - 4 : i + head])
+                if b0 == _FIN_TEXT:
+                    try:
+                        deliver(payload.decode())
+                    except UnicodeDecodeError:
+                        self.protocol.fail(CloseCode.INVALID_DATA, "invalid UTF-8")
+                        self.send_data()
+                        self._splitting = False
+                        self._partial = b""
+                        return
+                else:
+                    deliver(payload)
+            else:
+                super().data_received(buf[i:end])
+            i = end
+        self._partial = buf[i:] if i < size else b""
 
     def process_event(self, event: Event) -> None:
         if isinstance(event, Frame) and event.opcode in _DATA:
@@ -98,7 +184,28 @@ class CoreConnection(ServerConnection):
                 return
         super().process_event(event)
 
+    def send_text_now(self, text: str) -> None:
+        """Write one unmasked, unfragmented text frame (server side) at once.
 
+        The caller checked the connection is open and not paused; the frame is
+        written whole, so it never interleaves with the library's own frames.
+        """
+        payload = text.encode()
+        n = len(payload)
+        if n < 126:
+            head = bytes((_FIN_TEXT, n))
+        elif n < 65536:
+            head = _HEAD_16 + n.to_bytes(2)
+        else:
+            head = _HEAD_64 + n.to_bytes(8)
+        self.transport.write(head + payload)
+
+
+_FIN_TEXT = 0x80 | Opcode.TEXT.value
+_FIN_BINARY = 0x80 | Opcode.BINARY.value
+_FIN_DATA = (_FIN_TEXT, _FIN_BINARY)
+_HEAD_16 = bytes((_FIN_TEXT, 126))
+_HEAD_64 = bytes((_FIN_TEXT, 127))
 _DATA = frozenset({Opcode.TEXT, Opcode.BINARY, Opcode.CONT})
 
 
@@ -233,7 +340,7 @@ class SignalingServer:
                 ws.deliver = functools.partial(self._on_frame, conn_id)
             # Only messages the fast path does not take (fragmented ones) come here.
             async for data in ws:
-                MESSAGES_IN.inc()
+                FRAMES.received += 1
                 actions = self.core.receive(conn_id, data, self._clock())
                 if actions:
                     await self._run(actions)
@@ -245,7 +352,7 @@ class SignalingServer:
             await self._run(self.core.disconnect(conn_id, self._clock()))
 
     def _on_frame(self, conn_id: int, data: str | bytes) -> None:
-        MESSAGES_IN.inc()
+        FRAMES.received += 1
         try:
             rest = self._perform(self.core.receive(conn_id, data, self._clock()))
         except Exception:
@@ -316,7 +423,7 @@ class SignalingServer:
         ws = self._sockets.get(conn)
         if ws is None:
             return
-        MESSAGES_OUT.inc()
+        FRAMES.sent += 1
         transport = ws.transport
         if transport.get_write_buffer_size() > MAX_BUFFERED_BYTES:
             log.warning("signaling node %s: closing a client that stopped reading", self.core.node)
@@ -326,8 +433,11 @@ class SignalingServer:
             # Fast path: frame and write synchronously, as ws.send() itself does
             # when the transport is not paused, minus a task and a context
             # switch per relayed frame (the hot path of the server).
-            ws.protocol.send_text(text.encode())
-            ws.send_data()
+            if isinstance(ws, CoreConnection):
+                ws.send_text_now(text)
+            else:
+                ws.protocol.send_text(text.encode())
+                ws.send_data()
             return
         # The peer is slow (or closing): queue through ws.send(), which waits for
         # the transport to drain. Tasks for one socket run in creation order,

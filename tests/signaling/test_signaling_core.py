@@ -38,7 +38,9 @@ from signaling.messages import (
     Role,
     RoomState,
     RoomStateChanged,
+    Source,
     Waiting,
+    parse,
 )
 from signaling.room import Room
 
@@ -85,7 +87,12 @@ def join(token: str, room: str = "r1", **extra: object) -> str:
 
 
 def sent(actions: list[Action], conn: int) -> list[object]:
-    return [a.message for a in actions if isinstance(a, Send) and a.conn == conn]
+    """Messages for ``conn``; pre-encoded frames (relays) are decoded as a client would."""
+    return [
+        a.message if isinstance(a, Send) else parse(a.text, Source.SERVER)
+        for a in actions
+        if isinstance(a, Send | SendText) and a.conn == conn
+    ]
 
 
 def closes(actions: list[Action]) -> dict[int, int]:
