@@ -14,6 +14,8 @@ command -v ip >/dev/null || missing+=(iproute2)
 # and Japanese fonts so pages and screenshots render real text.
 command -v chromium >/dev/null || missing+=(chromium)
 [ -d /usr/share/fonts/opentype/noto ] || missing+=(fonts-noto-cjk)
+# Compose (v2 plugin, else Debian's v1) for tests/docker's `compose config` check.
+docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null || missing+=(docker-compose)
 # Node and npm install axe-core for the accessibility checks (tests/browser/package.json).
 command -v npm >/dev/null || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
