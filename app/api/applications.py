@@ -6,6 +6,7 @@ the client address. Status changes are also sent to the configured webhook.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated
 
@@ -155,6 +156,30 @@ def _load(session: Session, application_id: int) -> Application | JSONResponse:
     return app
 
 
+def _change(
+    session: Session,
+    ctx: AppContext,
+    application_id: int,
+    change: Callable[[ApplicationService, Application], object],
+) -> ApplicationDetail | JSONResponse:
+    """Load the application, apply ``change`` through the service and commit.
+
+    A refusal (illegal move, invalid field) answers 409/422 and commits
+    nothing: the request's session is rolled back when it closes.
+    """
+    app = _load(session, application_id)
+    if isinstance(app, JSONResponse):
+        return app
+    svc = service(session, ctx)
+    try:
+        change(svc, app)
+    except (IllegalTransition, ApplicationError) as exc:
+        return _refused(exc)
+    result = detail(app, svc, ctx)
+    session.commit()
+    return result
+
+
 @router.get("", response_model=ApplicationPage)
 def list_(
     request: Request,
@@ -265,17 +290,13 @@ def change_status(
     session: WriteSession,
     ctx: CtxDep,
 ) -> ApplicationDetail | JSONResponse:
-    app = _load(session, application_id)
-    if isinstance(app, JSONResponse):
-        return app
-    svc = service(session, ctx)
-    try:
-        svc.change_status(app, body.status.value, actor_of(request, staff), body.message)
-    except (IllegalTransition, ApplicationError) as exc:
-        return _refused(exc)
-    result = detail(app, svc, ctx)
-    session.commit()
-    return result
+    actor = actor_of(request, staff)
+    return _change(
+        session,
+        ctx,
+        application_id,
+        lambda svc, app: svc.change_status(app, body.status.value, actor, body.message),
+    )
 
 
 @router.post("/{application_id}/assign", response_model=ApplicationDetail)
@@ -287,22 +308,15 @@ def assign(
     session: WriteSession,
     ctx: CtxDep,
 ) -> ApplicationDetail | JSONResponse:
-    app = _load(session, application_id)
-    if isinstance(app, JSONResponse):
-        return app
-    svc = service(session, ctx)
-    try:
-        svc.assign(
-            app,
-            actor_of(request, staff),
-            staff_id=body.assignee_id,
-            department_id=body.department_id,
-        )
-    except ApplicationError as exc:
-        return _refused(exc)
-    result = detail(app, svc, ctx)
-    session.commit()
-    return result
+    actor = actor_of(request, staff)
+    return _change(
+        session,
+        ctx,
+        application_id,
+        lambda svc, app: svc.assign(
+            app, actor, staff_id=body.assignee_id, department_id=body.department_id
+        ),
+    )
 
 
 @router.post("/{application_id}/sessions", response_model=ApplicationDetail)
@@ -315,18 +329,12 @@ def attach_session(
     ctx: CtxDep,
 ) -> ApplicationDetail | JSONResponse:
     """Attach the session record of a booking's call to an existing application."""
-    app = _load(session, application_id)
-    if isinstance(app, JSONResponse):
-        return app
-    booking = session.get(Booking, body.booking_id)
-    if booking is None:
-        return _refused(ApplicationError("No such booking.", field="booking_id"))
-    svc = service(session, ctx)
-    record = RecordBuilder(session).sync_booking(booking, svc.now)
-    try:
-        svc.attach(app, record, actor_of(request, staff))
-    except ApplicationError as exc:
-        return _refused(exc)
-    result = detail(app, svc, ctx)
-    session.commit()
-    return result
+    actor = actor_of(request, staff)
+
+    def attach(svc: ApplicationService, app: Application) -> None:
+        booking = session.get(Booking, body.booking_id)
+        if booking is None:
+            raise ApplicationError("No such booking.", field="booking_id")
+        svc.attach(app, RecordBuilder(session).sync_booking(booking, svc.now), actor)
+
+    return _change(session, ctx, application_id, attach)
