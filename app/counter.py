@@ -332,6 +332,7 @@ class CounterService:
 
     def accept(self, staff: Staff, offer_id: int, now: datetime) -> QueueTicket:
         offer = self._ringing_offer(staff, offer_id, now)
+        self.seen(staff, now)
         ticket = self.session.get(QueueTicket, offer.ticket_id)
         assert ticket is not None
         offer.result = OfferResult.ACCEPTED
@@ -346,6 +347,7 @@ class CounterService:
 
     def decline(self, staff: Staff, offer_id: int, now: datetime) -> None:
         offer = self._ringing_offer(staff, offer_id, now)
+        self.seen(staff, now)
         ticket = self.session.get(QueueTicket, offer.ticket_id)
         assert ticket is not None
         offer.result = OfferResult.DECLINED
@@ -358,6 +360,7 @@ class CounterService:
     def finish(self, staff: Staff, ticket_id: int, now: datetime) -> QueueTicket:
         """The staff member ends the call: the ticket is done and they are free again."""
         self._lock()
+        self.seen(staff, now)
         ticket = self.session.get(QueueTicket, ticket_id)
         if ticket is None or ticket.staff_id != staff.id or ticket.status != TicketStatus.IN_CALL:
             raise TicketGone(str(ticket_id))
@@ -374,7 +377,6 @@ class CounterService:
         if ticket is None or ticket.staff_id != staff.id or ticket.status != TicketStatus.IN_CALL:
             raise TicketGone(str(ticket_id))
         return ticket
-
 
     # -- hand-over requests ----------------------------------------------------------------------
 
@@ -410,6 +412,7 @@ class CounterService:
             target = self.session.get(Staff, target_staff_id)
             if target is None or not target.active or target.id == from_staff.id:
                 raise InvalidHandover(f"staff {target_staff_id}")
+        self.seen(from_staff, now)
         if kind is HandoverKind.HANDOVER:
             # A new hand-over of the same call replaces one still waiting.
             for old in self.session.scalars(
@@ -482,6 +485,7 @@ class CounterService:
 
     def accept_handover(self, staff: Staff, offer_id: int, now: datetime) -> HandoverRequest:
         offer = self._ringing_handover(staff, offer_id, now)
+        self.seen(staff, now)
         request = self.session.get(HandoverRequest, offer.request_id)
         assert request is not None
         offer.result = OfferResult.ACCEPTED
@@ -502,6 +506,7 @@ class CounterService:
 
     def decline_handover(self, staff: Staff, offer_id: int, now: datetime) -> None:
         offer = self._ringing_handover(staff, offer_id, now)
+        self.seen(staff, now)
         request = self.session.get(HandoverRequest, offer.request_id)
         assert request is not None
         offer.result = OfferResult.DECLINED

@@ -165,9 +165,7 @@ class HandoverOffer(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    request_id: Mapped[int] = mapped_column(
-        ForeignKey("handover_requests.id", ondelete="CASCADE")
-    )
+    request_id: Mapped[int] = mapped_column(ForeignKey("handover_requests.id", ondelete="CASCADE"))
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"))
     offered_at: Mapped[datetime]
     expires_at: Mapped[datetime]
