@@ -20,6 +20,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from test_call_pages import add_booking  # type: ignore[import-not-found]
 
+from app import jobs
 from app.call_events import CallEventRow
 from app.clock import FixedClock
 from app.consultations import Consultations
@@ -28,6 +29,7 @@ from app.counter import CounterService, CounterSettings
 from app.counter_orm import HandoverOffer, HandoverRequest, HandoverStatus
 from app.main import create_app
 from app.tokens import Purpose
+from app.tracker.records import SessionRecord
 from scheduler.orm import Booking, Department, Kiosk, Service, Staff
 from scheduler.routing import Presence
 from web.pages.staff_counter import console_state
@@ -316,11 +318,28 @@ def test_warm_hand_over_frees_the_first_staff_member_when_they_leave_after_the_c
             )
             session.commit()
 
+    event("join", city.staff_ids[1])
+    clock.moment += timedelta(minutes=2)
     event("join", kosodate.k2)
     assert console(s1)["presence"] == "in-call"
+    clock.moment += timedelta(minutes=1)
     event("leave", city.staff_ids[1])
     assert console(s1)["presence"] == "available"
     assert console(k2)["presence"] == "in-call"
+
+    # The session record keeps both staff segments, in order.
+    clock.moment += timedelta(minutes=5)
+    event("call-end", kosodate.k2)
+    clock.moment += timedelta(minutes=1)
+    jobs.run_once(ctx, None)
+    with ctx.sessions() as session:
+        record = session.scalars(
+            select(SessionRecord).where(SessionRecord.room == walk_in["room"])
+        ).one()
+        assert [(s.staff_id, s.left_at is not None) for s in record.segments] == [
+            (city.staff_ids[1], True),
+            (kosodate.k2, True),
+        ]
 
 
 def test_named_colleague_is_rung_in_their_console_and_a_decline_ends_it(
@@ -522,3 +541,49 @@ def test_call_pages_offer_the_department_picker_and_the_console_shows_the_ring(
     )
     assert f'<option value="{kosodate.dept_id}">子育て支援課</option>' in walk_in
     assert 'src="/static/js/counter-call.js"' in walk_in
+
+
+def test_a_hand_over_nobody_takes_escalates_on_the_supervisor_board(
+    app: FastAPI,
+    ctx: AppContext,
+    city: MiniCity,
+    clock: FixedClock,
+    kosodate: Kosodate,
+    booking: Booking,
+) -> None:
+    s0 = staff_client(app, "staff0")
+    r = s0.post(
+        f"/api/v1/staff/bookings/{booking.code}/handover",
+        json={"department_id": kosodate.dept_id, "mode": "cold"},
+    )
+    assert r.status_code == 201
+    state = console_state(ctx, SETTINGS, city.admin_id, "ja")
+    assert state is not None
+    assert [(row["number"], row["service"], row["escalated"]) for row in state["board"]] == [
+        ("引き継ぎ", "子育て支援課", False)
+    ]
+    clock.moment += timedelta(minutes=10)
+    state = console_state(ctx, SETTINGS, city.admin_id, "ja")
+    assert state is not None
+    assert [(row["service"], row["escalated"], row["ringing"]) for row in state["board"]] == [
+        ("子育て支援課", True, False)
+    ]
+    # The call ends before anyone took it: the request is cancelled and leaves the board.
+    with ctx.sessions() as session:
+        session.add(
+            CallEventRow(
+                room=booking.room_id,
+                kind="call-end",
+                participant=f"staff:{city.staff_ids[0]}",
+                role="staff",
+                at=clock.now(),
+                node="test",
+                detail={},
+            )
+        )
+        session.commit()
+    state = console_state(ctx, SETTINGS, city.admin_id, "ja")
+    assert state is not None and state["board"] == []
+    with ctx.sessions() as session:
+        request = session.get(HandoverRequest, r.json()["request_id"])
+        assert request is not None and request.status == HandoverStatus.CANCELLED
