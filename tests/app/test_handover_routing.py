@@ -206,6 +206,9 @@ def test_department_hand_over_of_a_booked_call_rings_only_that_departments_quali
     ticket = k1.post(f"/api/v1/staff/handover/{token}/join")
     assert ticket.status_code == 200
     assert claims(ctx, clock, ticket.json()["token"]).get("handover") is True
+    # k1 handles no service of the booking, yet carries on with it; k2 may not.
+    assert k1.get(f"/staff/call/{booking.code}/state").status_code == 200
+    assert k2.get(f"/staff/call/{booking.code}/state").status_code == 403
     with ctx.sessions() as session:
         request = session.get(HandoverRequest, out["request_id"])
         assert request is not None
