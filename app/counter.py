@@ -457,9 +457,15 @@ class CounterService:
         return request
 
     def _release(self, staff_id: int, now: datetime) -> None:
-        """A staff member who handed a call over is free again."""
-        if self.presence(staff_id) is Presence.IN_CALL:
+        """A staff member whose call ended (or who handed it over) is free again;
+        one the timeout set offline comes back available, not in a call."""
+        row = self.session.get(StaffPresence, staff_id)
+        if row is None:
+            return
+        if row.status == Presence.IN_CALL:
             self._set_presence(staff_id, Presence.AVAILABLE, now)
+        elif row.status == Presence.OFFLINE and row.resume_status == Presence.IN_CALL:
+            row.resume_status = Presence.AVAILABLE
 
     def handover_ringing_for(self, staff: Staff) -> list[HandoverOffer]:
         """Hand-over rings at this staff member (call after ``ringing_for``)."""
@@ -664,9 +670,8 @@ class CounterService:
             if kind == "call-end" and ticket.status != TicketStatus.DONE:
                 ticket.status = TicketStatus.DONE
                 ticket.ended_at = ticket.ended_at or now
-                who = ticket.staff_id
-                if who is not None and self.presence(who) is Presence.IN_CALL:
-                    self._set_presence(who, Presence.AVAILABLE, now)
+                if ticket.staff_id is not None:
+                    self._release(ticket.staff_id, now)
                 log.info("ticket %s: the call ended", ticket.id)
             elif (
                 kind == "join"

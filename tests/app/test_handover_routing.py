@@ -26,7 +26,7 @@ from app.clock import FixedClock
 from app.consultations import Consultations
 from app.context import AppContext
 from app.counter import CounterService, CounterSettings
-from app.counter_orm import HandoverOffer, HandoverRequest, HandoverStatus
+from app.counter_orm import HandoverOffer, HandoverRequest, HandoverStatus, QueueTicket
 from app.main import create_app
 from app.tokens import Purpose
 from app.tracker.records import SessionRecord
@@ -472,6 +472,26 @@ def test_staff_in_a_call_stay_in_call_while_the_call_page_beats(
         assert svc.presence(city.staff_ids[1]) is Presence.OFFLINE
     # ...and back in the call when the page (or console) returns.
     assert console(s1)["presence"] == "in-call"
+    # A call that ends while the console is closed brings them back available.
+    clock.moment += timedelta(seconds=61)
+    console(s2)
+    with ctx.sessions() as session:
+        ticket_room = session.scalar(select(QueueTicket.room_id))
+        assert ticket_room is not None
+        session.add(
+            CallEventRow(
+                room=ticket_room,
+                kind="call-end",
+                participant=f"staff:{city.staff_ids[1]}",
+                role="staff",
+                at=clock.now(),
+                node="test",
+                detail={},
+            )
+        )
+        session.commit()
+    console(s2)
+    assert console(s1)["presence"] == "available"
 
 
 def test_call_pages_offer_the_department_picker_and_the_console_shows_the_ring(
