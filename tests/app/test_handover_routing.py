@@ -17,6 +17,7 @@ from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from test_call_pages import add_booking  # type: ignore[import-not-found]
 
@@ -610,3 +611,44 @@ def test_a_hand_over_nobody_takes_escalates_on_the_supervisor_board(
     with ctx.sessions() as session:
         request = session.get(HandoverRequest, r.json()["request_id"])
         assert request is not None and request.status == HandoverStatus.CANCELLED
+
+
+def test_a_walk_in_and_a_hand_over_never_ring_one_person_at_once(
+    app: FastAPI, ctx: AppContext, city: MiniCity, clock: FixedClock, booking: Booking
+) -> None:
+    with ctx.sessions() as session:
+        kiosk = session.get(Kiosk, city.kiosk_id)
+        assert kiosk is not None
+        kiosk_token = ctx.links.kiosk_token(kiosk, expires=NOW + timedelta(days=1))
+    s2 = staff_client(app, "staff2")
+    available(s2)
+    TestClient(app).post(
+        f"/api/v1/kiosk/{kiosk_token}/tickets", json={"service_id": city.consult_id}
+    )
+    assert len(console(s2)["offers"]) == 1
+    s0 = staff_client(app, "staff0")
+    out = s0.post(
+        f"/api/v1/staff/bookings/{booking.code}/handover",
+        json={"staff_id": city.staff_ids[2], "mode": "warm"},
+    ).json()
+    # staff2 is being rung for the walk-in: the hand-over waits its turn.
+    state = console(s2)
+    assert len(state["offers"]) == 1 and state["handovers"] == []
+    s2.post(f"/api/v1/staff/offers/{state['offers'][0]['id']}/decline")
+    # The walk-in has nobody else; the hand-over rings now.
+    state = console(s2)
+    assert state["offers"] == [] and len(state["handovers"]) == 1
+    # And the database refuses a second ringing hand-over offer for one request.
+    with Session(ctx.engine) as session:
+        session.add(
+            HandoverOffer(
+                request_id=out["request_id"],
+                staff_id=city.staff_ids[1],
+                offered_at=clock.now(),
+                expires_at=clock.now() + timedelta(seconds=20),
+                result="ringing",
+            )
+        )
+        with pytest.raises(IntegrityError):
+            session.flush()
+        session.rollback()
