@@ -9,6 +9,12 @@ result. Rounds are serialised (SQLite ``BEGIN IMMEDIATE``; PostgreSQL a
 transaction-scoped advisory lock), and two partial unique indexes refuse a
 second ringing offer for one ticket or one person, so several app processes
 agree. Routes commit once; this class never commits.
+
+Hand-over requests (a call in progress handed to a department, or a ring for
+one named colleague) go through the same round: they become ``Call``s with a
+department or a target (negative ids, so they never collide with tickets),
+and their rings live in ``handover_offers``. A console that stopped polling
+for ``presence_timeout_seconds`` counts as offline in the round.
 """
 
 from __future__ import annotations
@@ -26,8 +32,18 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, selectinload
 
 from app.call_events import CallEventRow
-from app.counter_orm import OfferResult, QueueOffer, QueueTicket, StaffPresence, TicketStatus
-from scheduler.orm import Booking, Kiosk, Service, Staff
+from app.counter_orm import (
+    HandoverKind,
+    HandoverOffer,
+    HandoverRequest,
+    HandoverStatus,
+    OfferResult,
+    QueueOffer,
+    QueueTicket,
+    StaffPresence,
+    TicketStatus,
+)
+from scheduler.orm import Booking, Department, Kiosk, Service, Staff
 from scheduler.routing import (
     Call,
     Offer,
@@ -38,6 +54,7 @@ from scheduler.routing import (
     StaffMember,
     estimate_wait,
     plan,
+    timed_out,
     waiting_order,
 )
 from scheduler.types import Channel
@@ -65,6 +82,9 @@ class CounterSettings(BaseSettings):
     recent_calls: int = Field(default=20, ge=1, le=500)
     # ... or this, before any call was finished.
     default_talk_minutes: int = Field(default=8, ge=1, le=120)
+    # A console (or call page) that has not polled for this long counts as
+    # offline: nothing rings at a closed browser.
+    presence_timeout_seconds: int = Field(default=60, ge=10, le=3600)
 
     def policy(self) -> RoutingPolicy:
         return RoutingPolicy(
@@ -94,6 +114,17 @@ class OfferGone(CounterError):
     """The offer stopped ringing (answered elsewhere, lapsed, or the resident left)."""
 
     code = "offer-gone"
+
+
+class InvalidHandover(CounterError):
+    """No such department, a service of another department, or an unknown colleague."""
+
+    code = "handover-invalid"
+
+
+def handover_call_id(request_id: int) -> int:
+    """A hand-over request's id in the routing core (tickets keep theirs)."""
+    return -request_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,13 +255,48 @@ class CounterService:
     def set_presence(self, staff: Staff, status: Presence, now: datetime) -> None:
         self._lock()
         self._set_presence(staff.id, status, now)
+        row = self.session.get(StaffPresence, staff.id)
+        assert row is not None
+        # Chosen by hand: a later timeout restores nothing older than this.
+        row.resume_status = None
+        row.seen_at = now
         log.info("staff %s is %s", staff.id, status.value)
         self.route(now)
+
+    def seen(self, staff: Staff, now: datetime) -> None:
+        """The console or the call page polled: the staff member is at their
+        desk. Someone the timeout set offline is back as they were."""
+        self._lock()
+        row = self.session.get(StaffPresence, staff.id)
+        if row is None:
+            return
+        row.seen_at = now
+        if row.status == Presence.OFFLINE and row.resume_status is not None:
+            back = _presence(row.resume_status)
+            row.resume_status = None
+            self._set_presence(staff.id, back, now)
+            log.info("staff %s is back (%s)", staff.id, back.value)
+        self.session.flush()
+
+    def _expire_presence(self, now: datetime) -> None:
+        """Staff whose console stopped polling are offline for routing."""
+        timeout = timedelta(seconds=self.settings.presence_timeout_seconds)
+        rows = self.session.scalars(
+            select(StaffPresence).where(StaffPresence.status != Presence.OFFLINE)
+        )
+        for row in rows:
+            if timed_out(row.seen_at, now, timeout):
+                row.resume_status = row.status
+                row.status = Presence.OFFLINE
+                row.updated_at = now
+                log.info("staff %s: console closed, offline", row.staff_id)
 
     def _set_presence(self, staff_id: int, status: Presence, now: datetime) -> None:
         row = self.session.get(StaffPresence, staff_id)
         if row is None:
-            row = StaffPresence(staff_id=staff_id, status=status, idle_since=now, updated_at=now)
+            row = StaffPresence(
+                staff_id=staff_id, status=status, idle_since=now, updated_at=now, seen_at=now
+            )
             self.session.add(row)
         elif row.status != status:
             if status is Presence.AVAILABLE:
@@ -240,7 +306,9 @@ class CounterService:
         self.session.flush()
 
     def ringing_for(self, staff: Staff, now: datetime) -> list[QueueOffer]:
-        """Offers ringing at this staff member (after a routing round)."""
+        """Offers ringing at this staff member (after a routing round); asking
+        is the console's poll, so it also counts as being seen."""
+        self.seen(staff, now)
         self.route(now)
         return list(
             self.session.scalars(
@@ -264,6 +332,7 @@ class CounterService:
 
     def accept(self, staff: Staff, offer_id: int, now: datetime) -> QueueTicket:
         offer = self._ringing_offer(staff, offer_id, now)
+        self.seen(staff, now)
         ticket = self.session.get(QueueTicket, offer.ticket_id)
         assert ticket is not None
         offer.result = OfferResult.ACCEPTED
@@ -278,6 +347,7 @@ class CounterService:
 
     def decline(self, staff: Staff, offer_id: int, now: datetime) -> None:
         offer = self._ringing_offer(staff, offer_id, now)
+        self.seen(staff, now)
         ticket = self.session.get(QueueTicket, offer.ticket_id)
         assert ticket is not None
         offer.result = OfferResult.DECLINED
@@ -290,6 +360,7 @@ class CounterService:
     def finish(self, staff: Staff, ticket_id: int, now: datetime) -> QueueTicket:
         """The staff member ends the call: the ticket is done and they are free again."""
         self._lock()
+        self.seen(staff, now)
         ticket = self.session.get(QueueTicket, ticket_id)
         if ticket is None or ticket.staff_id != staff.id or ticket.status != TicketStatus.IN_CALL:
             raise TicketGone(str(ticket_id))
@@ -307,6 +378,227 @@ class CounterService:
             raise TicketGone(str(ticket_id))
         return ticket
 
+    # -- hand-over requests ----------------------------------------------------------------------
+
+    def request_handover(
+        self,
+        from_staff: Staff,
+        *,
+        room_id: str,
+        mode: str,
+        now: datetime,
+        kind: HandoverKind = HandoverKind.HANDOVER,
+        booking_id: int | None = None,
+        ticket_id: int | None = None,
+        department_id: int | None = None,
+        service_id: int | None = None,
+        target_staff_id: int | None = None,
+        context: str = "",
+    ) -> HandoverRequest:
+        """Hand a call in progress to a department's qualified staff (routed
+        like a walk-in) or ring one named colleague."""
+        self._lock()
+        if (department_id is None) == (target_staff_id is None):
+            raise InvalidHandover("a department or a colleague")
+        if department_id is not None:
+            if self.session.get(Department, department_id) is None:
+                raise InvalidHandover(f"department {department_id}")
+            if service_id is not None:
+                service = self.session.get(Service, service_id)
+                if service is None or not service.active or service.department_id != department_id:
+                    raise InvalidHandover(f"service {service_id}")
+        else:
+            service_id = None
+            target = self.session.get(Staff, target_staff_id)
+            if target is None or not target.active or target.id == from_staff.id:
+                raise InvalidHandover(f"staff {target_staff_id}")
+        self.seen(from_staff, now)
+        if kind is HandoverKind.HANDOVER:
+            # A new hand-over of the same call replaces one still waiting.
+            for old in self.session.scalars(
+                select(HandoverRequest).where(
+                    HandoverRequest.room_id == room_id,
+                    HandoverRequest.kind == HandoverKind.HANDOVER,
+                    HandoverRequest.status == HandoverStatus.WAITING,
+                )
+            ):
+                old.status = HandoverStatus.CANCELLED
+                old.ended_at = now
+        request = HandoverRequest(
+            room_id=room_id,
+            booking_id=booking_id,
+            ticket_id=ticket_id,
+            kind=kind,
+            mode=mode,
+            from_staff_id=from_staff.id,
+            department_id=department_id,
+            service_id=service_id,
+            target_staff_id=target_staff_id,
+            context=context[:2000],
+            status=HandoverStatus.WAITING,
+            queued_at=now,
+            refused_by=[],
+        )
+        self.session.add(request)
+        self.session.flush()
+        if kind is HandoverKind.HANDOVER and mode == "cold":
+            # The first staff member leaves at once; the resident waits in the room.
+            self._release(from_staff.id, now)
+        log.info(
+            "room %s: %s %s by staff %s (department %s, staff %s)",
+            room_id,
+            mode,
+            kind.value,
+            from_staff.id,
+            department_id,
+            target_staff_id,
+        )
+        self.route(now)
+        return request
+
+    def _release(self, staff_id: int, now: datetime) -> None:
+        """A staff member whose call ended (or who handed it over) is free again;
+        one the timeout set offline comes back available, not in a call."""
+        row = self.session.get(StaffPresence, staff_id)
+        if row is None:
+            return
+        if row.status == Presence.IN_CALL:
+            self._set_presence(staff_id, Presence.AVAILABLE, now)
+        elif row.status == Presence.OFFLINE and row.resume_status == Presence.IN_CALL:
+            row.resume_status = Presence.AVAILABLE
+
+    def handover_ringing_for(self, staff: Staff) -> list[HandoverOffer]:
+        """Hand-over rings at this staff member (call after ``ringing_for``)."""
+        return list(
+            self.session.scalars(
+                select(HandoverOffer).where(
+                    HandoverOffer.staff_id == staff.id, HandoverOffer.result == OfferResult.RINGING
+                )
+            )
+        )
+
+    def _ringing_handover(self, staff: Staff, offer_id: int, now: datetime) -> HandoverOffer:
+        self._lock()
+        offer = self.session.get(HandoverOffer, offer_id)
+        if offer is None or offer.staff_id != staff.id:
+            raise OfferGone(str(offer_id))
+        if offer.result != OfferResult.RINGING or now >= offer.expires_at:
+            raise OfferGone(str(offer_id))
+        request = self.session.get(HandoverRequest, offer.request_id)
+        if request is None or request.status != HandoverStatus.WAITING:
+            raise OfferGone(str(offer_id))
+        return offer
+
+    def accept_handover(self, staff: Staff, offer_id: int, now: datetime) -> HandoverRequest:
+        offer = self._ringing_handover(staff, offer_id, now)
+        self.seen(staff, now)
+        request = self.session.get(HandoverRequest, offer.request_id)
+        assert request is not None
+        offer.result = OfferResult.ACCEPTED
+        offer.answered_at = now
+        request.status = HandoverStatus.ACCEPTED
+        request.accepted_by = staff.id
+        request.accepted_at = now
+        if request.kind == HandoverKind.HANDOVER:
+            if request.ticket_id is not None:
+                # The walk-in's call is theirs now: rejoin and finish.
+                ticket = self.session.get(QueueTicket, request.ticket_id)
+                if ticket is not None and ticket.status == TicketStatus.IN_CALL:
+                    ticket.staff_id = staff.id
+            self._set_presence(staff.id, Presence.IN_CALL, now)
+        log.info("staff %s accepted %s request %s", staff.id, request.kind, request.id)
+        self.route(now)
+        return request
+
+    def decline_handover(self, staff: Staff, offer_id: int, now: datetime) -> None:
+        offer = self._ringing_handover(staff, offer_id, now)
+        self.seen(staff, now)
+        request = self.session.get(HandoverRequest, offer.request_id)
+        assert request is not None
+        offer.result = OfferResult.DECLINED
+        offer.answered_at = now
+        request.refused_by = [*request.refused_by, staff.id]
+        request.refused_at = now
+        if request.target_staff_id is not None:
+            # The one colleague asked said no: the caller hears it, no re-ring.
+            request.status = HandoverStatus.DECLINED
+            request.ended_at = now
+        log.info("staff %s declined request %s", staff.id, request.id)
+        self.route(now)
+
+    def handover_request(self, request_id: int) -> HandoverRequest | None:
+        return self.session.get(HandoverRequest, request_id)
+
+    def warm_handover_of(self, staff: Staff, ticket_id: int) -> bool:
+        """Whether this staff member took the walk-in over warm (their join
+        ticket then takes the hand-over seat, the first may still be there)."""
+        return (
+            self.session.scalar(
+                select(HandoverRequest.id).where(
+                    HandoverRequest.ticket_id == ticket_id,
+                    HandoverRequest.accepted_by == staff.id,
+                    HandoverRequest.status == HandoverStatus.ACCEPTED,
+                    HandoverRequest.mode == "warm",
+                )
+            )
+            is not None
+        )
+
+    def _sync_handovers(self, now: datetime) -> None:
+        """Follow the rooms of hand-over requests: a call that ended cancels
+        a waiting request, and in a warm hand-over the first staff member is
+        free once they left after the colleague joined."""
+        open_rows = list(
+            self.session.scalars(
+                select(HandoverRequest).where(
+                    (HandoverRequest.status == HandoverStatus.WAITING)
+                    | (
+                        (HandoverRequest.status == HandoverStatus.ACCEPTED)
+                        & (HandoverRequest.kind == HandoverKind.HANDOVER)
+                        & HandoverRequest.ended_at.is_(None)
+                    )
+                )
+            )
+        )
+        if not open_rows:
+            return
+        rooms = {r.room_id for r in open_rows}
+        events: dict[str, list[tuple[str, str | None]]] = {room: [] for room in rooms}
+        for room, kind, participant in self.session.execute(
+            select(CallEventRow.room, CallEventRow.kind, CallEventRow.participant)
+            .where(
+                CallEventRow.room.in_(list(rooms)),
+                CallEventRow.kind.in_(["join", "leave", "call-end"]),
+            )
+            .order_by(CallEventRow.at, CallEventRow.id)
+        ):
+            events[room].append((kind, participant))
+        for request in open_rows:
+            seen = events[request.room_id]
+            ticket = (
+                self.session.get(QueueTicket, request.ticket_id)
+                if request.ticket_id is not None
+                else None
+            )
+            ended = any(kind == "call-end" for kind, _ in seen) or (
+                ticket is not None and ticket.status in (TicketStatus.DONE, TicketStatus.LEFT)
+            )
+            if request.status == HandoverStatus.WAITING:
+                if ended:
+                    request.status = HandoverStatus.CANCELLED
+                    request.ended_at = now
+                    log.info("request %s cancelled: the call ended", request.id)
+                continue
+            first = f"staff:{request.from_staff_id}"
+            joined = any(
+                kind == "join" and participant == f"staff:{request.accepted_by}"
+                for kind, participant in seen
+            )
+            mine = [kind for kind, participant in seen if participant == first]
+            if ended or (joined and mine and mine[-1] == "leave"):
+                request.ended_at = now
+                self._release(request.from_staff_id, now)
+
     # -- the routing round ---------------------------------------------------------------------
 
     def _waiting(self) -> list[QueueTicket]:
@@ -321,7 +613,7 @@ class CounterService:
             select(Staff, StaffPresence)
             .join(StaffPresence, StaffPresence.staff_id == Staff.id)
             .where(Staff.active.is_(True))
-            .options(selectinload(Staff.skills))
+            .options(selectinload(Staff.skills), selectinload(Staff.departments))
         ).all()
         return [
             StaffMember(
@@ -329,6 +621,7 @@ class CounterService:
                 frozenset(s.id for s in staff.skills if s.active),
                 _presence(presence.status),
                 presence.idle_since,
+                frozenset(d.id for d in staff.departments),
             )
             for staff, presence in rows
         ]
@@ -377,9 +670,8 @@ class CounterService:
             if kind == "call-end" and ticket.status != TicketStatus.DONE:
                 ticket.status = TicketStatus.DONE
                 ticket.ended_at = ticket.ended_at or now
-                who = ticket.staff_id
-                if who is not None and self.presence(who) is Presence.IN_CALL:
-                    self._set_presence(who, Presence.AVAILABLE, now)
+                if ticket.staff_id is not None:
+                    self._release(ticket.staff_id, now)
                 log.info("ticket %s: the call ended", ticket.id)
             elif (
                 kind == "join"
@@ -400,7 +692,9 @@ class CounterService:
     def route(self, now: datetime) -> Plan:
         """One routing round at ``now``; the caller commits."""
         self._lock()
+        self._expire_presence(now)
         self._sync_with_calls(now)
+        self._sync_handovers(now)
         tickets = self._waiting()
         preferred = self._preferred(tickets)
         calls = [
@@ -415,26 +709,68 @@ class CounterService:
             )
             for t in tickets
         ]
+        requests = list(
+            self.session.scalars(
+                select(HandoverRequest).where(HandoverRequest.status == HandoverStatus.WAITING)
+            )
+        )
+        calls += [
+            Call(
+                handover_call_id(r.id),
+                r.service_id,
+                Priority.HANDOVER,
+                r.queued_at,
+                tuple(r.refused_by),
+                refused_at=r.refused_at,
+                department_id=r.department_id,
+                target_staff=r.target_staff_id,
+            )
+            for r in requests
+        ]
         rows = list(
             self.session.scalars(select(QueueOffer).where(QueueOffer.result == OfferResult.RINGING))
         )
-        by_key = {(o.ticket_id, o.staff_id): o for o in rows}
-        offers = [Offer(o.ticket_id, o.staff_id, o.offered_at, o.expires_at) for o in rows]
+        handover_rows = list(
+            self.session.scalars(
+                select(HandoverOffer).where(HandoverOffer.result == OfferResult.RINGING)
+            )
+        )
+        by_key: dict[tuple[int, int], QueueOffer | HandoverOffer] = {
+            (o.ticket_id, o.staff_id): o for o in rows
+        }
+        by_key.update({(handover_call_id(o.request_id), o.staff_id): o for o in handover_rows})
+        offers = [Offer(o.ticket_id, o.staff_id, o.offered_at, o.expires_at) for o in rows] + [
+            Offer(handover_call_id(o.request_id), o.staff_id, o.offered_at, o.expires_at)
+            for o in handover_rows
+        ]
         result = plan(calls, self._members(), offers, now, self.policy)
-        by_ticket = {t.id: t for t in tickets}
+        by_call: dict[int, QueueTicket | HandoverRequest] = {t.id: t for t in tickets}
+        by_call.update({handover_call_id(r.id): r for r in requests})
         for lapsed in result.lapsed:
             row = by_key[(lapsed.call_id, lapsed.staff_id)]
             row.result = OfferResult.LAPSED
-            ticket = by_ticket.get(lapsed.call_id)
-            if lapsed.staff_id in result.set_away and ticket is not None:
-                ticket.refused_by = [*ticket.refused_by, lapsed.staff_id]
-                ticket.refused_at = now
-                log.info("ticket %s: staff %s did not answer", ticket.id, lapsed.staff_id)
+            waiting = by_call.get(lapsed.call_id)
+            if lapsed.staff_id in result.set_away and waiting is not None:
+                waiting.refused_by = [*waiting.refused_by, lapsed.staff_id]
+                waiting.refused_at = now
+                log.info("call %s: staff %s did not answer", lapsed.call_id, lapsed.staff_id)
         for staff_id in result.set_away:
             self._set_presence(staff_id, Presence.AWAY, now)
         # Lapsed rows first, so the partial unique indexes never see two ringing.
         self.session.flush()
         for new in result.offers:
+            if new.call_id < 0:
+                self.session.add(
+                    HandoverOffer(
+                        request_id=-new.call_id,
+                        staff_id=new.staff_id,
+                        offered_at=new.offered_at,
+                        expires_at=new.expires_at,
+                        result=OfferResult.RINGING,
+                    )
+                )
+                log.info("request %s offered to staff %s", -new.call_id, new.staff_id)
+                continue
             self.session.add(
                 QueueOffer(
                     ticket_id=new.call_id,
@@ -445,11 +781,11 @@ class CounterService:
                 )
             )
             log.info("ticket %s offered to staff %s", new.call_id, new.staff_id)
-        for ticket_id in result.escalated:
-            ticket = by_ticket[ticket_id]
-            if ticket.escalated_at is None:
-                ticket.escalated_at = now
-                log.warning("ticket %s escalated: waiting since %s", ticket.id, ticket.queued_at)
+        for call_id in result.escalated:
+            escalated = by_call[call_id]
+            if escalated.escalated_at is None:
+                escalated.escalated_at = now
+                log.warning("call %s escalated: waiting since %s", call_id, escalated.queued_at)
         self.session.flush()
         return result
 
@@ -506,3 +842,20 @@ class CounterService:
             )
         }
         return [(tickets[c.id], ringing.get(c.id)) for c in waiting_order(calls)]
+
+    def handover_board(self) -> list[tuple[HandoverRequest, HandoverOffer | None]]:
+        """Hand-over requests still waiting (for the supervisor; call after a round)."""
+        requests = list(
+            self.session.scalars(
+                select(HandoverRequest)
+                .where(HandoverRequest.status == HandoverStatus.WAITING)
+                .order_by(HandoverRequest.queued_at, HandoverRequest.id)
+            )
+        )
+        ringing = {
+            o.request_id: o
+            for o in self.session.scalars(
+                select(HandoverOffer).where(HandoverOffer.result == OfferResult.RINGING)
+            )
+        }
+        return [(r, ringing.get(r.id)) for r in requests]

@@ -1,4 +1,5 @@
-"""Tables of the remote counter's walk-in queue: tickets, offers, staff presence.
+"""Tables of the remote counter's walk-in queue: tickets, offers, staff presence,
+and hand-over requests (a call handed to a department or a named colleague).
 
 Several app processes share the queue through these rows. Two partial unique
 indexes make the database itself refuse a second ringing offer for one ticket
@@ -10,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from scheduler.orm import Base
@@ -92,3 +93,81 @@ class StaffPresence(Base):
     # When the staff member last became free: fair routing's "longest idle".
     idle_since: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # The console's (or call page's) latest poll: a closed browser counts as
+    # offline for routing after ``presence_timeout_seconds``.
+    seen_at: Mapped[datetime | None]
+    # What they were before the timeout set them offline; reopening the
+    # console restores it (an offline chosen by hand stays offline).
+    resume_status: Mapped[str | None] = mapped_column(String(10), nullable=True)
+
+
+class HandoverKind(StrEnum):
+    HANDOVER = "handover"  # the colleague takes over the call
+    INVITE = "invite"  # the colleague joins as an observer
+
+
+class HandoverStatus(StrEnum):
+    WAITING = "waiting"  # ringing or waiting for a free colleague
+    ACCEPTED = "accepted"
+    DECLINED = "declined"  # the named colleague said no
+    CANCELLED = "cancelled"  # the call ended before anyone took it
+
+
+class HandoverRequest(Base):
+    """A call in progress handed to a department (routed like a walk-in, to
+    that department's qualified staff) or to one named colleague."""
+
+    __tablename__ = "handover_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    room_id: Mapped[str] = mapped_column(String(128), index=True)
+    booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id"), nullable=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("queue_tickets.id"), nullable=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    mode: Mapped[str] = mapped_column(String(4))  # warm / cold
+    from_staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), nullable=True)
+    service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id"), nullable=True)
+    target_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), nullable=True)
+    # The notes so far, shown with the ring.
+    context: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(10), index=True)
+    queued_at: Mapped[datetime]
+    refused_by: Mapped[list[int]] = mapped_column(JSON, default=list)
+    refused_at: Mapped[datetime | None]
+    escalated_at: Mapped[datetime | None]
+    accepted_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), nullable=True)
+    accepted_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+
+
+class HandoverOffer(Base):
+    """A ring of a hand-over request. One routing round plans these together
+    with ``queue_offers``, so nobody is rung for a walk-in and a hand-over at
+    once; the indexes refuse a second ringing offer per request or person."""
+
+    __tablename__ = "handover_offers"
+    __table_args__ = (
+        Index(
+            "uq_handover_offers_ringing_request",
+            "request_id",
+            unique=True,
+            sqlite_where=text("result = 'ringing'"),
+            postgresql_where=text("result = 'ringing'"),
+        ),
+        Index(
+            "uq_handover_offers_ringing_staff",
+            "staff_id",
+            unique=True,
+            sqlite_where=text("result = 'ringing'"),
+            postgresql_where=text("result = 'ringing'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("handover_requests.id", ondelete="CASCADE"))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"))
+    offered_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    result: Mapped[str] = mapped_column(String(10))
+    answered_at: Mapped[datetime | None]

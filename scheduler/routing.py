@@ -11,7 +11,10 @@ offers still ringing, and says what to do at ``now``:
 Rules, each checked by the property tests:
 
 - a call is offered only to staff whose skills include its service, from any
-  department (skills are services, not departments);
+  department (skills are services, not departments); a hand-over request
+  (``Call.department_id``) only to staff of that department (and qualified
+  for its service, when it names one); a request for one named colleague
+  (``Call.target_staff``) only to that person;
 - a call rings at one staff member at a time, and a staff member is rung for
   one call at a time;
 - a staff member who declined a call or let it ring out is not offered that
@@ -44,8 +47,10 @@ class Presence(StrEnum):
 
 
 class Priority(IntEnum):
-    """Lower goes first. A booked kiosk visit goes before walk-ins at its time."""
+    """Lower goes first. A booked kiosk visit goes before walk-ins at its time;
+    a hand-over goes first of all: that resident is already in a call."""
 
+    HANDOVER = -1
     BOOKED = 0
     WALK_IN = 1
 
@@ -66,12 +71,14 @@ class StaffMember:
     presence: Presence
     # When the member last became free (end of the last call, or coming back).
     idle_since: datetime
+    departments: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
 class Call:
     id: int
-    service_id: int
+    # None: any service (a hand-over to a department without a named service).
+    service_id: int | None
     priority: Priority
     # When the call entered the queue; for a booked call, its booked start.
     queued_at: datetime
@@ -82,6 +89,20 @@ class Call:
     # When the latest refusal was: those who refused are asked again only
     # ``RoutingPolicy.reoffer_after`` later (a decline must not ring again at once).
     refused_at: datetime | None = None
+    # A hand-over request: only staff of this department are asked.
+    department_id: int | None = None
+    # A request for one named colleague: only they are asked.
+    target_staff: int | None = None
+
+    def qualifies(self, member: StaffMember) -> bool:
+        if self.target_staff is not None:
+            return member.id == self.target_staff
+        if self.department_id is not None and self.department_id not in member.departments:
+            return False
+        if self.service_id is None:
+            # Nobody is qualified for "anything, anywhere".
+            return self.department_id is not None
+        return self.service_id in member.skills
 
     def order_key(self) -> tuple[int, datetime, int]:
         return (int(self.priority), self.queued_at, self.id)
@@ -138,7 +159,7 @@ def _candidates(
     free = [
         s
         for s in staff
-        if s.presence is Presence.AVAILABLE and s.id not in busy and call.service_id in s.skills
+        if s.presence is Presence.AVAILABLE and s.id not in busy and call.qualifies(s)
     ]
     if policy.fairness is Fairness.LONGEST_IDLE:
         free.sort(key=lambda s: (s.idle_since, s.id))
@@ -212,6 +233,16 @@ def plan(
         if c.queued_at <= now and now - c.queued_at >= policy.escalate_after
     )
     return Plan(tuple(lapsed), tuple(new), escalated, frozenset(away))
+
+
+# -- presence: a console that stopped polling ------------------------------------------------
+
+
+def timed_out(last_seen: datetime | None, now: datetime, timeout: timedelta) -> bool:
+    """Whether a staff member whose console (or call page) last polled at
+    ``last_seen`` counts as offline at ``now``: nothing rings at a closed
+    browser. Never seen (a row from before the setting) is not timed out."""
+    return last_seen is not None and now - last_seen > timeout
 
 
 # -- the estimate shown with the ticket --------------------------------------------------------

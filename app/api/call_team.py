@@ -4,11 +4,18 @@
     A signed join link for an interpreter or a colleague (role ``interpreter``
     or ``observer``) into the booking's room, valid for the booking's join
     window. It opens the same ``/join/{token}`` page as the resident's link.
+    With ``staff_id`` (role ``observer``), the colleague is also rung in their
+    counter console (``app.counter``), the link staying as a fallback.
 ``POST /api/v1/staff/bookings/{code}/handover``
-    A hand-over link for one colleague (any department: being qualified for the
-    service is not required, the staff member handing over vouches for them).
-    It opens that colleague's call page for the booking, whose join tickets then
-    come from the next endpoint. The signaling ``transfer`` is sent by the page.
+    To a department (``department_id``, optionally ``service_id``): a hand-over
+    request routed like a walk-in, to that department's qualified staff, who
+    are rung in their counter consoles; whoever accepts gets a join ticket for
+    the same room (``app.api.counter.accept_handover``). To one colleague
+    (``staff_id``, any department: being qualified for the service is not
+    required, the staff member handing over vouches for them): a ring in that
+    colleague's console, plus a hand-over link as a fallback, which opens their
+    call page for the booking, whose join tickets then come from the next
+    endpoint. The signaling ``transfer`` is sent by the page.
 ``POST /api/v1/staff/handover/{token}/join``
     The colleague's join ticket (from their own logged-in session): a staff
     token, with ``handover: true`` for a warm hand-over so they can join while
@@ -25,14 +32,18 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.api.counter import counter_settings, department_slug
 from app.api.schemas import DbId, JoinTicketOut
+from app.consultations import Consultations
 from app.context import AppContext
-from app.deps import CtxDep, CurrentStaff, Forbidden, ReadSchedulingDep
+from app.counter import CounterService, InvalidHandover
+from app.counter_orm import HandoverKind
+from app.deps import CtxDep, CurrentStaff, Forbidden, ReadSchedulingDep, SchedulingDep
 from app.tokens import Purpose, TokenError
 from scheduler.errors import BookingCancelled, BookingNotFound, InvalidBookingRequest
 from scheduler.orm import Booking, BookingStatus, Staff
@@ -48,6 +59,8 @@ HANDOVER_TICKET_TTL = timedelta(hours=2)
 class InviteIn(BaseModel):
     role: Literal["interpreter", "observer"]
     name: str = Field(min_length=1, max_length=100)
+    # A colleague to ring in their console (role observer).
+    staff_id: DbId | None = None
 
 
 class InviteOut(BaseModel):
@@ -55,18 +68,25 @@ class InviteOut(BaseModel):
     role: str
     participant: str
     expires: datetime
+    request_id: int | None = None  # when a colleague is rung
 
 
 class HandoverIn(BaseModel):
-    staff_id: DbId
     mode: Literal["warm", "cold"]
+    # One of the two: a named colleague, or a department (and optionally a service).
+    staff_id: DbId | None = None
+    department_id: DbId | None = None
+    service_id: DbId | None = None
+    note: str = Field(default="", max_length=2000)
 
 
 class HandoverOut(BaseModel):
-    url: str  # the colleague's call page for this booking
-    target: str  # their participant id, for the signaling `transfer`
+    url: str | None  # the named colleague's call page (fallback to the ring)
+    target: str | None  # their participant id, for the signaling `transfer`
+    department: str | None  # the department's slug, for the signaling `transfer`
     mode: str
     expires: datetime
+    request_id: int
 
 
 def may_join(staff: Staff, booking: Booking) -> bool:
@@ -87,41 +107,106 @@ def _open_booking(svc: ReadSchedulingDep, code: str, staff: Staff) -> Booking:
     return booking
 
 
+def _context(session: Session, booking: Booking, note: str) -> str:
+    """What the colleague sees with the ring: the note, then the notes so far."""
+    record = Consultations(session).for_booking(booking.id)
+    return "\n\n".join(x for x in (note.strip(), record.notes.strip() if record else "") if x)
+
+
+def _counter(request: Request, ctx: AppContext, session: Session) -> CounterService:
+    return CounterService(session, ctx.tz, counter_settings(request))
+
+
 @router.post("/bookings/{code}/invite", status_code=201)
 def invite(
-    code: str, body: InviteIn, staff: CurrentStaff, svc: ReadSchedulingDep, ctx: CtxDep
+    code: str,
+    body: InviteIn,
+    request: Request,
+    staff: CurrentStaff,
+    svc: SchedulingDep,
+    ctx: CtxDep,
 ) -> InviteOut:
     booking = _open_booking(svc, code, staff)
     pid = f"{body.role}:{secrets.token_urlsafe(6)}"
     token = ctx.links.join_token(booking, role=body.role, pid=pid, name=body.name)
+    request_id = None
+    if body.staff_id is not None:
+        if body.role != "observer":
+            raise InvalidBookingRequest("only a colleague is rung", field="staff_id")
+        try:
+            ring = _counter(request, ctx, svc.session).request_handover(
+                staff,
+                room_id=booking.room_id,
+                booking_id=booking.id,
+                kind=HandoverKind.INVITE,
+                mode="warm",
+                target_staff_id=body.staff_id,
+                context=_context(svc.session, booking, ""),
+                now=ctx.clock.now(),
+            )
+        except InvalidHandover:
+            raise InvalidBookingRequest("unknown staff member", field="staff_id") from None
+        request_id = ring.id
+        svc.session.commit()
     log.info("booking %s: %s invited by staff %s", booking.code, body.role, staff.id)
     return InviteOut(
         url=f"{ctx.links.base_url.rstrip('/')}/join/{token}",
         role=body.role,
         participant=pid,
         expires=booking.end_at + ctx.links.join_grace_after,
+        request_id=request_id,
     )
 
 
 @router.post("/bookings/{code}/handover", status_code=201)
 def handover(
-    code: str, body: HandoverIn, staff: CurrentStaff, svc: ReadSchedulingDep, ctx: CtxDep
+    code: str,
+    body: HandoverIn,
+    request: Request,
+    staff: CurrentStaff,
+    svc: SchedulingDep,
+    ctx: CtxDep,
 ) -> HandoverOut:
     booking = _open_booking(svc, code, staff)
-    target = svc.session.get(Staff, body.staff_id)
-    if target is None or not target.active or target.id == staff.id:
-        raise InvalidBookingRequest("unknown staff member", field="staff_id")
-    expires = ctx.clock.now() + HANDOVER_LINK_TTL
-    token = ctx.tokens.issue(
-        Purpose.HANDOVER, {"c": booking.code, "to": target.id, "m": body.mode}, expires=expires
-    )
-    log.info("booking %s: %s hand-over from staff %s", booking.code, body.mode, staff.id)
-    return HandoverOut(
-        url=f"{ctx.links.base_url.rstrip('/')}/staff/call/{booking.code}?handover={token}",
-        target=staff_participant(target.id),
+    now = ctx.clock.now()
+    if (body.staff_id is None) == (body.department_id is None):
+        raise InvalidBookingRequest("a colleague or a department", field="staff_id")
+    try:
+        ring = _counter(request, ctx, svc.session).request_handover(
+            staff,
+            room_id=booking.room_id,
+            booking_id=booking.id,
+            mode=body.mode,
+            department_id=body.department_id,
+            service_id=body.service_id,
+            target_staff_id=body.staff_id,
+            context=_context(svc.session, booking, body.note),
+            now=now,
+        )
+    except InvalidHandover as exc:
+        field = "staff_id" if body.staff_id is not None else "department_id"
+        raise InvalidBookingRequest(str(exc), field=field) from None
+    expires = now + HANDOVER_LINK_TTL
+    url = target = None
+    if body.staff_id is not None:
+        token = ctx.tokens.issue(
+            Purpose.HANDOVER,
+            {"c": booking.code, "to": body.staff_id, "m": body.mode},
+            expires=expires,
+        )
+        url = f"{ctx.links.base_url.rstrip('/')}/staff/call/{booking.code}?handover={token}"
+        target = staff_participant(body.staff_id)
+    out = HandoverOut(
+        url=url,
+        target=target,
+        department=department_slug(svc.session, ring),
         mode=body.mode,
         expires=expires,
+        request_id=ring.id,
     )
+    svc.session.commit()
+    log.info("booking %s: %s hand-over from staff %s", booking.code, body.mode, staff.id)
+    return out
 
 
 def handover_claims(ctx: AppContext, token: str, staff: Staff) -> dict[str, Any]:

@@ -14,18 +14,32 @@ from typing import Literal
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from app.api.schemas import DbId, IdPath, JoinTicketOut
 from app.context import AppContext
-from app.counter import CounterError, CounterService, CounterSettings, TicketGone, TicketView
-from app.counter_orm import QueueOffer, QueueTicket, TicketStatus
+from app.counter import (
+    CounterError,
+    CounterService,
+    CounterSettings,
+    TicketGone,
+    TicketView,
+)
+from app.counter_orm import (
+    HandoverKind,
+    HandoverOffer,
+    HandoverRequest,
+    QueueOffer,
+    QueueTicket,
+    TicketStatus,
+)
 from app.deps import CtxDep, CurrentStaff, Forbidden, LocaleDep, WriteSession
 from app.errors import error_body
 from app.i18n import gettext
 from app.kiosk import KioskService, KioskUnavailable
 from app.tokens import Purpose
-from scheduler.orm import Kiosk, Service, Staff
+from scheduler.orm import Booking, Department, Kiosk, Service, Staff
 from scheduler.routing import Presence
 
 log = logging.getLogger(__name__)
@@ -39,7 +53,10 @@ _MESSAGES: dict[str, tuple[int, str]] = {
     "service-not-at-kiosk": (422, "This service is not offered at the kiosk."),
     "ticket-gone": (409, "This ticket is no longer waiting."),
     "offer-gone": (409, "This call has already been answered or is no longer waiting."),
+    "handover-invalid": (422, "Choose a department, or a colleague, to hand over to."),
 }
+# The colleague's link to a booked call's page after accepting a hand-over.
+HANDOVER_PAGE_TTL = timedelta(minutes=30)
 
 
 def _json(model: BaseModel, status: int = 200) -> JSONResponse:
@@ -70,11 +87,15 @@ def _kiosk(ctx: AppContext, session: WriteSession, token: str, now: datetime) ->
         raise Forbidden from None
 
 
-def call_ticket(ctx: AppContext, room: str, role: str, pid: str, name: str) -> JoinTicketOut:
+def call_ticket(
+    ctx: AppContext, room: str, role: str, pid: str, name: str, *, handover: bool = False
+) -> JoinTicketOut:
     expires = ctx.clock.now() + CALL_TICKET_TTL
-    token = ctx.tokens.issue(
-        Purpose.JOIN, {"room": room, "role": role, "pid": pid, "name": name}, expires=expires
-    )
+    claims: dict[str, object] = {"room": room, "role": role, "pid": pid, "name": name}
+    if handover:
+        # Warm hand-over: the extra staff seat, beside the first (docs/signaling.md).
+        claims["handover"] = True
+    token = ctx.tokens.issue(Purpose.JOIN, claims, expires=expires)
     return JoinTicketOut(
         room=room,
         role=role,
@@ -208,9 +229,32 @@ class OfferOut(BaseModel):
     expires_at: datetime
 
 
+class HandoverOfferOut(BaseModel):
+    """A ringing hand-over (or invitation) from a colleague in a call."""
+
+    id: int
+    kind: str  # handover / invite
+    mode: str  # warm / cold
+    from_staff: str
+    department: str | None
+    service: str | None
+    context: str  # the notes so far
+    room: str
+    booking_code: str | None
+    ticket_id: int | None
+    expires_at: datetime
+    text: str
+
+
 class ConsoleOut(BaseModel):
     presence: str
     offers: list[OfferOut]
+    handovers: list[HandoverOfferOut] = []
+
+
+class AcceptOut(JoinTicketOut):
+    # Where the colleague's browser goes next: the call page for this call.
+    page: str
 
 
 def _offer_out(session: WriteSession, offer: QueueOffer, locale: str) -> OfferOut:
@@ -227,6 +271,54 @@ def _offer_out(session: WriteSession, offer: QueueOffer, locale: str) -> OfferOu
     )
 
 
+def _name(row: Department | Service | None, locale: str) -> str | None:
+    if row is None:
+        return None
+    return row.name_en if locale == "en" else row.name_ja
+
+
+def handover_offer_out(session: Session, offer: HandoverOffer, locale: str) -> HandoverOfferOut:
+    request = session.get(HandoverRequest, offer.request_id)
+    assert request is not None
+    first = session.get(Staff, request.from_staff_id)
+    who = first.display_name if first else ""
+    department = _name(
+        session.get(Department, request.department_id) if request.department_id else None, locale
+    )
+    service = _name(
+        session.get(Service, request.service_id) if request.service_id else None, locale
+    )
+    booking = session.get(Booking, request.booking_id) if request.booking_id else None
+    ticket = session.get(QueueTicket, request.ticket_id) if request.ticket_id else None
+    if request.kind == HandoverKind.INVITE:
+        text = gettext(locale, "{name} invites you into a call", name=who)
+    elif department is not None:
+        text = gettext(
+            locale,
+            "Hand-over from {name} to {department}",
+            name=who,
+            department=" ".join(x for x in (department, service) if x),
+        )
+    else:
+        text = gettext(locale, "Hand-over from {name} to you", name=who)
+    if ticket is not None:
+        text += " " + gettext(locale, "(ticket {number})", number=ticket.number)
+    return HandoverOfferOut(
+        id=offer.id,
+        kind=request.kind,
+        mode=request.mode,
+        from_staff=who,
+        department=department,
+        service=service,
+        context=request.context,
+        room=request.room_id,
+        booking_code=booking.code if booking else None,
+        ticket_id=request.ticket_id,
+        expires_at=offer.expires_at,
+        text=text,
+    )
+
+
 def _console(
     svc: CounterService, session: WriteSession, staff: Staff, now: datetime, locale: str
 ) -> ConsoleOut:
@@ -234,6 +326,7 @@ def _console(
     return ConsoleOut(
         presence=svc.presence(staff.id).value,
         offers=[_offer_out(session, o, locale) for o in offers],
+        handovers=[handover_offer_out(session, o, locale) for o in svc.handover_ringing_for(staff)],
     )
 
 
@@ -308,6 +401,153 @@ def decline_offer(
     return Response(status_code=204)
 
 
+@router.post("/staff/presence/heartbeat", status_code=204)
+def presence_heartbeat(
+    request: Request, staff: CurrentStaff, ctx: CtxDep, session: WriteSession
+) -> Response:
+    """The call page's poll: a staff member in a call is at their desk, so the
+    console's timeout does not set them offline."""
+    svc = _service(request, ctx, session)
+    now = ctx.clock.now()
+    svc.seen(staff, now)
+    svc.route(now)
+    session.commit()
+    return Response(status_code=204)
+
+
+def accepted_ticket(
+    ctx: AppContext, session: Session, staff: Staff, req: HandoverRequest
+) -> AcceptOut:
+    """How the colleague enters the same room: a hand-over ticket (warm) or the
+    staff seat (cold), or an observer's seat for an invitation."""
+    pid = f"staff:{staff.id}"
+    booking = session.get(Booking, req.booking_id) if req.booking_id else None
+    if req.kind == HandoverKind.INVITE and booking is not None:
+        pid = f"observer:staff-{staff.id}"
+        token = ctx.links.join_token(booking, role="observer", pid=pid, name=staff.display_name)
+        call = call_ticket(ctx, req.room_id, "observer", pid, staff.display_name)
+        return AcceptOut(**call.model_dump(exclude={"token"}), token=token, page=f"/join/{token}")
+    warm = req.mode == "warm"
+    call = call_ticket(ctx, req.room_id, "staff", pid, staff.display_name, handover=warm)
+    if booking is not None:
+        link = ctx.tokens.issue(
+            Purpose.HANDOVER,
+            {"c": booking.code, "to": staff.id, "m": req.mode},
+            expires=ctx.clock.now() + HANDOVER_PAGE_TTL,
+        )
+        page = f"/staff/call/{booking.code}?handover={link}"
+    else:
+        page = f"/staff/counter/call/{req.ticket_id}"
+    return AcceptOut(**call.model_dump(), page=page)
+
+
+@router.post(
+    "/staff/handover-offers/{offer_id}/accept",
+    response_model=AcceptOut,
+    responses={409: {"model": dict}},
+)
+def accept_handover(
+    offer_id: IdPath,
+    request: Request,
+    staff: CurrentStaff,
+    ctx: CtxDep,
+    session: WriteSession,
+    locale: LocaleDep,
+) -> Response:
+    """Accept a ringing hand-over: a join ticket for the same room."""
+    now = ctx.clock.now()
+    try:
+        req = _service(request, ctx, session).accept_handover(staff, offer_id, now)
+    except CounterError as exc:
+        session.rollback()
+        return _error(exc, locale)
+    out = accepted_ticket(ctx, session, staff, req)
+    session.commit()
+    return _json(out)
+
+
+@router.post("/staff/handover-offers/{offer_id}/decline", status_code=204)
+def decline_handover(
+    offer_id: IdPath,
+    request: Request,
+    staff: CurrentStaff,
+    ctx: CtxDep,
+    session: WriteSession,
+    locale: LocaleDep,
+) -> Response:
+    try:
+        _service(request, ctx, session).decline_handover(staff, offer_id, ctx.clock.now())
+    except CounterError as exc:
+        session.rollback()
+        return _error(exc, locale)
+    session.commit()
+    return Response(status_code=204)
+
+
+def department_slug(session: Session, req: HandoverRequest) -> str | None:
+    dept = session.get(Department, req.department_id) if req.department_id else None
+    return dept.slug if dept else None
+
+
+class CounterHandoverIn(BaseModel):
+    mode: Literal["warm", "cold"]
+    department_id: DbId | None = None
+    service_id: DbId | None = None
+    staff_id: DbId | None = None
+    note: str = Field(default="", max_length=2000)
+
+
+class HandoverRequestOut(BaseModel):
+    request_id: int
+    mode: str
+    department: str | None  # for the signaling `transfer`
+    target: str | None
+
+
+@router.post(
+    "/staff/counter/tickets/{ticket_id}/handover",
+    status_code=201,
+    response_model=HandoverRequestOut,
+    responses={409: {"model": dict}, 422: {"model": dict}},
+)
+def handover_walk_in(
+    ticket_id: IdPath,
+    body: CounterHandoverIn,
+    request: Request,
+    staff: CurrentStaff,
+    ctx: CtxDep,
+    session: WriteSession,
+    locale: LocaleDep,
+) -> Response:
+    """Hand a walk-in call over to a department (routed to its qualified
+    staff) or to one named colleague (rung in their console)."""
+    svc = _service(request, ctx, session)
+    try:
+        ticket = svc.in_call_for(staff, ticket_id)
+        req = svc.request_handover(
+            staff,
+            room_id=ticket.room_id,
+            ticket_id=ticket.id,
+            mode=body.mode,
+            department_id=body.department_id,
+            service_id=body.service_id,
+            target_staff_id=body.staff_id,
+            context=body.note,
+            now=ctx.clock.now(),
+        )
+    except CounterError as exc:
+        session.rollback()
+        return _error(exc, locale)
+    out = HandoverRequestOut(
+        request_id=req.id,
+        mode=req.mode,
+        department=department_slug(session, req),
+        target=f"staff:{req.target_staff_id}" if req.target_staff_id else None,
+    )
+    session.commit()
+    return _json(out, 201)
+
+
 @router.post(
     "/staff/counter/tickets/{ticket_id}/join",
     response_model=JoinTicketOut,
@@ -322,11 +562,17 @@ def rejoin(
     locale: LocaleDep,
 ) -> Response:
     """A fresh staff token for a walk-in call this staff member accepted (reconnects)."""
+    svc = _service(request, ctx, session)
     try:
-        ticket = _service(request, ctx, session).in_call_for(staff, ticket_id)
+        ticket = svc.in_call_for(staff, ticket_id)
     except TicketGone as exc:
         return _error(exc, locale)
-    return _json(call_ticket(ctx, ticket.room_id, "staff", f"staff:{staff.id}", staff.display_name))
+    warm = svc.warm_handover_of(staff, ticket.id)
+    return _json(
+        call_ticket(
+            ctx, ticket.room_id, "staff", f"staff:{staff.id}", staff.display_name, handover=warm
+        )
+    )
 
 
 @router.post("/staff/counter/tickets/{ticket_id}/finish", status_code=204)

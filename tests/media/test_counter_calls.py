@@ -23,7 +23,7 @@ import pytest
 from argon2 import PasswordHasher
 from call_harness import SECRET, TIMEOUT
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 import app.models
@@ -37,6 +37,7 @@ from media.client import CallClient
 from media.loopback import NetworkNamespace
 from media.peerlink import PeerLink
 from scheduler.orm import Branch, City, Department, DepartmentHours, Kiosk, Service, Staff
+from signaling.messages import TransferMode
 from signaling.runner import start_signaling
 from signaling.server import SignalingServer
 
@@ -119,6 +120,22 @@ class Counter:
 
         return await self.on_host(post)
 
+    async def post(self, login: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        def send() -> Any:
+            r = self._staff(login).post(path, json=body)
+            assert r.status_code in (200, 201), r.text
+            return r.json()
+
+        return await self.on_host(send)
+
+    async def handovers(self, login: str) -> list[dict[str, Any]]:
+        def get() -> list[dict[str, Any]]:
+            r = self._staff(login).get("/api/v1/staff/offers")
+            assert r.status_code == 200, r.text
+            return r.json()["handovers"]  # type: ignore[no-any-return]
+
+        return await self.on_host(get)
+
     async def finish(self, login: str, ticket_id: int) -> None:
         def post() -> None:
             r = self._staff(login).post(f"/api/v1/staff/counter/tickets/{ticket_id}/finish")
@@ -129,7 +146,8 @@ class Counter:
 
 def build_city(engine: Engine) -> tuple[int, list[int], dict[str, int]]:
     """Two departments; the kiosk's service belongs to the first, but staff of
-    the second are qualified for it too (skills are services, not departments)."""
+    the second are qualified for it too (skills are services, not departments).
+    The first has one member of its own, for hand-overs to the department."""
     app.models.Base.metadata.create_all(engine)
     with Session(engine) as session:
         session.add(City(id=1, name_ja="テスト市", name_en="Test City"))
@@ -153,6 +171,12 @@ def build_city(engine: Engine) -> tuple[int, list[int], dict[str, int]]:
             member.departments.append(fukushi)
             member.skills.append(service)
             staff[login] = member
+        # The service's own department: where hand-overs go (never set
+        # available in the walk-in tests, so it never rings there).
+        shimin1 = Staff(login="shimin1", display_name="市民課職員", password_hash=HASHER.hash("pw"))
+        shimin1.departments.append(shimin)
+        shimin1.skills.append(service)
+        staff["shimin1"] = shimin1
         branch = Branch(slug="kita", name_ja="北支所", name_en="North Branch")
         kiosks = [Kiosk(slug=f"kita-{i}", name=f"北支所{i}号機", branch=branch) for i in (1, 2)]
         session.add_all([*staff.values(), branch, *kiosks])
@@ -306,5 +330,69 @@ def test_decline_and_no_answer_are_re_offered(netns: NetworkNamespace, counter: 
             status = await counter.ticket(0, ticket["id"])
             kiosk, staff = await call_connects(node, status["call"], staff_call)
             await hang_up(kiosk, staff)
+
+    netns.run(scenario)
+
+
+def test_warm_hand_over_to_a_department_through_the_api(
+    netns: NetworkNamespace, counter: Counter
+) -> None:
+    """Staff A (福祉課) hands a walk-in over to 市民課 through the API; 市民課's
+    member accepts the ring, joins the same room with the hand-over ticket
+    beside A, A leaves, and the kiosk and B see and hear each other. The
+    kiosk never leaves the room."""
+
+    async def scenario() -> None:
+        async with signaling_node() as node:
+            await counter.available("fukushi1")
+            ticket = await counter.take_ticket(0)
+            ring = await counter.offers("fukushi1")
+            first_call = await counter.answer("fukushi1", ring[0]["id"], "accept")
+            assert first_call is not None
+            kiosk_call = (await counter.ticket(0, ticket["id"]))["call"]
+            kiosk, first = await call_connects(node, kiosk_call, first_call)
+            # Free and qualified, but of another department: never rung.
+            await counter.available("fukushi2")
+            await counter.available("shimin1")
+
+            with Session(counter.ctx.engine) as session:
+                shimin = session.scalar(select(Department.id).where(Department.slug == "shimin"))
+            out = await counter.post(
+                "fukushi1",
+                f"/api/v1/staff/counter/tickets/{ticket['id']}/handover",
+                {"department_id": shimin, "mode": "warm", "note": "転入届の続き"},
+            )
+            assert out["department"] == "shimin"
+            await first.transfer(TransferMode.WARM, department=out["department"])
+            assert await counter.handovers("fukushi2") == []
+            ring = await counter.handovers("shimin1")
+            assert len(ring) == 1 and ring[0]["context"] == "転入届の続き"
+            second_call = await counter.post(
+                "shimin1", f"/api/v1/staff/handover-offers/{ring[0]['id']}/accept"
+            )
+            assert second_call["room"] == kiosk_call["room"] == first_call["room"]
+            assert second_call["participant"] == f"staff:{counter.staff_ids['shimin1']}"
+
+            second = CallClient(node.url, room=second_call["room"], token=second_call["token"])
+            await second.start()
+            # Warm: B is in beside A (the hand-over seat), then A leaves.
+            await asyncio.wait_for(first.wait_connected(second_call["participant"]), TIMEOUT)
+            link_k = await asyncio.wait_for(
+                kiosk.wait_connected(second_call["participant"]), TIMEOUT
+            )
+            await first.leave()
+            await asyncio.wait_for(
+                kiosk.wait_until(lambda: first_call["participant"] not in kiosk.peers), 20
+            )
+            await assert_media_flows(link_k)
+            link_b = await asyncio.wait_for(
+                second.wait_connected(kiosk_call["participant"]), TIMEOUT
+            )
+            await assert_media_flows(link_b)
+            stats = await kiosk.stats()
+            assert (stats.joins, stats.socket_drops) == (1, 0)
+            # B now holds the walk-in: B finishes it.
+            await hang_up(kiosk, second)
+            await counter.finish("shimin1", ticket["id"])
 
     netns.run(scenario)

@@ -19,6 +19,7 @@ from scheduler.routing import (
     StaffMember,
     estimate_wait,
     plan,
+    timed_out,
     waiting_order,
 )
 
@@ -48,6 +49,43 @@ def test_longest_idle_qualified_staff_gets_the_call() -> None:
     result = plan([walk_in(1, 7, 60)], staff, [], at(60), POLICY)
     assert [(o.call_id, o.staff_id) for o in result.offers] == [(1, 2)]
     assert result.offers[0].expires_at == at(80)
+
+
+def test_hand_over_to_a_department_goes_to_its_qualified_staff_first() -> None:
+    # 1: another department, idle longest; 2: the department without the
+    # service; 3: the department with it; 4: the department, idle shortest.
+    staff = [
+        StaffMember(1, frozenset({7}), Presence.AVAILABLE, at(0), frozenset({10})),
+        StaffMember(2, frozenset({8}), Presence.AVAILABLE, at(1), frozenset({20})),
+        StaffMember(3, frozenset({7}), Presence.AVAILABLE, at(2), frozenset({20})),
+        StaffMember(4, frozenset({7}), Presence.AVAILABLE, at(3), frozenset({20})),
+    ]
+    walk = walk_in(1, 7, 0)
+    handover = Call(-1, 7, Priority.HANDOVER, at(50), department_id=20)
+    result = plan([walk, handover], staff, [], at(60), POLICY)
+    # The hand-over goes first (that resident is in a call already), to the
+    # department's longest-idle qualified member; the walk-in to the next.
+    assert [(o.call_id, o.staff_id) for o in result.offers] == [(-1, 3), (1, 1)]
+    anyone = Call(-2, None, Priority.HANDOVER, at(50), department_id=20)
+    assert [o.staff_id for o in plan([anyone], staff, [], at(60), POLICY).offers] == [2]
+    nowhere = Call(-3, None, Priority.HANDOVER, at(50))
+    assert plan([nowhere], staff, [], at(60), POLICY).offers == ()
+
+
+def test_a_named_colleague_alone_is_rung() -> None:
+    staff = [member(1, {7}, idle=0), member(2, set(), idle=30)]
+    targeted = Call(-1, None, Priority.HANDOVER, at(50), target_staff=2)
+    result = plan([targeted], staff, [], at(60), POLICY)
+    assert [o.staff_id for o in result.offers] == [2]
+    refused = Call(-1, None, Priority.HANDOVER, at(50), (2,), refused_at=at(55), target_staff=2)
+    assert plan([refused], staff, [], at(60), POLICY).offers == ()
+
+
+def test_presence_times_out_only_after_the_setting() -> None:
+    timeout = timedelta(seconds=60)
+    assert not timed_out(at(0), at(60), timeout)
+    assert timed_out(at(0), at(61), timeout)
+    assert not timed_out(None, at(6000), timeout)
 
 
 def test_first_free_takes_the_lowest_id_instead() -> None:

@@ -37,8 +37,9 @@ from app.deps import CtxDep, CurrentStaff, Forbidden, ReadSession, WriteSession
 from app.i18n import gettext
 from app.staff_queue import STATE_LABELS, CallState, QueueReader, call_state
 from app.tokens import Purpose, TokenError, TokenExpired, TokenNotYetValid
-from scheduler.orm import Booking, BookingStatus, Department, Staff
+from scheduler.orm import Booking, BookingStatus, Department
 from web.pages.console_format import named
+from web.pages.handover_form import handover_choices
 from web.pages.resident_format import moment_label, when_label
 from web.pages.staff import OUTCOME_LABELS, visible_booking
 from web.pages.staff_auth import StaffPageRoute, console_page, verify_staff_csrf
@@ -119,6 +120,16 @@ CALL_MESSAGES: dict[str, str] = {
     "wait.staff-left": "The staff member has left for a moment. Please wait.",
     "staff.handover-ready": "Send this link to your colleague. The resident has been told to wait.",
     "staff.invite-ready": "Send this link to the person you invite.",
+    "staff.invite-rung": (
+        "Your colleague is being called in their console. You can also send them this link."
+    ),
+    "staff.handover-rung": (
+        "Your colleague is being called in their console. The resident has been told to wait."
+    ),
+    "staff.handover-requested": (
+        "The department's staff are being called. The resident has been told to wait."
+    ),
+    "staff.handover-choose": "Choose a department or a colleague.",
     "staff.link-failed": "The link could not be created. Please try again.",
     "staff.photo-asked": "The resident is asked on their screen.",
     "staff.photo-granted": "The resident agreed. You can take the photo.",
@@ -285,6 +296,7 @@ def staff_call_page(
     record = Consultations(session).for_booking(booking.id)
     state = _state_of(session, ctx, booking)
     departments = session.scalars(select(Department).order_by(Department.sort_order, Department.id))
+    choices = handover_choices(session, staff, locale)
     response = console_page(
         request,
         "call/staff.html",
@@ -309,11 +321,7 @@ def staff_call_page(
             "invite_url": f"/api/v1/staff/bookings/{booking.code}/invite",
             "photos_url": f"/api/v1/staff/bookings/{booking.code}/photos",
             "documents_url": f"/api/v1/staff/bookings/{booking.code}/documents",
-            "colleagues": [
-                (s.id, s.display_name)
-                for s in session.scalars(select(Staff).where(Staff.active).order_by(Staff.id))
-                if s.id != staff.id
-            ],
+            **{k: v for k, v in choices.items() if k != "departments"},
             "state_url": f"/staff/call/{booking.code}/state",
             "notes_url": f"/staff/bookings/{booking.code}/notes",
             "finish_url": f"/staff/call/{booking.code}/finish",

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from app.bookings_view import interpreter_label
 from app.consultations import ConsultationError, Consultations, Outcome
 from app.context import AppContext
+from app.counter_orm import HandoverKind, HandoverRequest, HandoverStatus
 from app.deps import (
     CtxDep,
     CurrentStaff,
@@ -255,9 +256,24 @@ def visible_booking(session: Session, staff: Staff, code: str) -> Booking:
     if booking is None:
         raise BookingNotFound(code)
     qualified = any(s.id == booking.service_id for s in staff.skills)
-    if booking.staff_id != staff.id and not qualified and not staff.is_admin:
+    mine = booking.staff_id == staff.id or qualified or staff.is_admin
+    if not mine and not _took_over(session, staff, booking):
         raise Forbidden
     return booking
+
+
+def _took_over(session: Session, staff: Staff, booking: Booking) -> bool:
+    """A colleague of any department who accepted a hand-over of this call
+    carries on with it: notes, state and outcome (app/counter.py)."""
+    accepted = session.scalar(
+        select(HandoverRequest.id).where(
+            HandoverRequest.booking_id == booking.id,
+            HandoverRequest.accepted_by == staff.id,
+            HandoverRequest.kind == HandoverKind.HANDOVER,
+            HandoverRequest.status == HandoverStatus.ACCEPTED,
+        )
+    )
+    return accepted is not None
 
 
 def _timeline(events: list[EventView], locale: str, tz: ZoneInfo) -> list[dict[str, str]]:

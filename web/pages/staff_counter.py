@@ -18,16 +18,17 @@ import anyio
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
-from app.api.counter import counter_settings
+from app.api.counter import counter_settings, handover_offer_out
 from app.context import AppContext
 from app.counter import CounterError, CounterService, CounterSettings
-from app.counter_orm import QueueTicket
+from app.counter_orm import HandoverRequest, QueueTicket
 from app.deps import CtxDep, CurrentStaff, NotLoggedIn, ReadSession
 from app.i18n import gettext
-from scheduler.orm import Service, Staff
+from scheduler.orm import Department, Service, Staff
 from scheduler.routing import Presence
 from web.pages.call import RTC_CONFIG_URL, call_messages
 from web.pages.console_format import clock, named
+from web.pages.handover_form import handover_choices
 from web.pages.staff import KEEPALIVE_POLLS, POLL_SECONDS, RETRY_MS, STREAM_SECONDS, _sse
 from web.pages.staff_auth import StaffPageRoute, console_page
 from web.templating import page_locale
@@ -46,6 +47,15 @@ PRESENCE_LABELS: dict[str, str] = {
 def _label(session: Any, ticket: QueueTicket, locale: str) -> str:
     service = session.get(Service, ticket.service_id)
     return named(service, locale) if service else ""
+
+
+def _handover_label(session: Any, request: HandoverRequest, locale: str) -> str:
+    if request.department_id is not None:
+        dept = session.get(Department, request.department_id)
+        service = session.get(Service, request.service_id) if request.service_id else None
+        return " ".join(named(x, locale) for x in (dept, service) if x is not None)
+    target = session.get(Staff, request.target_staff_id)
+    return target.display_name if target else ""
 
 
 def console_state(
@@ -74,6 +84,21 @@ def console_state(
                         number=ticket.number,
                         service=_label(session, ticket, locale),
                     ),
+                    "context": "",
+                    "answer_url": f"/api/v1/staff/offers/{offer.id}",
+                }
+            )
+        for ring in svc.handover_ringing_for(staff):
+            out = handover_offer_out(session, ring, locale)
+            offers.append(
+                {
+                    # Its own id space: the key the page tells rings apart by.
+                    "id": f"h{ring.id}",
+                    "ticket": out.ticket_id,
+                    "kind": out.kind,
+                    "text": out.text,
+                    "context": out.context,
+                    "answer_url": f"/api/v1/staff/handover-offers/{ring.id}",
                 }
             )
         presence = svc.presence(staff.id)
@@ -89,6 +114,18 @@ def console_state(
                         "waited": gettext(locale, "{n} min", n=max(0, waited)),
                         "escalated": ticket.escalated_at is not None,
                         "ringing": ringing is not None,
+                    }
+                )
+            for request, rung in svc.handover_board():
+                waited = int((now - request.queued_at).total_seconds() // 60)
+                board.append(
+                    {
+                        "number": gettext(locale, "Hand-over"),
+                        "service": _handover_label(session, request, locale),
+                        "since": clock(request.queued_at, ctx.tz),
+                        "waited": gettext(locale, "{n} min", n=max(0, waited)),
+                        "escalated": request.escalated_at is not None,
+                        "ringing": rung is not None,
                     }
                 )
         session.commit()
@@ -185,6 +222,8 @@ def counter_call_page(
             "department": named(service.department, locale),
             "messages": call_messages(locale),
             "ticket_url": f"/api/v1/staff/counter/tickets/{ticket.id}/join",
+            "handover_url": f"/api/v1/staff/counter/tickets/{ticket.id}/handover",
+            **handover_choices(session, staff, locale),
             "finish_url": f"/api/v1/staff/counter/tickets/{ticket.id}/finish",
             "rtc_config_url": RTC_CONFIG_URL,
         },

@@ -4,6 +4,7 @@
 
 import { DeviceError, openDevices } from "./call/media.js";
 import { CallSession, loadRtcConfig } from "./call/session.js";
+import { keepPresence, setupHandover } from "./call/handover.js";
 import { CallView, readConfig, translator } from "./call/ui.js";
 
 const root = document.getElementById("call-app");
@@ -90,6 +91,16 @@ window.addEventListener("pagehide", () => {
   const session = state.session;
   if (session && !["ended", "left", "error"].includes(session.state)) session.hangUp();
 });
+setupHandover({
+  form: $("handover-form"),
+  getSession: () => state.session,
+  view,
+  t,
+  showLink: null,
+  beforeLeave: async () => {},
+});
+
 view.watchNetwork();
 view.showStep("device", { focus: false });
+keepPresence(config.heartbeatUrl);
 join();

@@ -64,6 +64,12 @@ function renderOffers(offers) {
     const item = $("offer-template").content.firstElementChild.cloneNode(true);
     item.dataset.offer = String(offer.id);
     item.querySelector(".offer-text").textContent = offer.text;
+    if (offer.kind) item.classList.add("offer-handover");
+    if (offer.context) {
+      // The notes so far, so the colleague knows the case before answering.
+      item.querySelector(".offer-context-text").textContent = offer.context;
+      item.querySelector(".offer-context").hidden = false;
+    }
     item.querySelector(".offer-accept").addEventListener("click", () => answer(offer, "accept"));
     item.querySelector(".offer-decline").addEventListener("click", () => answer(offer, "decline"));
     list.append(item);
@@ -108,14 +114,16 @@ function render(data) {
 
 async function answer(offer, how) {
   $("answer-problem").textContent = "";
-  const response = await fetch(`/api/v1/staff/offers/${offer.id}/${how}`, {
+  const response = await fetch(`${offer.answer_url}/${how}`, {
     method: "POST",
     credentials: "same-origin",
     headers: { Accept: "application/json" },
   });
   if (how === "accept" && response.ok) {
     ring(false);
-    window.location.assign(`/staff/counter/call/${offer.ticket}`);
+    // A hand-over says where its call is (a booked call's page, or the join page).
+    const body = await response.json().catch(() => ({}));
+    window.location.assign(body.page || `/staff/counter/call/${offer.ticket}`);
     return;
   }
   if (!response.ok) $("answer-problem").textContent = root.dataset.acceptedFailed;

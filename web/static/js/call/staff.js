@@ -4,6 +4,7 @@
 
 import { DeviceError, openDevices } from "./media.js";
 import { CallSession, loadRtcConfig } from "./session.js";
+import { keepPresence, setupHandover } from "./handover.js";
 import { CallView, readConfig, translator } from "./ui.js";
 
 const root = document.getElementById("call-app");
@@ -213,37 +214,16 @@ function showLink(messageKey, url) {
   link.select();
 }
 
-const handoverForm = $("handover-form");
-handoverForm.addEventListener("submit", async (event) => {
-  event.preventDefault();
-  if (!handoverForm.reportValidity()) return;
-  const mode = handoverForm.elements.mode.value;
-  try {
-    const out = await postJson(handoverForm.action, {
-      staff_id: Number(handoverForm.elements.staff_id.value),
-      mode,
-    });
-    showLink("staff.handover-ready", out.url);
-    $("btn-leave").hidden = mode !== "warm";
-    const session = state.session;
-    if (session && !["ended", "left", "error"].includes(session.state)) {
-      // The resident's page shows "being handed over, please stay".
-      session.signaling.send({ type: "transfer", mode, target: out.target });
-      if (mode === "cold") {
-        clearTimeout(notesTimer);
-        await saveNotes();
-        session.hangUp();
-      }
-    }
-  } catch {
-    view.setText("team-status", t("staff.link-failed"));
-  }
-});
-
-$("btn-leave").addEventListener("click", async () => {
-  clearTimeout(notesTimer);
-  await saveNotes();
-  state.session?.hangUp();
+setupHandover({
+  form: $("handover-form"),
+  getSession: () => state.session,
+  view,
+  t,
+  showLink,
+  beforeLeave: async () => {
+    clearTimeout(notesTimer);
+    await saveNotes();
+  },
 });
 
 const inviteForm = $("invite-form");
@@ -251,11 +231,11 @@ inviteForm.addEventListener("submit", async (event) => {
   event.preventDefault();
   if (!inviteForm.reportValidity()) return;
   try {
-    const out = await postJson(inviteForm.action, {
-      role: inviteForm.elements.role.value,
-      name: inviteForm.elements.name.value,
-    });
-    showLink("staff.invite-ready", out.url);
+    const body = { role: inviteForm.elements.role.value, name: inviteForm.elements.name.value };
+    const colleague = inviteForm.elements.staff_id.value;
+    if (colleague && body.role === "observer") body.staff_id = Number(colleague);
+    const out = await postJson(inviteForm.action, body);
+    showLink(out.request_id ? "staff.invite-rung" : "staff.invite-ready", out.url);
   } catch {
     view.setText("team-status", t("staff.link-failed"));
   }
@@ -394,3 +374,4 @@ window.addEventListener("pagehide", () => {
 });
 view.showStep("device", { focus: false });
 startPolling();
+keepPresence(config.heartbeatUrl);
