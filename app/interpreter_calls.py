@@ -80,10 +80,14 @@ class Called:
 
 
 class InterpreterCalls:
-    def __init__(self, session: Session, ctx: AppContext, *, minutes: int = 30) -> None:
+    def __init__(
+        self, session: Session, ctx: AppContext, *, minutes: int = 30, read_only: bool = False
+    ) -> None:
         self.session = session
         self.ctx = ctx
         self.minutes = minutes
+        # Pages render from a read session: they skip the sweep's releases.
+        self.read_only = read_only
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -103,7 +107,8 @@ class InterpreterCalls:
 
     def available(self, language: str, now: datetime) -> list[OnDemandInterpreter]:
         """Interpreters of ``language`` free now and not in another on-demand call."""
-        self.sweep(now)
+        if not self.read_only:
+            self.sweep(now)
         busy = self._busy_ids()
         found = InterpreterService(self.session, tz=self.ctx.tz).free_now(
             language, now, minutes=self.minutes

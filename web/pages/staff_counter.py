@@ -24,12 +24,13 @@ from app.counter import CounterError, CounterService, CounterSettings
 from app.counter_orm import QueueTicket
 from app.deps import CtxDep, CurrentStaff, NotLoggedIn, ReadSession
 from app.i18n import gettext
-from scheduler.orm import Service, Staff
+from scheduler.orm import InterpreterLanguage, Service, Staff
 from scheduler.routing import Presence
 from web.pages.call import RTC_CONFIG_URL, call_messages
 from web.pages.console_format import clock, named
 from web.pages.staff import KEEPALIVE_POLLS, POLL_SECONDS, RETRY_MS, STREAM_SECONDS, _sse
 from web.pages.staff_auth import StaffPageRoute, console_page
+from web.pages.staff_interpreter import interpreter_panel
 from web.templating import page_locale
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,13 @@ PRESENCE_LABELS: dict[str, str] = {
 def _label(session: Any, ticket: QueueTicket, locale: str) -> str:
     service = session.get(Service, ticket.service_id)
     return named(service, locale) if service else ""
+
+
+def _language(session: Any, code: str | None, locale: str) -> str | None:
+    if code is None:
+        return None
+    row = session.get(InterpreterLanguage, code)
+    return named(row, locale) if row else code
 
 
 def console_state(
@@ -89,6 +97,7 @@ def console_state(
                         "waited": gettext(locale, "{n} min", n=max(0, waited)),
                         "escalated": ticket.escalated_at is not None,
                         "ringing": ringing is not None,
+                        "interpreter": _language(session, ticket.interpreter_language, locale),
                     }
                 )
         session.commit()
@@ -187,6 +196,14 @@ def counter_call_page(
             "ticket_url": f"/api/v1/staff/counter/tickets/{ticket.id}/join",
             "finish_url": f"/api/v1/staff/counter/tickets/{ticket.id}/finish",
             "rtc_config_url": RTC_CONFIG_URL,
+            "interp": interpreter_panel(
+                session,
+                ctx,
+                ticket.room_id,
+                locale,
+                call_url=f"/api/v1/staff/counter/tickets/{ticket.id}/interpreter",
+                requested=ticket.interpreter_language,
+            ),
         },
     )
     response.headers["Cache-Control"] = "no-store"
