@@ -132,7 +132,17 @@ def build_city(engine: Engine) -> tuple[int, list[int], dict[str, int]]:
     the second are qualified for it too (skills are services, not departments)."""
     app.models.Base.metadata.create_all(engine)
     with Session(engine) as session:
-        session.add(City(id=1, name_ja="テスト市", name_en="Test City"))
+        # Open every day, holidays too: the ticket API refuses outside staffed
+        # hours, and this test runs at the wall-clock time.
+        session.add(
+            City(
+                id=1,
+                name_ja="テスト市",
+                name_en="Test City",
+                close_public_holidays=False,
+                close_year_end=False,
+            )
+        )
         hours = [DepartmentHours(weekday=wd, start=time(0), end=time(23, 59)) for wd in range(7)]
         shimin = Department(slug="shimin", name_ja="市民課", name_en="Residents", hours=hours)
         fukushi = Department(slug="fukushi", name_ja="福祉課", name_en="Welfare")
