@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from app.api.call_team import may_join
 from app.api.counter import counter_settings
+from app.api.schemas import IdPath
 from app.counter import CounterError, CounterService
 from app.counter_orm import InterpreterCall
 from app.deps import CtxDep, CurrentStaff, Forbidden, LocaleDep, ReadSession, WriteSession
@@ -161,7 +162,7 @@ def _called(session: WriteSession, called: Called, locale: str) -> JSONResponse:
     responses={409: {"model": dict}, 422: {"model": dict}},
 )
 def call_interpreter_for_ticket(
-    ticket_id: int,
+    ticket_id: IdPath,
     body: CallInterpreterIn,
     request: Request,
     staff: CurrentStaff,
@@ -235,7 +236,7 @@ def _may_cancel(session: WriteSession, staff: Staff, call: InterpreterCall) -> b
 
 @router.delete("/staff/interpreter-calls/{call_id}", status_code=204)
 def cancel_interpreter_call(
-    call_id: int, staff: CurrentStaff, ctx: CtxDep, session: WriteSession, locale: LocaleDep
+    call_id: IdPath, staff: CurrentStaff, ctx: CtxDep, session: WriteSession, locale: LocaleDep
 ) -> Response:
     """Withdraw an interpreter request: they are free again and told so by mail."""
     call = session.get(InterpreterCall, call_id)
