@@ -217,7 +217,7 @@ class InterpreterCalls:
     ) -> Called:
         if self.language(language) is None:
             raise UnknownLanguage(language)
-        candidates = self.available(language, now)
+        candidates = self.available(language, now)  # sweeps first: an ended call frees its room
         if self.for_room(room_id) is not None:
             raise RoomHasInterpreter(room_id)
         for candidate in candidates:
