@@ -1,7 +1,7 @@
 """interpreters on demand: calls, the kiosk's language choice, native names
 
 Revision ID: 0012_interpreter_calls
-Revises: 0010
+Revises: 0011_handover_requests
 Create Date: 2026-11-23 14:00:00
 
 Safe on a live PostgreSQL database: every new column is nullable or has a
@@ -15,7 +15,7 @@ from alembic import op
 
 
 revision: str = '0012_interpreter_calls'
-down_revision: str | None = '0010'
+down_revision: str | None = '0011_handover_requests'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
