@@ -37,13 +37,15 @@ from app.counter_orm import (
     HandoverOffer,
     HandoverRequest,
     HandoverStatus,
+    InterpreterCall,
     OfferResult,
     QueueOffer,
     QueueTicket,
     StaffPresence,
     TicketStatus,
 )
-from scheduler.orm import Booking, Department, Kiosk, Service, Staff
+from app.kiosk import KioskService
+from scheduler.orm import Booking, Department, InterpreterLanguage, Kiosk, Service, Staff
 from scheduler.routing import (
     Call,
     Offer,
@@ -110,6 +112,16 @@ class TicketGone(CounterError):
     code = "ticket-gone"
 
 
+class OutsideStaffedHours(CounterError):
+    """No department with kiosk services is staffed now (holidays and closures included)."""
+
+    code = "outside-staffed-hours"
+
+
+class UnknownInterpreterLanguage(CounterError):
+    code = "unknown-interpreter-language"
+
+
 class OfferGone(CounterError):
     """The offer stopped ringing (answered elsewhere, lapsed, or the resident left)."""
 
@@ -137,6 +149,19 @@ class TicketView:
 
 def _presence(value: str) -> Presence:
     return Presence(value)
+
+
+def release_room(session: Session, room_id: str, now: datetime, reason: str) -> None:
+    """End the on-demand interpreter reservation of a room, if any (app.interpreter_calls)."""
+    row = session.scalar(
+        select(InterpreterCall).where(
+            InterpreterCall.room_id == room_id, InterpreterCall.released_at.is_(None)
+        )
+    )
+    if row is not None:
+        row.released_at = now
+        row.release_reason = reason
+        log.info("room %s: interpreter %s released (%s)", room_id, row.interpreter_id, reason)
 
 
 class CounterService:
@@ -173,8 +198,16 @@ class CounterService:
         )
         return (last or 0) + 1
 
-    def take_ticket(self, kiosk: Kiosk, service_id: int, now: datetime) -> QueueTicket:
-        """A walk-in's ticket (受付番号) for a service offered at kiosks."""
+    def take_ticket(
+        self,
+        kiosk: Kiosk,
+        service_id: int,
+        now: datetime,
+        *,
+        interpreter_language: str | None = None,
+    ) -> QueueTicket:
+        """A walk-in's ticket (受付番号) for a service offered at kiosks, while
+        staff are on duty (the rule of the kiosk's walk-in screen)."""
         service = self.session.get(Service, service_id)
         if (
             service is None
@@ -182,6 +215,12 @@ class CounterService:
             or Channel.KIOSK.value not in service.channels.split(",")
         ):
             raise ServiceNotAtKiosk(str(service_id))
+        if not KioskService(self.session, self.tz).staffed(now, days=0).open_now:
+            raise OutsideStaffedHours(str(service_id))
+        if interpreter_language is not None:
+            language = self.session.get(InterpreterLanguage, interpreter_language)
+            if language is None or not language.active:
+                raise UnknownInterpreterLanguage(interpreter_language)
         self._lock()
         number = self._next_number(now)
         ticket = QueueTicket(
@@ -194,10 +233,17 @@ class CounterService:
             status=TicketStatus.WAITING,
             queued_at=now,
             refused_by=[],
+            interpreter_language=interpreter_language,
         )
         self.session.add(ticket)
         self.session.flush()
-        log.info("ticket %s (no. %s) queued at kiosk %s", ticket.id, number, kiosk.id)
+        log.info(
+            "ticket %s (no. %s) queued at kiosk %s (interpreter: %s)",
+            ticket.id,
+            number,
+            kiosk.id,
+            interpreter_language or "-",
+        )
         self.route(now)
         return ticket
 
@@ -242,6 +288,7 @@ class CounterService:
             raise TicketGone(str(ticket_id))
         ticket.status = TicketStatus.LEFT
         ticket.ended_at = now
+        release_room(self.session, ticket.room_id, now, "ticket-left")
         log.info("ticket %s left the queue", ticket.id)
         self.route(now)
         return ticket
@@ -366,6 +413,7 @@ class CounterService:
             raise TicketGone(str(ticket_id))
         ticket.status = TicketStatus.DONE
         ticket.ended_at = now
+        release_room(self.session, ticket.room_id, now, "ticket-done")
         if self.presence(staff.id) is Presence.IN_CALL:
             self._set_presence(staff.id, Presence.AVAILABLE, now)
         log.info("staff %s finished ticket %s", staff.id, ticket.id)
@@ -651,6 +699,7 @@ class CounterService:
                 TicketStatus.LEFT if ticket.status == TicketStatus.WAITING else TicketStatus.DONE
             )
             ticket.ended_at = ticket.ended_at or now
+            release_room(self.session, ticket.room_id, now, "ticket-done")
             log.info("ticket %s of %s closed at the end of its day", ticket.id, ticket.day)
         active = [t for t in active if t.day >= today]
         if not active:
@@ -670,6 +719,7 @@ class CounterService:
             if kind == "call-end" and ticket.status != TicketStatus.DONE:
                 ticket.status = TicketStatus.DONE
                 ticket.ended_at = ticket.ended_at or now
+                release_room(self.session, ticket.room_id, now, "call-end")
                 if ticket.staff_id is not None:
                     self._release(ticket.staff_id, now)
                 log.info("ticket %s: the call ended", ticket.id)

@@ -15,7 +15,7 @@ from app.bookings_view import booking_ics, calendar_event, interpreter_label
 from app.context import AppContext
 from app.mail import awaiting_calendar
 from scheduler.ical import booking_calendar
-from scheduler.orm import Booking, OutboxMail, OutboxStatus, Service, WaitlistEntry
+from scheduler.orm import Booking, Interpreter, OutboxMail, OutboxStatus, Service, WaitlistEntry
 
 WEEKDAYS_JA = "月火水木金土日"
 
@@ -209,6 +209,56 @@ class Notifier:
             f"【{title}】{service.name_ja}",
             body,
             ics,
+        )
+
+    def interpreter_on_demand(
+        self,
+        interpreter: Interpreter,
+        *,
+        language: str,
+        service: Service,
+        join_url: str | None,
+        called_id: int,
+    ) -> None:
+        """Ask an interpreter into a call happening now (``join_url``), or tell
+        them the request was withdrawn (``join_url`` is None), in their language."""
+        if not interpreter.email:
+            return
+        if interpreter.locale == "en":
+            if join_url:
+                subject = f"[Interpreting now] {service.name_en}"
+                body = (
+                    f"{interpreter.name},\n\nA resident at the counter needs an interpreter "
+                    f"({language}) now.\n\nService: {service.department.name_en} / "
+                    f"{service.name_en}\n\nJoin the video call: {join_url}\n"
+                )
+            else:
+                subject = f"[Request withdrawn] {service.name_en}"
+                body = (
+                    f"{interpreter.name},\n\nThe request to interpret ({language}) was "
+                    "withdrawn. You do not need to join.\n"
+                )
+        elif join_url:
+            subject = f"【至急・通訳のご依頼】{service.name_ja}"
+            body = (
+                f"{interpreter.name} 様\n\n"
+                f"窓口で通訳（{language}）を必要とする方がいらっしゃいます。\n\n"
+                f"内容：{service.department.name_ja}　{service.name_ja}\n\n"
+                f"ビデオ通話への参加：{join_url}\n"
+            )
+        else:
+            subject = f"【通訳のご依頼の取り消し】{service.name_ja}"
+            body = (
+                f"{interpreter.name} 様\n\n通訳（{language}）のご依頼は取り消されました。"
+                "ご参加いただく必要はありません。\n"
+            )
+        self._queue(
+            "interpreter-called" if join_url else "interpreter-released",
+            interpreter.email,
+            subject,
+            body,
+            locale=interpreter.locale,
+            dedup_key=f"interpreter-call:{called_id}:{'call' if join_url else 'release'}",
         )
 
     def booking_reminder(self, booking: Booking, offset_min: int) -> None:

@@ -28,8 +28,9 @@ The format, section by section (``app/demo_city.yaml`` is a full example)::
              password | password_hash}]
     branches: [{slug, name_ja, name_en, address,
                 kiosks: [{slug, name, active}]}]
-    interpreter_languages: [{code, name_ja, name_en, sort_order}]   # code: pt, zh, jsl …
-    interpreters: [{slug, name, email, languages: [pt, en], hours, active}]
+    interpreter_languages: [{code, name_ja, name_en, name_native, sort_order, active}]
+                                         # code: pt, zh, jsl …
+    interpreters: [{slug, name, email, languages: [pt, en], hours, active, locale}]
 
 Durations (``duration``, buffers, ``slot_step``, ``min_notice``,
 ``change_cutoff``) are minutes; weekdays are ``mon`` … ``sun``; times are
@@ -313,7 +314,10 @@ class InterpreterLanguageEntry(_Entry):
     code: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{1,19}$")]
     name_ja: Name100
     name_en: Name100
+    # In the language's own script (Português, 中文, 手話): the kiosk's button.
+    name_native: Annotated[str, _text(100)] | None = None
     sort_order: int | None = None  # default: position in the file
+    active: bool = True
 
 
 class InterpreterEntry(_Entry):
@@ -323,6 +327,7 @@ class InterpreterEntry(_Entry):
     languages: Annotated[list[str], Field(min_length=1)]
     hours: WeeklyHours
     active: bool = True
+    locale: Literal["ja", "en"] = "ja"  # the language of their mails
 
 
 class CityConfig(_Entry):

@@ -41,11 +41,14 @@ def check_interpreter_languages(session: Session, config: CityConfig, source: So
 def import_interpreter_languages(session: Session, config: CityConfig, count: Count) -> None:
     existing = {row.code: row for row in session.scalars(select(InterpreterLanguage))}
     for position, entry in enumerate(config.interpreter_languages):
-        values = {
+        values: dict[str, object] = {
             "name_ja": entry.name_ja,
             "name_en": entry.name_en,
             "sort_order": position if entry.sort_order is None else entry.sort_order,
+            "active": entry.active,
         }
+        if entry.name_native is not None:
+            values["name_native"] = entry.name_native
         row = existing.get(entry.code)
         if row is None:
             session.add(InterpreterLanguage(code=entry.code, **values))
@@ -78,6 +81,7 @@ def import_interpreters(session: Session, config: CityConfig, count: Count) -> N
             # Canonical order, so reordering the list in the file is not a change.
             "languages": ",".join(sorted(entry.languages)),
             "active": entry.active,
+            "locale": entry.locale,
         }
         person = people.get(entry.slug)
         created = person is None

@@ -34,6 +34,7 @@ from sqlalchemy import (
     event,
     insert,
     select,
+    true,
     update,
 )
 from sqlalchemy.orm import (
@@ -280,7 +281,17 @@ class InterpreterLanguage(Base):
     code: Mapped[str] = mapped_column(String(20), primary_key=True)
     name_ja: Mapped[str] = mapped_column(String(100))
     name_en: Mapped[str] = mapped_column(String(100))
+    # The language's name in its own script (Português, 中文, 手話), for the
+    # kiosk's buttons: a resident who needs an interpreter may read neither
+    # Japanese nor English.
+    name_native: Mapped[str] = mapped_column(String(100), default="", server_default="")
     sort_order: Mapped[int] = mapped_column(Integer, default=0)
+    # Deactivated languages are no longer offered; existing bookings keep them.
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+
+    @property
+    def label(self) -> str:
+        return self.name_native or self.name_en
 
 
 class Interpreter(Base):
@@ -298,6 +309,8 @@ class Interpreter(Base):
     # Comma-separated ``InterpreterLanguage.code`` values.
     languages: Mapped[str] = mapped_column(String(200), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The language of the mails they get ("ja" or "en").
+    locale: Mapped[str] = mapped_column(String(5), default="ja", server_default="ja")
     hours: Mapped[list[InterpreterHours]] = relationship(
         cascade="all, delete-orphan",
         order_by="InterpreterHours.weekday, InterpreterHours.start",
@@ -451,6 +464,9 @@ CONFIG_MODELS: tuple[type[Base], ...] = (
     Service,
     Staff,
     StaffHours,
+    InterpreterLanguage,
+    Interpreter,
+    InterpreterHours,
 )
 _CONFIG_TABLES = frozenset(m.__table__.name for m in CONFIG_MODELS) | {  # type: ignore[attr-defined]
     "staff_skills",

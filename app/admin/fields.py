@@ -174,3 +174,52 @@ LEAVE = (
     Field("end", "Until", "datetime", required=True, max_length=40),
     Field("note", "Note", max_length=200),
 )
+
+INTERPRETER_LANGUAGE_EDIT = (
+    Field("name_ja", "Name (Japanese)", required=True, max_length=100),
+    Field("name_en", "Name (English)", required=True, max_length=100),
+    Field(
+        "name_native",
+        "Name in the language itself",
+        required=True,
+        max_length=100,
+        hint="Shown on the kiosk's button, e.g. Português, 中文, Tiếng Việt, 手話.",
+    ),
+    Field("sort_order", "Sort order", "int", minimum=-1000, maximum=1000),
+    Field("active", "Offered (active)", "bool"),
+)
+
+INTERPRETER_LANGUAGE_NEW = (
+    Field(
+        "code",
+        "Language code",
+        required=True,
+        max_length=20,
+        pattern="slug",
+        hint="Short and fixed once saved, e.g. pt, zh, vi; jsl for Japanese Sign Language.",
+    ),
+    *INTERPRETER_LANGUAGE_EDIT,
+)
+
+INTERPRETER = (
+    Field("slug", "Slug", required=True, max_length=60, pattern="slug", hint=SLUG_HINT),
+    Field("name", "Name", required=True, max_length=100, autocomplete="name"),
+    Field(
+        "email",
+        "Email",
+        max_length=200,
+        pattern="email",
+        blank_is_none=True,
+        hint="Called interpreters get the link to join by mail.",
+    ),
+    Field("locale", "Language of the mails", "select", required=True),
+    Field("languages", "Interpreting languages", "multi", required=True),
+    Field(
+        "weekly_hours",
+        "Weekly hours",
+        "textarea",
+        max_length=1000,
+        hint="One line per working day, like: mon 09:00-12:00, 13:00-17:00",
+    ),
+    Field("active", "Active (can be booked and called)", "bool"),
+)

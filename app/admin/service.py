@@ -18,7 +18,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from app.admin.forms import Message, Windows, message
+from app.admin.forms import Message, Windows, format_windows, message, parse_windows
 from scheduler.city_file import parse_city_yaml
 from scheduler.importer import ImportReport, import_city
 from scheduler.orm import (
@@ -28,6 +28,9 @@ from scheduler.orm import (
     Department,
     DepartmentHours,
     HoursOverride,
+    Interpreter,
+    InterpreterHours,
+    InterpreterLanguage,
     Kiosk,
     Service,
     Staff,
@@ -83,7 +86,21 @@ class AdminService:
         stmt = select(Branch).options(selectinload(Branch.kiosks)).order_by(Branch.id)
         return list(self.session.scalars(stmt))
 
-    def get(self, model: type[Any], row_id: int) -> Any:
+    def interpreter_languages(self) -> list[InterpreterLanguage]:
+        stmt = select(InterpreterLanguage).order_by(
+            InterpreterLanguage.sort_order, InterpreterLanguage.code
+        )
+        return list(self.session.scalars(stmt))
+
+    def interpreters(self) -> list[Interpreter]:
+        stmt = (
+            select(Interpreter)
+            .options(selectinload(Interpreter.hours))
+            .order_by(Interpreter.active.desc(), Interpreter.name)
+        )
+        return list(self.session.scalars(stmt))
+
+    def get(self, model: type[Any], row_id: int | str) -> Any:
         return self.session.get(model, row_id)
 
     def counts(self) -> dict[str, int]:
@@ -96,6 +113,8 @@ class AdminService:
             "staff": count(Staff),
             "branches": count(Branch),
             "kiosks": count(Kiosk),
+            "interpreter-languages": count(InterpreterLanguage),
+            "interpreters": count(Interpreter),
             "closures": count(CityClosure),
         }
 
@@ -339,6 +358,44 @@ class AdminService:
         self._audit(admin, "kiosk", kiosk.id)
         return kiosk
 
+    # -- interpreters ----------------------------------------------------------------------
+
+    def save_interpreter_language(
+        self, admin: Staff, row: InterpreterLanguage | None, values: Mapping[str, Any]
+    ) -> InterpreterLanguage:
+        if row is None:
+            if self.session.get(InterpreterLanguage, values["code"]) is not None:
+                raise AdminInputError("code", message("This is already used. Choose another."))
+            row = InterpreterLanguage(code=values["code"])
+            self.session.add(row)
+        names = ("name_ja", "name_en", "name_native", "sort_order", "active")
+        self._assign(row, values, names)
+        self.session.flush()
+        log.info("admin %s saved interpreter language %s", admin.id, row.code)
+        return row
+
+    def save_interpreter(
+        self, admin: Staff, person: Interpreter | None, values: Mapping[str, Any]
+    ) -> Interpreter:
+        self._unique(Interpreter, "slug", values["slug"], person.id if person else None)
+        by_weekday = parse_weekly_hours(values.get("weekly_hours") or "")
+        known = {row.code for row in self.interpreter_languages()}
+        chosen = [c for c in values["languages"] if c in known]
+        if person is None:
+            person = Interpreter()
+            self.session.add(person)
+        self._assign(person, values, ("slug", "name", "email", "locale", "active"))
+        person.languages = ",".join(chosen)
+        # delete-orphan on the relationship removes the old rows.
+        person.hours = [
+            InterpreterHours(weekday=weekday, start=start, end=end)
+            for weekday in range(7)
+            for start, end in by_weekday.get(weekday, [])
+        ]
+        self.session.flush()
+        self._audit(admin, "interpreter", person.id)
+        return person
+
     # -- YAML import -------------------------------------------------------------------------
 
     def import_yaml(
@@ -356,3 +413,46 @@ class AdminService:
             admin.id, report.created, report.updated,
         )  # fmt: skip
         return report
+
+
+# The city file's weekday keys, and Japanese ones as people write them.
+WEEKDAY_KEYS = {
+    **{k: n for n, k in enumerate(("mon", "tue", "wed", "thu", "fri", "sat", "sun"))},
+    **{k: n for n, k in enumerate("月火水木金土日")},
+}
+WEEKDAY_OUT = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def parse_weekly_hours(text: str) -> dict[int, Windows]:
+    """``"mon 09:00-12:00, 13:00-17:00"`` lines as windows by weekday (0 = Monday)."""
+    out: dict[int, Windows] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        key, _, rest = line.partition(" ")
+        weekday = WEEKDAY_KEYS.get(key.strip().lower().rstrip(":"))
+        if weekday is None or weekday in out:
+            raise AdminInputError(
+                "weekly_hours",
+                message("{line}: start each line with one day: mon, tue … sun.", line=line),
+            )
+        windows, problem = parse_windows(rest)
+        if problem is not None:
+            raise AdminInputError("weekly_hours", problem)
+        if not windows:
+            raise AdminInputError(
+                "weekly_hours", message("{line}: write the hours after the day.", line=line)
+            )
+        out[weekday] = windows
+    return out
+
+
+def format_weekly_hours(rows: Sequence[InterpreterHours]) -> str:
+    by_day: dict[int, Windows] = {}
+    for row in rows:
+        by_day.setdefault(row.weekday, []).append((row.start, row.end))
+    return "\n".join(
+        f"{WEEKDAY_OUT[day]} {format_windows(sorted(windows))}"
+        for day, windows in sorted(by_day.items())
+    )

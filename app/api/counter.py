@@ -37,6 +37,7 @@ from app.counter_orm import (
 from app.deps import CtxDep, CurrentStaff, Forbidden, LocaleDep, WriteSession
 from app.errors import error_body
 from app.i18n import gettext
+from app.interpreter_calls import InterpreterCallError, InterpreterCalls
 from app.kiosk import KioskService, KioskUnavailable
 from app.tokens import Purpose
 from scheduler.orm import Booking, Department, Kiosk, Service, Staff
@@ -54,6 +55,11 @@ _MESSAGES: dict[str, tuple[int, str]] = {
     "ticket-gone": (409, "This ticket is no longer waiting."),
     "offer-gone": (409, "This call has already been answered or is no longer waiting."),
     "handover-invalid": (422, "Choose a department, or a colleague, to hand over to."),
+    "outside-staffed-hours": (
+        409,
+        "Staff are not available at this time. Please book a time for a consultation.",
+    ),
+    "unknown-interpreter-language": (422, "Interpreting in this language is not offered."),
 }
 # The colleague's link to a booked call's page after accepting a hand-over.
 HANDOVER_PAGE_TTL = timedelta(minutes=30)
@@ -116,6 +122,8 @@ def kiosk_participant(kiosk: Kiosk) -> str:
 
 class TicketIn(BaseModel):
     service_id: DbId
+    # An interpreter language (``GET /api/v1/interpreter-languages``), if needed.
+    interpreter_language: str | None = Field(default=None, min_length=1, max_length=20)
 
 
 class TicketOut(BaseModel):
@@ -124,6 +132,7 @@ class TicketOut(BaseModel):
     status: str
     position: int | None
     estimate_minutes: int | None
+    interpreter_language: str | None = None
     # Only once a staff member accepted: how the kiosk enters the call room.
     call: JoinTicketOut | None = None
 
@@ -145,6 +154,7 @@ def ticket_out(ctx: AppContext, kiosk: Kiosk, view: TicketView) -> TicketOut:
         status=ticket.status,
         position=view.position,
         estimate_minutes=minutes,
+        interpreter_language=ticket.interpreter_language,
         call=call,
     )
 
@@ -162,7 +172,9 @@ def take_ticket(
     kiosk = _kiosk(ctx, session, token, now)
     svc = _service(request, ctx, session)
     try:
-        ticket = svc.take_ticket(kiosk, body.service_id, now)
+        ticket = svc.take_ticket(
+            kiosk, body.service_id, now, interpreter_language=body.interpreter_language
+        )
     except CounterError as exc:
         session.rollback()
         return _error(exc, locale)
@@ -372,13 +384,24 @@ def accept_offer(
     session: WriteSession,
     locale: LocaleDep,
 ) -> Response:
-    """Accept a ringing call: a staff token for its room (the resident waits there)."""
+    """Accept a ringing call: a staff token for its room (the resident waits there).
+
+    When the resident asked for an interpreter at the kiosk, one is called now
+    (the call page shows who, or that nobody of that language is free)."""
     now = ctx.clock.now()
     try:
         ticket = _service(request, ctx, session).accept(staff, offer_id, now)
     except CounterError as exc:
         session.rollback()
         return _error(exc, locale)
+    if ticket.interpreter_language is not None:
+        try:
+            InterpreterCalls(session, ctx).call_for_ticket(
+                ticket, ticket.interpreter_language, now, staff
+            )
+        except InterpreterCallError as exc:
+            # The call goes ahead; the staff member can try again from the call page.
+            log.info("ticket %s: no interpreter called on accept (%s)", ticket.id, exc.code)
     session.commit()
     return _json(call_ticket(ctx, ticket.room_id, "staff", f"staff:{staff.id}", staff.display_name))
 
@@ -597,6 +620,8 @@ class BoardRow(BaseModel):
     ticket_id: int
     number: int
     service_id: int
+    # The interpreter language the resident asked for, if any.
+    interpreter_language: str | None
     queued_at: datetime
     waited_minutes: int
     escalated: bool
@@ -621,6 +646,7 @@ def supervisor_board(
             ticket_id=t.id,
             number=t.number,
             service_id=t.service_id,
+            interpreter_language=t.interpreter_language,
             queued_at=t.queued_at,
             waited_minutes=max(0, int((now - t.queued_at).total_seconds() // 60)),
             escalated=t.escalated_at is not None,

@@ -115,6 +115,14 @@ interpreter_languages:
   - code: pt
     name_ja: ポルトガル語
     name_en: Portuguese
+    name_native: Português
+interpreters:
+  - slug: silva
+    name: Ana Silva
+    email: silva@interp.test.example
+    languages: [pt]
+    hours:
+      mon: ["00:00-23:59"]
 """
 
 
@@ -459,7 +467,10 @@ def staff_pages(audit: Audit, page: Page, data: Seeded) -> None:
 def admin_pages(audit: Audit, page: Page, data: Seeded) -> None:
     _login(page, ADMIN_LOGIN, ADMIN_PASSWORD)
     audit.visit(page, "admin index", "/admin")
-    for entity in ("departments", "services", "staff", "branches", "kiosks"):
+    for entity in (
+        "departments", "services", "staff", "branches", "kiosks", "interpreter-languages",
+        "interpreters",
+    ):  # fmt: skip
         audit.visit(page, f"admin {entity}", f"/admin/{entity}")
         first = page.locator("table tbody th a").first.get_attribute("href")
         audit.visit(page, f"admin new {entity}", f"/admin/{entity}/new")
@@ -494,6 +505,7 @@ def kiosk_pages(audit: Audit, page: Page, data: Seeded) -> None:
     )
     audit.check(page, "kiosk idle warning")
     audit.visit(page, "kiosk walk-in", home + "/walk-in")
+    audit.visit(page, "kiosk walk-in, interpreter chosen", home + "/walk-in?interpreter=pt")
     # A walk-in's ticket (taken through the queue API: the walk-in screen shows
     # its service buttons only during staffed hours).
     ticket = page.evaluate(

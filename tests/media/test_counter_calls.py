@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -30,13 +31,26 @@ import app.models
 from app.clock import FixedClock
 from app.context import AppContext
 from app.counter import CounterSettings
+from app.counter_orm import InterpreterCall
 from app.db import make_engine
 from app.main import create_app
 from app.settings import Settings
 from media.client import CallClient
 from media.loopback import NetworkNamespace
 from media.peerlink import PeerLink
-from scheduler.orm import Branch, City, Department, DepartmentHours, Kiosk, Service, Staff
+from scheduler.orm import (
+    Branch,
+    City,
+    Department,
+    DepartmentHours,
+    Interpreter,
+    InterpreterHours,
+    InterpreterLanguage,
+    Kiosk,
+    OutboxMail,
+    Service,
+    Staff,
+)
 from signaling.messages import TransferMode
 from signaling.runner import start_signaling
 from signaling.server import SignalingServer
@@ -85,12 +99,12 @@ class Counter:
 
         await self.on_host(put)
 
-    async def take_ticket(self, kiosk: int) -> dict[str, Any]:
+    async def take_ticket(self, kiosk: int, language: str | None = None) -> dict[str, Any]:
         def post() -> dict[str, Any]:
-            r = self._kiosk().post(
-                f"/api/v1/kiosk/{self.kiosk_tokens[kiosk]}/tickets",
-                json={"service_id": self.service_id},
-            )
+            body: dict[str, Any] = {"service_id": self.service_id}
+            if language is not None:
+                body["interpreter_language"] = language
+            r = self._kiosk().post(f"/api/v1/kiosk/{self.kiosk_tokens[kiosk]}/tickets", json=body)
             assert r.status_code == 201, r.text
             return r.json()  # type: ignore[no-any-return]
 
@@ -150,7 +164,17 @@ def build_city(engine: Engine) -> tuple[int, list[int], dict[str, int]]:
     The first has one member of its own, for hand-overs to the department."""
     app.models.Base.metadata.create_all(engine)
     with Session(engine) as session:
-        session.add(City(id=1, name_ja="テスト市", name_en="Test City"))
+        # Open every day, holidays too: the ticket API refuses outside staffed
+        # hours, and this test runs at the wall-clock time.
+        session.add(
+            City(
+                id=1,
+                name_ja="テスト市",
+                name_en="Test City",
+                close_public_holidays=False,
+                close_year_end=False,
+            )
+        )
         hours = [DepartmentHours(weekday=wd, start=time(0), end=time(23, 59)) for wd in range(7)]
         shimin = Department(slug="shimin", name_ja="市民課", name_en="Residents", hours=hours)
         fukushi = Department(slug="fukushi", name_ja="福祉課", name_en="Welfare")
@@ -396,3 +420,63 @@ def test_warm_hand_over_to_a_department_through_the_api(
             await counter.finish("shimin1", ticket["id"])
 
     netns.run(scenario)
+
+
+def test_walk_in_with_an_interpreter_called_by_mail_three_way(
+    netns: NetworkNamespace, counter: Counter
+) -> None:
+    """The resident asks for Portuguese at the kiosk; accepting the call calls
+    the interpreter, who joins with the link from their mail: a 3-way mesh."""
+    with Session(counter.ctx.engine) as session:
+        session.add(InterpreterLanguage(code="pt", name_ja="ポルトガル語", name_en="Portuguese"))
+        session.add(
+            Interpreter(
+                slug="silva",
+                name="Ana Silva",
+                email="silva@interp.example",
+                languages="pt",
+                hours=[
+                    InterpreterHours(weekday=d, start=time(0), end=time(23, 59)) for d in range(7)
+                ],
+            )
+        )
+        session.commit()
+
+    def mailed_token() -> tuple[str, str]:
+        """The join token of the mail's link, and the participant id reserved for it."""
+        with Session(counter.ctx.engine) as session:
+            body = session.scalars(
+                select(OutboxMail.body).where(OutboxMail.kind == "interpreter-called")
+            ).one()
+            pid = session.scalars(select(InterpreterCall.participant)).one()
+        match = re.search(r"/join/(\S+)", body)
+        assert match, body
+        return match.group(1), pid
+
+    async def scenario() -> None:
+        async with signaling_node() as node:
+            await counter.available("fukushi1")
+            ticket = await counter.take_ticket(0, language="pt")
+            ring = await counter.offers("fukushi1")
+            staff_call = await counter.answer("fukushi1", ring[0]["id"], "accept")
+            assert staff_call is not None
+            status = await counter.ticket(0, ticket["id"])
+            kiosk, staff = await call_connects(node, status["call"], staff_call)
+            token, pid = await counter.on_host(mailed_token)
+            interpreter = CallClient(node.url, room=staff_call["room"], token=token)
+            await interpreter.start()
+            for client, other in (
+                (interpreter, status["call"]["participant"]),
+                (interpreter, staff_call["participant"]),
+                (kiosk, pid),
+                (staff, pid),
+            ):
+                link = await asyncio.wait_for(client.wait_connected(other), TIMEOUT)
+                await assert_media_flows(link)
+            await hang_up(interpreter, kiosk, staff)
+            await counter.finish("fukushi1", ticket["id"])
+
+    netns.run(scenario)
+    with Session(counter.ctx.engine) as session:
+        call = session.scalars(select(InterpreterCall)).one()
+        assert call.release_reason == "ticket-done"

@@ -18,11 +18,19 @@ from fastapi.responses import RedirectResponse
 
 from app.admin import fields as F
 from app.admin.forms import Field, Message, Options, Parsed, form_values, parse
-from app.admin.service import AdminInputError, AdminService
+from app.admin.service import AdminInputError, AdminService, format_weekly_hours
 from app.api.staff import hasher
 from app.deps import CtxDep, CurrentAdmin, ReadSession, WriteSession
 from app.i18n import gettext
-from scheduler.orm import Branch, Department, Kiosk, Service, Staff
+from scheduler.orm import (
+    Branch,
+    Department,
+    Interpreter,
+    InterpreterLanguage,
+    Kiosk,
+    Service,
+    Staff,
+)
 from scheduler.types import Channel
 from web.pages import admin_hours, admin_import, admin_outbox
 from web.pages.admin_common import FormDep, admin_page, checked_form, notice_of, service_of
@@ -57,6 +65,16 @@ class Entity:
     # Links on the edit page (hours, overrides …), as (label, path suffix).
     extras: Sequence[tuple[str, str]] = ()
     values_of: Callable[[Any], dict[str, Any]] | None = None
+    # Interpreter languages are keyed by their code, every other row by an int id.
+    str_key: bool = False
+
+    def key_of(self, row: Any) -> str:
+        return str(row.code if self.str_key else row.id)
+
+    def parse_key(self, text: str) -> int | str | None:
+        if self.str_key:
+            return text
+        return int(text) if text.isdigit() else None
 
 
 def _yes(value: bool, locale: str) -> str:
@@ -101,6 +119,22 @@ def _staff_values(person: Staff) -> dict[str, Any]:
     values = form_values(F.STAFF_EDIT, person)
     values["departments"] = [str(d.id) for d in person.departments]
     values["skills"] = [str(s.id) for s in person.skills]
+    return values
+
+
+def _interpreter_options(svc: AdminService, locale: str) -> dict[str, Options]:
+    return {
+        "languages": [
+            (row.code, f"{named(row, locale)} ({row.label})") for row in svc.interpreter_languages()
+        ],
+        "locale": [("ja", gettext(locale, "Japanese")), ("en", gettext(locale, "English"))],
+    }
+
+
+def _interpreter_values(person: Interpreter) -> dict[str, Any]:
+    values = form_values(F.INTERPRETER, person)
+    values["languages"] = person.language_codes
+    values["weekly_hours"] = format_weekly_hours(person.hours)
     return values
 
 
@@ -219,6 +253,44 @@ ENTITIES: tuple[Entity, ...] = (
         extras=(("Open the kiosk screen", "open"),),
         values_of=_kiosk_values,
     ),
+    Entity(
+        path="interpreter-languages",
+        model=InterpreterLanguage,
+        title="Interpreter languages",
+        new_title="New interpreter language",
+        fields_new=F.INTERPRETER_LANGUAGE_NEW,
+        fields_edit=F.INTERPRETER_LANGUAGE_EDIT,
+        columns=(
+            ("Name", lambda r, loc: named(r, loc)),
+            ("Name in the language itself", lambda r, loc: r.name_native),
+            ("Language code", lambda r, loc: r.code),
+            ("Offered (active)", lambda r, loc: _yes(r.active, loc)),
+        ),
+        rows=lambda svc: svc.interpreter_languages(),
+        options=_no_options,
+        save=lambda svc, admin, obj, values: svc.save_interpreter_language(admin, obj, values),
+        defaults={"sort_order": "0", "active": True},
+        str_key=True,
+    ),
+    Entity(
+        path="interpreters",
+        model=Interpreter,
+        title="Interpreters",
+        new_title="New interpreter",
+        fields_new=F.INTERPRETER,
+        fields_edit=F.INTERPRETER,
+        columns=(
+            ("Name", lambda p, loc: p.name),
+            ("Interpreting languages", lambda p, loc: ", ".join(p.language_codes)),
+            ("Weekly hours", lambda p, loc: format_weekly_hours(p.hours).replace("\n", " / ")),
+            ("Active", lambda p, loc: _yes(p.active, loc)),
+        ),
+        rows=lambda svc: svc.interpreters(),
+        options=_interpreter_options,
+        save=lambda svc, admin, obj, values: svc.save_interpreter(admin, obj, values),
+        defaults={"active": True, "locale": "ja", "languages": []},
+        values_of=_interpreter_values,
+    ),
 )
 
 
@@ -257,7 +329,7 @@ def _form_page(
             else str(getattr(row, "display_name", None) or getattr(row, "name", ""))
         )
         heading = label
-        action = f"/admin/{entity.path}/{row.id}"
+        action = f"/admin/{entity.path}/{entity.key_of(row)}"
     return admin_page(
         request,
         admin,
@@ -271,6 +343,7 @@ def _form_page(
             "errors": errors or {},
             "options": entity.options(svc, locale),
             "row": row,
+            "row_key": entity.key_of(row) if row is not None else None,
             "notice": notice_of(request),
         },
         status_code=status_code,
@@ -286,7 +359,8 @@ def _register(entity: Entity) -> None:
         locale = page_locale(request)
         svc = service_of(session, ctx)
         rows = [
-            (row.id, [cell(row, locale) for _, cell in entity.columns]) for row in entity.rows(svc)
+            (entity.key_of(row), [cell(row, locale) for _, cell in entity.columns])
+            for row in entity.rows(svc)
         ]
         return admin_page(
             request,
@@ -302,10 +376,11 @@ def _register(entity: Entity) -> None:
         return _form_page(request, admin, entity, svc, row=None, values=dict(entity.defaults))
 
     def edit_page(
-        row_id: int, request: Request, admin: CurrentAdmin, session: ReadSession, ctx: CtxDep
+        row_id: str, request: Request, admin: CurrentAdmin, session: ReadSession, ctx: CtxDep
     ) -> Response:
         svc = service_of(session, ctx)
-        row = svc.get(entity.model, row_id)
+        key = entity.parse_key(row_id)
+        row = svc.get(entity.model, key) if key is not None else None
         if row is None:
             return admin_page(request, admin, "admin/not_found.html", {}, status_code=404)
         values = (entity.values_of or (lambda r: form_values(entity.fields_edit, r)))(row)
@@ -317,13 +392,14 @@ def _register(entity: Entity) -> None:
         session: WriteSession,
         ctx: CtxDep,
         form: FormDep,
-        row_id: int | None = None,
+        row_id: str | None = None,
     ) -> Response:
         checked_form(request, admin, form)
         svc = service_of(session, ctx)
         row = None
         if row_id is not None:
-            row = svc.get(entity.model, row_id)
+            key = entity.parse_key(row_id)
+            row = svc.get(entity.model, key) if key is not None else None
             if row is None:
                 return admin_page(request, admin, "admin/not_found.html", {}, status_code=404)
         fields = entity.fields_new if row is None else entity.fields_edit
@@ -337,7 +413,9 @@ def _register(entity: Entity) -> None:
                 parsed.errors[exc.field] = exc.message
             else:
                 session.commit()
-                return RedirectResponse(f"{base}/{saved.id}?done=saved", status_code=303)
+                return RedirectResponse(
+                    f"{base}/{entity.key_of(saved)}?done=saved", status_code=303
+                )
         return _form_page(
             request, admin, entity, svc, row=row, values=parsed.raw, errors=parsed.errors,
             status_code=422,
@@ -349,7 +427,7 @@ def _register(entity: Entity) -> None:
         return save(request, admin, session, ctx, form)
 
     def update(
-        row_id: int,
+        row_id: str,
         request: Request,
         admin: CurrentAdmin,
         session: WriteSession,

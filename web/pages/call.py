@@ -33,16 +33,18 @@ from sqlalchemy.orm import Session
 from app.api.call_team import handover_booking
 from app.consultations import ConsultationError, Consultations
 from app.context import AppContext
+from app.counter_orm import QueueTicket, TicketStatus
 from app.deps import CtxDep, CurrentStaff, Forbidden, ReadSession, WriteSession
 from app.i18n import gettext
 from app.staff_queue import STATE_LABELS, CallState, QueueReader, call_state
 from app.tokens import Purpose, TokenError, TokenExpired, TokenNotYetValid
-from scheduler.orm import Booking, BookingStatus, Department
+from scheduler.orm import Booking, BookingStatus, Department, Service
 from web.pages.console_format import named
 from web.pages.handover_form import handover_choices
 from web.pages.resident_format import moment_label, when_label
 from web.pages.staff import OUTCOME_LABELS, visible_booking
 from web.pages.staff_auth import StaffPageRoute, console_page, verify_staff_csrf
+from web.pages.staff_interpreter import interpreter_panel
 from web.templating import page_locale, render
 
 log = logging.getLogger(__name__)
@@ -212,6 +214,52 @@ def _booking_for(session: Session, claims: dict[str, Any]) -> Booking | None:
     return session.scalar(select(Booking).where(Booking.room_id == room))
 
 
+def _walk_in_for(session: Session, claims: dict[str, Any]) -> QueueTicket | None:
+    """An interpreter called on demand into a walk-in call (app.interpreter_calls)."""
+    room = claims.get("room")
+    if not isinstance(room, str) or claims.get("role") != "interpreter":
+        return None
+    return session.scalar(select(QueueTicket).where(QueueTicket.room_id == room))
+
+
+def _walk_in_join(
+    request: Request,
+    session: Session,
+    ctx: AppContext,
+    token: str,
+    claims: dict[str, Any],
+    ticket: QueueTicket,
+) -> Response:
+    locale = page_locale(request)
+    when = gettext(locale, "Ticket {number}", number=ticket.number)
+    if ticket.status in (TicketStatus.DONE, TicketStatus.LEFT) or _room_ended(
+        session, ctx, ticket.room_id
+    ):
+        return _join_error(request, "ended", 410, {"when": when})
+    service = session.get(Service, ticket.service_id)
+    assert service is not None
+    response = render(
+        request,
+        "call/join.html",
+        {
+            "token": token,
+            "room": ticket.room_id,
+            "participant": claims.get("pid", ""),
+            "role": "interpreter",
+            "when": when,
+            "service": named(service, locale),
+            "department": named(service.department, locale),
+            "early": False,
+            "opens_at": "",
+            "messages": call_messages(locale),
+            "rtc_config_url": f"{RTC_CONFIG_URL}?token={token}",
+            "precheck_url": PRECHECK_URL,
+        },
+    )
+    log.info("join page opened by an interpreter for walk-in room %s", ticket.room_id)
+    return _no_store(response)
+
+
 @router.get("/join/{token}")
 def join_page(token: str, request: Request, session: ReadSession, ctx: CtxDep) -> Response:
     locale = page_locale(request)
@@ -230,7 +278,10 @@ def join_page(token: str, request: Request, session: ReadSession, ctx: CtxDep) -
         return _join_error(request, "invalid", 403)
     booking = _booking_for(session, claims)
     if booking is None:
-        return _join_error(request, "invalid", 403)
+        ticket = _walk_in_for(session, claims)
+        if ticket is None:
+            return _join_error(request, "invalid", 403)
+        return _walk_in_join(request, session, ctx, token, claims, ticket)
     when = when_label(booking.start_at, booking.end_at, ctx.tz, locale)
     if booking.status == BookingStatus.CANCELLED:
         return _join_error(request, "cancelled", 409, {"when": when})
@@ -326,6 +377,13 @@ def staff_call_page(
             "notes_url": f"/staff/bookings/{booking.code}/notes",
             "finish_url": f"/staff/call/{booking.code}/finish",
             "rtc_config_url": f"{RTC_CONFIG_URL}?room={booking.room_id}",
+            "interp": interpreter_panel(
+                session,
+                ctx,
+                booking.room_id,
+                locale,
+                call_url=f"/api/v1/staff/bookings/{booking.code}/interpreter",
+            ),
         },
     )
     return _no_store(response)

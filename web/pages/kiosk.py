@@ -22,7 +22,7 @@ from typing import Annotated, Any
 
 import qrcode
 import qrcode.image.svg
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from app import abuse
@@ -228,11 +228,19 @@ def code_submit(
 
 
 @router.get("/kiosk/{token}/walk-in")
-def walk_in(request: Request, token: str, ctx: CtxDep, session: ReadSession) -> Response:
+def walk_in(
+    request: Request,
+    token: str,
+    ctx: CtxDep,
+    session: ReadSession,
+    interpreter: Annotated[str | None, Query(max_length=20)] = None,
+    problem: Annotated[str | None, Query(max_length=40)] = None,
+) -> Response:
     screen = open_screen(request, token, ctx, session)
     hours = _staffed_view(screen.svc.staffed(screen.now), screen)
     url = _booking_url(screen)
     services = CounterService(session, ctx.tz, counter_settings(request)).kiosk_services()
+    choice = kiosk_queue.interpreter_choice(session, screen, interpreter, hours["open"])
     return kiosk_page(
         request,
         screen,
@@ -241,6 +249,9 @@ def walk_in(request: Request, token: str, ctx: CtxDep, session: ReadSession) -> 
             "hours": hours,
             # Walk-in queue: one large button per service, while staff are on duty.
             "services": kiosk_queue.service_buttons(screen, services) if hours["open"] else [],
+            **choice,
+            # Only fixed messages: the URL picks one, it never supplies text.
+            "problem": kiosk_queue.TICKET_PROBLEMS.get(problem or ""),
             "ticket_action": f"{screen.home}/walk-in/ticket",
             "csrf_token": csrf.issue(request, scope=f"kiosk:{screen.kiosk.id}"),
             "csrf_field": csrf.FIELD,

@@ -10,9 +10,10 @@ moves to the same call screen as a booked kiosk visit, for the ticket's room.
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
+from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
 from app.api.counter import CALL_TICKET_TTL, counter_settings, kiosk_participant
@@ -21,7 +22,8 @@ from app.counter_orm import TicketStatus
 from app.deps import CtxDep, ReadSession, WriteSession
 from app.i18n import gettext
 from app.tokens import Purpose
-from scheduler.orm import Service
+from scheduler.interpreter_service import languages
+from scheduler.orm import InterpreterLanguage, Service
 from web import csrf
 from web.pages.call import RTC_CONFIG_URL, call_messages
 from web.pages.console_format import named
@@ -65,6 +67,43 @@ def service_buttons(screen: Screen, services: list[Service]) -> list[dict[str, s
     ]
 
 
+# Why a ticket was refused, shown on the walk-in screen (the API's codes).
+TICKET_PROBLEMS: dict[str, str] = {
+    "outside-staffed-hours": (
+        "Staff are not available at this time. Please book a time for a consultation."
+    ),
+    "unknown-interpreter-language": "Interpreting in this language is not offered.",
+    "service-not-at-kiosk": "This service is not offered at the kiosk.",
+}
+
+
+def interpreter_choice(
+    session: Session, screen: Screen, chosen: str | None, open_now: bool
+) -> dict[str, Any]:
+    """The walk-in screen's optional interpreter buttons: one per active
+    language, named in its own script; a chosen one goes with the ticket."""
+    rows = [row for row in languages(session) if row.active] if open_now else []
+    codes = {row.code for row in rows}
+    selected = chosen if chosen in codes else None
+    base = f"{screen.home}/walk-in"
+    return {
+        "languages": [
+            {
+                "code": row.code,
+                "native": row.label,
+                "local": named(row, screen.locale),
+                "selected": row.code == selected,
+                # Touching the chosen language again takes it back.
+                "href": base if row.code == selected else f"{base}?interpreter={row.code}",
+            }
+            for row in rows
+        ],
+        "interpreter": selected,
+        "interpreter_native": next((r.label for r in rows if r.code == selected), None),
+        "no_interpreter_href": base,
+    }
+
+
 def _minutes(view: TicketView) -> int | None:
     if view.estimate is None:
         return None
@@ -79,17 +118,26 @@ def take_ticket(
     session: WriteSession,
     service_id: Annotated[int, Form()],
     csrf_token: Annotated[str, Form(max_length=300)] = "",
+    interpreter_language: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     screen = open_screen(request, token, ctx, session)
     csrf.verify(request, csrf_token, scope=f"kiosk:{screen.kiosk.id}")
     svc = CounterService(session, ctx.tz, counter_settings(request))
     try:
-        ticket = svc.take_ticket(screen.kiosk, service_id, screen.now)
-    except CounterError:
+        ticket = svc.take_ticket(
+            screen.kiosk, service_id, screen.now, interpreter_language=interpreter_language or None
+        )
+    except CounterError as exc:
         session.rollback()
-        return RedirectResponse(f"{screen.home}/walk-in", status_code=303)
+        log.info("kiosk %s: ticket refused (%s)", screen.kiosk.id, exc.code)
+        return RedirectResponse(f"{screen.home}/walk-in?problem={exc.code}", status_code=303)
     session.commit()
     return RedirectResponse(f"{screen.home}/ticket/{ticket.id}", status_code=303)
+
+
+def _interpreter_label(session: Session, code: str | None) -> str | None:
+    row = session.get(InterpreterLanguage, code) if code else None
+    return row.label if row else None
 
 
 @router.get("/kiosk/{token}/ticket/{ticket_id}")
@@ -120,6 +168,7 @@ def ticket_page(
             "service": named(service, screen.locale),
             "department": named(service.department, screen.locale),
             "pictogram": pictogram(service),
+            "interpreter": _interpreter_label(session, ticket.interpreter_language),
             "status_url": f"/api/v1/kiosk/{token}/tickets/{ticket.id}",
             "call_url": f"{screen.home}/ticket/{ticket.id}/call",
             "leave_action": f"{screen.home}/ticket/{ticket.id}/leave",

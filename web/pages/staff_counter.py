@@ -24,13 +24,14 @@ from app.counter import CounterError, CounterService, CounterSettings
 from app.counter_orm import HandoverRequest, QueueTicket
 from app.deps import CtxDep, CurrentStaff, NotLoggedIn, ReadSession
 from app.i18n import gettext
-from scheduler.orm import Department, Service, Staff
+from scheduler.orm import Department, InterpreterLanguage, Service, Staff
 from scheduler.routing import Presence
 from web.pages.call import RTC_CONFIG_URL, call_messages
 from web.pages.console_format import clock, named
 from web.pages.handover_form import handover_choices
 from web.pages.staff import KEEPALIVE_POLLS, POLL_SECONDS, RETRY_MS, STREAM_SECONDS, _sse
 from web.pages.staff_auth import StaffPageRoute, console_page
+from web.pages.staff_interpreter import interpreter_panel
 from web.templating import page_locale
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,13 @@ def _handover_label(session: Any, request: HandoverRequest, locale: str) -> str:
         return " ".join(named(x, locale) for x in (dept, service) if x is not None)
     target = session.get(Staff, request.target_staff_id)
     return target.display_name if target else ""
+
+
+def _language(session: Any, code: str | None, locale: str) -> str | None:
+    if code is None:
+        return None
+    row = session.get(InterpreterLanguage, code)
+    return named(row, locale) if row else code
 
 
 def console_state(
@@ -114,6 +122,7 @@ def console_state(
                         "waited": gettext(locale, "{n} min", n=max(0, waited)),
                         "escalated": ticket.escalated_at is not None,
                         "ringing": ringing is not None,
+                        "interpreter": _language(session, ticket.interpreter_language, locale),
                     }
                 )
             for request, rung in svc.handover_board():
@@ -226,6 +235,14 @@ def counter_call_page(
             **handover_choices(session, staff, locale),
             "finish_url": f"/api/v1/staff/counter/tickets/{ticket.id}/finish",
             "rtc_config_url": RTC_CONFIG_URL,
+            "interp": interpreter_panel(
+                session,
+                ctx,
+                ticket.room_id,
+                locale,
+                call_url=f"/api/v1/staff/counter/tickets/{ticket.id}/interpreter",
+                requested=ticket.interpreter_language,
+            ),
         },
     )
     response.headers["Cache-Control"] = "no-store"

@@ -92,7 +92,8 @@ function renderBoard(rows) {
       : row.ringing
         ? body.dataset.ringing
         : body.dataset.waiting;
-    for (const text of [row.number, row.service, row.since, row.waited, what]) {
+    // Calls needing an interpreter show the language asked for at the kiosk.
+    for (const text of [row.number, row.service, row.since, row.waited, row.interpreter ?? "", what]) {
       const td = document.createElement("td");
       td.textContent = String(text);
       tr.append(td);
