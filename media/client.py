@@ -12,6 +12,8 @@ given audio and video plus a data channel). It follows the protocol's roles:
 * aiortc gathers all candidates before returning a description, so the SDP it
   sends carries them and it trickles nothing; trickled candidates *from*
   browsers are applied (``candidate_from_sdp`` + ``addIceCandidate``);
+* every offer carries a negotiation id that its answer echoes, so a stale
+  answer or a superseded offer is ignored (see :mod:`media.peerlink`);
 * it sends ``connected`` when a peer connection connects, and ``restart-ice``
   when one fails;
 * when its socket drops (anything but a 4xxx/1008/1009/1000 close), it
@@ -380,13 +382,14 @@ class CallClient:
                     await self._offer(peer_id)
             case RestartIce(peer=peer_id) if peer_id is not None:
                 await self._offer(peer_id)
-            case Offer(from_=peer_id, sdp=sdp) if peer_id is not None:
+            case Offer(from_=peer_id, sdp=sdp, negotiation=negotiation) if peer_id is not None:
                 link = self._link(peer_id, initiator=False)
-                answer = await link.accept_offer(sdp)
-                await self._send(Answer(to=peer_id, sdp=answer))
-            case Answer(from_=peer_id, sdp=sdp) if peer_id is not None:
+                answer = await link.accept_offer(sdp, negotiation)
+                if answer is not None:
+                    await self._send(Answer(to=peer_id, sdp=answer, negotiation=negotiation))
+            case Answer(from_=peer_id, sdp=sdp, negotiation=negotiation) if peer_id is not None:
                 if peer_id in self.links:
-                    await self.links[peer_id].accept_answer(sdp)
+                    await self.links[peer_id].accept_answer(sdp, negotiation)
             case Candidate(from_=peer_id, candidate=candidate) if peer_id is not None:
                 if peer_id in self.links:
                     await self.links[peer_id].add_candidate(candidate)
@@ -463,7 +466,7 @@ class CallClient:
         link = self._link(peer_id, initiator=True)
         link.initiator = True
         sdp = await link.create_offer()
-        await self._send(Offer(to=peer_id, sdp=sdp))
+        await self._send(Offer(to=peer_id, sdp=sdp, negotiation=link.offer_negotiation))
 
     async def _on_link_connected(self, link: PeerLink) -> None:
         log.info("room %s: media connected (generation %d)", self.room, link.generation)

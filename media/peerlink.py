@@ -12,6 +12,16 @@ closed or failed. So a restart is done by renegotiating from scratch:
   is connected with (as any browser's ``iceRestart: true`` offer has), and
   answers from a new connection too.
 
+Every offer carries a **negotiation id** (docs/signaling.md), raised with
+each offer and echoed by the answer. When both sides resume after their node
+died, the initiator may send two restart offers (one for its own resume, one
+for the peer's) and both can arrive; the answerer answers each in turn, and
+without the id the initiator would apply the answer to the *first* offer to
+the connection it built for the *second* (a DTLS fingerprint and ICE
+credentials of a connection already closed), then drop the right answer as
+unexpected: a link that never connects. So an answer is applied only to the
+offer it names, and an offer older than one already answered is ignored.
+
 Media stops for the few hundred milliseconds the new connection needs, then
 flows again; the caller keeps its local tracks (through ``MediaRelay``, since
 an ``RTCRtpSender`` stops its track when closed).
@@ -37,12 +47,19 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.sdp import candidate_from_sdp
 
 from media.meter import TrackMeter, TrackStats
-from signaling.messages import IceCandidate
+from signaling.messages import MAX_NEGOTIATION, IceCandidate
 
 log = logging.getLogger(__name__)
 
 DATA_CHANNEL_LABEL = "madoguchi"
 _MAX_PENDING_CANDIDATES = 64
+
+
+def _next_negotiation(last: int) -> int:
+    # Milliseconds since the epoch, but never below the last id: ids keep rising
+    # across a restarted client (whose counter would begin again) and a clock
+    # stepped back, so "older than the last one answered" stays meaningful.
+    return min(MAX_NEGOTIATION, max(last + 1, time.time_ns() // 1_000_000))
 
 
 def _number(stats: TrackStats) -> int:
@@ -103,6 +120,11 @@ class PeerLink:
         self._tracks_changed = asyncio.Event()
         self._remote_ufrag: str | None = None
         self._pending: list[IceCandidate | None] = []
+        # The id of our offer awaiting its answer (None: none, or it was
+        # answered), the last id we offered, and the highest offer id answered.
+        self.offer_negotiation: int | None = None
+        self._last_offered = 0
+        self._last_answered = 0
         self._earlier = {"video": 0, "audio": 0, "packets": 0}
         self._data_messages = 0
         self._round_trips = 0
@@ -114,8 +136,13 @@ class PeerLink:
     # -- negotiation ----------------------------------------------------------------
 
     async def create_offer(self) -> str:
-        """A fresh connection and its offer: a first call or an ICE restart."""
+        """A fresh connection and its offer: a first call or an ICE restart.
+
+        Send it with :attr:`offer_negotiation`, the id its answer must carry.
+        """
         pc = await self._renew()
+        self._last_offered = _next_negotiation(self._last_offered)
+        self.offer_negotiation = self._last_offered
         self.channel = pc.createDataChannel(DATA_CHANNEL_LABEL)
         self._wire_channel(self.channel)
         for source in self._sources:
@@ -123,8 +150,23 @@ class PeerLink:
         await pc.setLocalDescription(await pc.createOffer())
         return str(pc.localDescription.sdp)
 
-    async def accept_offer(self, sdp: str) -> str:
-        """Answer ``sdp``; from a new connection if it restarts ICE."""
+    async def accept_offer(self, sdp: str, negotiation: int | None = None) -> str | None:
+        """Answer ``sdp``; from a new connection if it restarts ICE.
+
+        Send the answer with the same ``negotiation``. ``None`` (nothing to
+        send) if the offer is superseded: its id is not above one we answered.
+        An offer without an id (an older peer or server) is always answered.
+        """
+        if negotiation is not None:
+            if negotiation <= self._last_answered:
+                log.info(
+                    "peer %s: superseded offer %d ignored (answered %d)",
+                    self.peer,
+                    negotiation,
+                    self._last_answered,
+                )
+                return None
+            self._last_answered = negotiation
         ufrag = ice_ufrag(sdp)
         pc = self.pc
         if (
@@ -146,14 +188,30 @@ class PeerLink:
         await self._flush_candidates()
         return str(pc.localDescription.sdp)
 
-    async def accept_answer(self, sdp: str) -> None:
+    async def accept_answer(self, sdp: str, negotiation: int | None = None) -> bool:
+        """Apply the answer to our pending offer; ``False`` if it was ignored.
+
+        An answer naming another offer than the pending one is stale (it
+        answers an offer we have since replaced) and must not be applied; one
+        without an id (an older peer or server) is applied as before.
+        """
         pc = self.pc
         if pc is None or pc.signalingState != "have-local-offer":
             log.info("peer %s: answer without a pending offer ignored", self.peer)
-            return
+            return False
+        if negotiation is not None and negotiation != self.offer_negotiation:
+            log.info(
+                "peer %s: stale answer %d ignored (waiting for %s)",
+                self.peer,
+                negotiation,
+                self.offer_negotiation,
+            )
+            return False
+        self.offer_negotiation = None
         self._remote_ufrag = ice_ufrag(sdp)
         await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
         await self._flush_candidates()
+        return True
 
     async def add_candidate(self, candidate: IceCandidate | None) -> None:
         """A trickled candidate from a browser peer (aiortc peers send none)."""

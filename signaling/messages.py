@@ -35,6 +35,8 @@ MAX_ID_CHARS: Final = 128
 MAX_TOKEN_CHARS: Final = 4096
 MAX_CANDIDATE_CHARS: Final = 2048
 MAX_NONCE_CHARS: Final = 64
+# `negotiation` ids must survive a browser's JSON numbers unrounded.
+MAX_NEGOTIATION: Final = 2**53 - 1
 
 
 class Source(StrEnum):
@@ -170,19 +172,29 @@ class Join:
 
 @dataclass(frozen=True, slots=True)
 class Offer:
-    """An SDP offer; ``to`` when a client sends it, ``from_`` when relayed."""
+    """An SDP offer; ``to`` when a client sends it, ``from_`` when relayed.
+
+    ``negotiation`` (optional, relayed as is) identifies the offer: the offerer
+    raises it with every offer to a peer, and the answer echoes it, so a stale
+    answer (to an offer since replaced) or a superseded offer can be told apart
+    (docs/signaling.md, "Negotiation ids").
+    """
 
     sdp: str
     to: str | None = None
     from_: str | None = None
+    negotiation: int | None = None
     type: ClassVar[Literal["offer"]] = "offer"
 
 
 @dataclass(frozen=True, slots=True)
 class Answer:
+    """An SDP answer; ``negotiation`` is that of the offer it answers."""
+
     sdp: str
     to: str | None = None
     from_: str | None = None
+    negotiation: int | None = None
     type: ClassVar[Literal["answer"]] = "answer"
 
 
@@ -496,6 +508,13 @@ def _candidate(d: Mapping[str, Any]) -> IceCandidate | None:
     )
 
 
+def _negotiation(d: Mapping[str, Any]) -> int | None:
+    value: int | None = _int(d, "negotiation", optional=True)
+    if value is not None and not 1 <= value <= MAX_NEGOTIATION:
+        raise _invalid("'negotiation' out of range")
+    return value
+
+
 def _peer_id(d: Mapping[str, Any], key: str, *, optional: bool = False) -> Any:
     return _str(d, key, max_chars=MAX_ID_CHARS, optional=optional)
 
@@ -549,8 +568,8 @@ _CLIENT_PARSERS: dict[str, _Parser] = {
         role=_enum(Role, d, "role", optional=True),
         resume=_str(d, "resume", max_chars=MAX_ID_CHARS, optional=True),
     ),
-    "offer": lambda d: Offer(sdp=_sdp(d), to=_peer_id(d, "to")),
-    "answer": lambda d: Answer(sdp=_sdp(d), to=_peer_id(d, "to")),
+    "offer": lambda d: Offer(sdp=_sdp(d), to=_peer_id(d, "to"), negotiation=_negotiation(d)),
+    "answer": lambda d: Answer(sdp=_sdp(d), to=_peer_id(d, "to"), negotiation=_negotiation(d)),
     "candidate": lambda d: Candidate(candidate=_candidate(d), to=_peer_id(d, "to")),
     "leave": lambda d: Leave(),
     "end": lambda d: End(),
@@ -597,8 +616,8 @@ _SERVER_PARSERS: dict[str, _Parser] = {
     "peer-resumed": lambda d: PeerResumed(
         peer=_peer_id(d, "peer"), initiator=_bool(d, "initiator")
     ),
-    "offer": lambda d: Offer(sdp=_sdp(d), from_=_peer_id(d, "from")),
-    "answer": lambda d: Answer(sdp=_sdp(d), from_=_peer_id(d, "from")),
+    "offer": lambda d: Offer(sdp=_sdp(d), from_=_peer_id(d, "from"), negotiation=_negotiation(d)),
+    "answer": lambda d: Answer(sdp=_sdp(d), from_=_peer_id(d, "from"), negotiation=_negotiation(d)),
     "candidate": lambda d: Candidate(candidate=_candidate(d), from_=_peer_id(d, "from")),
     "restart-ice": lambda d: RestartIce(peer=_peer_id(d, "peer")),
     "room-state": lambda d: RoomStateChanged(state=_enum(RoomState, d, "state")),
@@ -677,6 +696,8 @@ def _wire(message: Message) -> dict[str, Any]:
             return out
         case Offer() | Answer():
             out = {"type": message.type, "sdp": message.sdp}
+            if message.negotiation is not None:
+                out["negotiation"] = message.negotiation
             _address(out, message.to, message.from_)
             return out
         case Candidate():
@@ -777,4 +798,8 @@ def relayed_text(message: Offer | Answer | Candidate, from_: str) -> str:
     if isinstance(message, Candidate):
         cand = None if message.candidate is None else message.candidate.to_wire()
         return orjson.dumps({"type": "candidate", "candidate": cand, "from": from_}).decode()
-    return orjson.dumps({"type": message.type, "sdp": message.sdp, "from": from_}).decode()
+    out: dict[str, Any] = {"type": message.type, "sdp": message.sdp}
+    if message.negotiation is not None:
+        out["negotiation"] = message.negotiation
+    out["from"] = from_
+    return orjson.dumps(out).decode()

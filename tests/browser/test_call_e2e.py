@@ -231,3 +231,59 @@ def test_resident_socket_drop_resumes_and_restarts_ice(
         end_with_outcome(call, timings)
     _outcome, _notes, kinds = record_of(app_in_netns, call.code)
     assert "reconnecting" in kinds and "resumed" in kinds, kinds
+
+
+UFRAG = """(which) => {
+    const pc = window.madoguchiCall.pc;
+    const d = which === "local" ? pc.localDescription : pc.remoteDescription;
+    const m = d && /a=ice-ufrag:(\\S+)/.exec(d.sdp);
+    return m ? m[1] : null;
+}"""
+
+
+# Staff restarts ICE, and the resident's answer is held back until staff has
+# restarted again (as when `peer-resumed` follows `restart-ice` after both
+# peers' node died); then both answers are delivered, in order.
+TWO_RESTARTS_ANSWERS_HELD = """async () => {
+    const peers = window.madoguchiCall.peers;
+    const id = [...peers.peers.keys()][0];
+    const deliver = peers.onMessage.bind(peers);
+    const held = [];
+    peers.onMessage = (msg) => (msg.type === "answer" ? held.push(msg) : deliver(msg));
+    const offers = () => peers.log.filter((line) => /offer .*sent to/.test(line)).length;
+    const until = async (ok) => {
+        while (!ok()) await new Promise((resolve) => setTimeout(resolve, 10));
+    };
+    const before = offers();
+    peers.restart(id);
+    await until(() => offers() === before + 1 && held.length === 1);
+    peers.restart(id);
+    await until(() => offers() === before + 2 && held.length === 2);
+    peers.onMessage = deliver;
+    for (const msg of held) deliver(msg);
+}"""
+
+
+def test_a_stale_answer_is_not_applied_after_a_second_restart(
+    app_in_netns: AppInNetns, chromium_in_netns: Browser
+) -> None:
+    """The initiator (staff) offers an ICE restart twice, and the answer to the
+    first offer arrives after the second was sent. Staff must apply only the
+    answer to its latest offer (negotiation ids), so both sides end on the same
+    ICE credentials and media flows."""
+    timings = Timings()
+    with call_in_progress(app_in_netns, chromium_in_netns, timings) as call:
+        resident, staff = call.resident, call.staff
+        staff.evaluate(TWO_RESTARTS_ANSWERS_HELD)
+        staff.wait_for_function(
+            "() => window.madoguchiCall.log.some((l) => l.includes('stale answer'))"
+        )
+        staff.wait_for_function("() => window.madoguchiCall.pc.signalingState === 'stable'")
+        # The answer staff applied is the resident's current one.
+        assert staff.evaluate(UFRAG, "remote") == resident.evaluate(UFRAG, "local")
+        assert resident.evaluate(UFRAG, "remote") == staff.evaluate(UFRAG, "local")
+        wait_connected(staff, resident)
+        timings.mark("two restarts settled")
+        assert_media_flows(staff, "staff after two restarts")
+        assert_media_flows(resident, "resident after two restarts")
+        end_with_outcome(call, timings)

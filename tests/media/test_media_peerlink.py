@@ -70,6 +70,7 @@ def test_answerer_applies_trickled_candidates(netns: NetworkNamespace) -> None:
             # A candidate may overtake the offer on the wire: it is kept until then.
             await link.add_candidate(candidates[0])
             answer = await link.accept_offer(offer)
+            assert answer is not None
             for candidate in candidates[1:]:
                 await link.add_candidate(candidate)
             # A stale candidate (another connection's ufrag) is ignored, not fatal.
@@ -89,6 +90,99 @@ def test_answerer_applies_trickled_candidates(netns: NetworkNamespace) -> None:
         finally:
             await link.close()
             await browser.close()
+            for source in sources:
+                source.stop()
+
+    netns.run(scenario)
+
+
+def test_a_stale_answer_is_not_applied_to_a_newer_offer(netns: NetworkNamespace) -> None:
+    """The initiator offers twice before any answer (its own resume, then the peer's,
+    after a node died) and the answerer answers both: only the answer naming the
+    pending offer is applied, so the link connects on the second connection; the
+    superseded first offer, arriving again, is not answered."""
+
+    async def scenario() -> None:
+        sources = [SineToneAudioTrack(), TestPatternVideoTrack()]
+
+        def make_link(peer: str, *, initiator: bool) -> PeerLink:
+            return PeerLink(
+                peer,
+                initiator=initiator,
+                make_pc=lambda: RTCPeerConnection(rtc_configuration()),
+                relay=MediaRelay(),
+                sources=sources,
+                on_connected=noop,
+                on_failed=noop,
+            )
+
+        staff = make_link("resident", initiator=True)
+        resident = make_link("staff", initiator=False)
+        try:
+            first = await staff.create_offer()
+            first_id = staff.offer_negotiation
+            second = await staff.create_offer()
+            second_id = staff.offer_negotiation
+            assert first_id is not None and second_id is not None
+            assert second_id > first_id
+            assert staff.generation == 2
+
+            first_answer = await resident.accept_offer(first, first_id)
+            second_answer = await resident.accept_offer(second, second_id)
+            assert first_answer is not None and second_answer is not None
+            assert resident.generation == 2  # the second offer restarts ICE
+            # Late or duplicated, the first offer must not displace the second.
+            assert await resident.accept_offer(first, first_id) is None
+            assert resident.generation == 2
+
+            assert not await staff.accept_answer(first_answer, first_id)
+            assert await staff.accept_answer(second_answer, second_id)
+            assert staff.generation == 2
+            await asyncio.wait_for(staff.connected.wait(), TIMEOUT)
+            await asyncio.wait_for(resident.connected.wait(), TIMEOUT)
+            for link in (staff, resident):
+                stats = await asyncio.wait_for(
+                    link.wait_media(video_above=5, audio_frames=10), TIMEOUT
+                )
+                assert stats.video is not None
+                assert stats.video.frame_numbers_increasing
+        finally:
+            await staff.close()
+            await resident.close()
+            for source in sources:
+                source.stop()
+
+    netns.run(scenario)
+
+
+def test_an_answer_without_a_negotiation_id_is_applied(netns: NetworkNamespace) -> None:
+    """A peer or server from before negotiation ids sends none: applied as before."""
+
+    async def scenario() -> None:
+        sources = [SineToneAudioTrack(), TestPatternVideoTrack()]
+        links = [
+            PeerLink(
+                peer,
+                initiator=peer == "resident",
+                make_pc=lambda: RTCPeerConnection(rtc_configuration()),
+                relay=MediaRelay(),
+                sources=sources,
+                on_connected=noop,
+                on_failed=noop,
+            )
+            for peer in ("resident", "staff")
+        ]
+        staff, resident = links
+        try:
+            offer = await staff.create_offer()
+            answer = await resident.accept_offer(offer)
+            assert answer is not None
+            assert await staff.accept_answer(answer)
+            await asyncio.wait_for(staff.connected.wait(), TIMEOUT)
+            await asyncio.wait_for(resident.connected.wait(), TIMEOUT)
+        finally:
+            for link in links:
+                await link.close()
             for source in sources:
                 source.stop()
 

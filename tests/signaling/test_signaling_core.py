@@ -23,6 +23,7 @@ from signaling.core import (
 from signaling.errors import AuthError, CloseCode, ErrorCode, InvalidState
 from signaling.events import EventKind
 from signaling.messages import (
+    Answer,
     Ended,
     Error,
     Joined,
@@ -41,6 +42,7 @@ from signaling.messages import (
     Source,
     Waiting,
     parse,
+    serialize,
 )
 from signaling.room import Room
 
@@ -148,12 +150,35 @@ def test_offer_answer_candidate_are_relayed_with_from() -> None:
     assert relayed.from_ == "res-1" and relayed.candidate is None  # type: ignore[attr-defined]
 
 
+def test_negotiation_ids_are_relayed_with_offer_and_answer() -> None:
+    core = make_core()
+    connect_join(core, 1, "res")
+    connect_join(core, 2, "staff")
+    offer = {"type": "offer", "to": "res-1", "sdp": "v=0\r\n", "negotiation": 2**53 - 1}
+    out = core.receive(2, json.dumps(offer), at(1))
+    assert sent(out, 1) == [Offer(sdp="v=0\r\n", from_="staff-1", negotiation=2**53 - 1)]
+    answer = {"type": "answer", "to": "staff-1", "sdp": "v=0\r\n", "negotiation": 7}
+    out = core.receive(1, json.dumps(answer), at(1))
+    assert sent(out, 2) == [Answer(sdp="v=0\r\n", from_="res-1", negotiation=7)]
+    # On the wire to the receiver, as a browser reads it.
+    wire = json.loads(serialize(Answer(sdp="x", from_="res-1", negotiation=7)))
+    assert wire == {"type": "answer", "sdp": "x", "from": "res-1", "negotiation": 7}
+    assert "negotiation" not in json.loads(serialize(Offer(sdp="x", from_="staff-1")))
+
+
 @pytest.mark.parametrize(
     ("text", "code"),
     [
         ("{not json", ErrorCode.BAD_JSON),
         ('{"type":"dance"}', ErrorCode.UNKNOWN_TYPE),
         ('{"type":"offer","to":"staff-1"}', ErrorCode.INVALID_MESSAGE),
+        ('{"type":"offer","to":"staff-1","sdp":"x","negotiation":0}', ErrorCode.INVALID_MESSAGE),
+        ('{"type":"answer","to":"staff-1","sdp":"x","negotiation":"7"}', ErrorCode.INVALID_MESSAGE),
+        (
+            '{"type":"offer","to":"staff-1","sdp":"x","negotiation":9007199254740992}',
+            ErrorCode.INVALID_MESSAGE,
+        ),
+        ('{"type":"offer","to":"staff-1","sdp":"x","negotiation":true}', ErrorCode.INVALID_MESSAGE),
         ('{"type":"offer","to":"staff-1","sdp":"' + "a" * 70_000 + '"}', ErrorCode.TOO_LARGE),
         ('{"type":"candidate","to":"ghost","candidate":null}', ErrorCode.UNKNOWN_PEER),
         ('{"type":"end"}', ErrorCode.FORBIDDEN),

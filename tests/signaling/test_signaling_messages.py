@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from signaling.messages import (
+    MAX_NEGOTIATION,
     Answer,
     Candidate,
     IceCandidate,
@@ -30,9 +31,10 @@ candidates = st.one_of(
         username_fragment=st.one_of(st.none(), ids),
     ),
 )
+negotiations = st.one_of(st.none(), st.integers(1, MAX_NEGOTIATION))
 client_messages = st.one_of(
-    st.builds(Offer, sdp=texts.filter(bool), to=ids),
-    st.builds(Answer, sdp=texts.filter(bool), to=ids),
+    st.builds(Offer, sdp=texts.filter(bool), to=ids, negotiation=negotiations),
+    st.builds(Answer, sdp=texts.filter(bool), to=ids, negotiation=negotiations),
     st.builds(Candidate, candidate=candidates, to=ids),
 )
 

@@ -12,6 +12,16 @@
 // same. The initiator calls `pc.restartIce()` and offers with
 // `iceRestart: true`.
 //
+// Negotiation ids (docs/signaling.md): every offer carries a `negotiation`
+// number, raised with each offer to that peer, and its answer echoes it. When
+// both sides resume after their node died, the initiator can send two restart
+// offers that both arrive; we apply only the answer naming our pending offer
+// (a stale one would set the ICE credentials and DTLS fingerprint of a
+// connection the other side has already replaced), and never answer an offer
+// older than one already answered. Offers, answers and candidates are handled
+// one at a time, in arrival order, so each answer is made for, and labelled
+// with, the offer it answers. Media/peerlink.py follows the same rule.
+//
 // Events: "track" {peer, stream}, "connection" {peer, state},
 // "peer" {peer, info, status} (joined / left / reconnecting / resumed).
 
@@ -26,6 +36,19 @@ export class PeerManager extends EventTarget {
     this.peers = new Map();
     this.restarts = 0;
     this.log = [];
+    this.serial = Promise.resolve();
+  }
+
+  // Run `task` after every negotiation step queued before it.
+  enqueue(task) {
+    this.serial = this.serial.then(task).catch((err) => this.note(`ERROR ${err}`));
+    return this.serial;
+  }
+
+  // Milliseconds since the epoch, but above the last id: rising even across a
+  // reloaded page (whose counter would begin again) or a clock stepped back.
+  static nextNegotiation(last) {
+    return Math.min(Number.MAX_SAFE_INTEGER, Math.max(last + 1, Date.now()));
   }
 
   emit(type, detail) {
@@ -87,13 +110,13 @@ export class PeerManager extends EventTarget {
         this.restart(msg.peer);
         break;
       case "offer":
-        this.onOffer(msg);
+        this.enqueue(() => this.onOffer(msg));
         break;
       case "answer":
-        this.onAnswer(msg);
+        this.enqueue(() => this.onAnswer(msg));
         break;
       case "candidate":
-        this.onCandidate(msg);
+        this.enqueue(() => this.onCandidate(msg));
         break;
       default:
         break;
@@ -112,6 +135,9 @@ export class PeerManager extends EventTarget {
       restartPending: false,
       disconnectTimer: null,
       connectedOnce: false,
+      lastOffered: 0, // the id of our latest offer
+      offerNegotiation: null, // the id of our offer still waiting for its answer
+      lastAnswered: 0, // the highest offer id we answered
     };
     this.peers.set(info.id, peer);
     for (const track of this.stream.getTracks()) pc.addTrack(track, this.stream);
@@ -135,7 +161,7 @@ export class PeerManager extends EventTarget {
     };
     this.note(`peer ${info.id} added (initiator=${peer.initiator})`);
     this.emit("peer", { peer: info.id, info, status: info.status || "present" });
-    if (peer.initiator) this.offer(peer, false);
+    if (peer.initiator) this.enqueue(() => this.offer(peer, false));
     return peer;
   }
 
@@ -177,8 +203,16 @@ export class PeerManager extends EventTarget {
       if (iceRestart) pc.restartIce();
       const offer = await pc.createOffer(iceRestart ? { iceRestart: true } : undefined);
       await pc.setLocalDescription(offer);
-      this.signaling.send({ type: "offer", to: peer.id, sdp: pc.localDescription.sdp });
-      this.note(`offer sent to ${peer.id} (iceRestart=${iceRestart})`);
+      const negotiation = PeerManager.nextNegotiation(peer.lastOffered);
+      peer.lastOffered = negotiation;
+      peer.offerNegotiation = negotiation;
+      this.signaling.send({
+        type: "offer",
+        to: peer.id,
+        sdp: pc.localDescription.sdp,
+        negotiation,
+      });
+      this.note(`offer ${negotiation} sent to ${peer.id} (iceRestart=${iceRestart})`);
     } catch (err) {
       this.note(`ERROR offer to ${peer.id}: ${err}`);
     }
@@ -194,7 +228,7 @@ export class PeerManager extends EventTarget {
     }
     this.restarts += 1;
     this.emit("restart", { peer: id });
-    this.offer(peer, true);
+    this.enqueue(() => this.offer(peer, true));
   }
 
   async onOffer(msg) {
@@ -203,13 +237,24 @@ export class PeerManager extends EventTarget {
       peer = this.addPeer({ id: msg.from, role: "", name: "", status: "present", initiator: false });
     }
     const pc = peer.pc;
+    // Without an id (a peer or server from before), answer as before.
+    const negotiation = Number.isInteger(msg.negotiation) ? msg.negotiation : null;
+    if (negotiation !== null) {
+      if (negotiation <= peer.lastAnswered) {
+        this.note(`superseded offer ${negotiation} of ${peer.id} ignored`);
+        return;
+      }
+      peer.lastAnswered = negotiation;
+    }
     try {
       await pc.setRemoteDescription({ type: "offer", sdp: msg.sdp });
       await this.flush(peer);
       const answer = await pc.createAnswer();
       await pc.setLocalDescription(answer);
-      this.signaling.send({ type: "answer", to: peer.id, sdp: pc.localDescription.sdp });
-      this.note(`answer sent to ${peer.id}`);
+      const reply = { type: "answer", to: peer.id, sdp: pc.localDescription.sdp };
+      if (negotiation !== null) reply.negotiation = negotiation;
+      this.signaling.send(reply);
+      this.note(`answer ${negotiation ?? "-"} sent to ${peer.id}`);
     } catch (err) {
       this.note(`ERROR answering ${peer.id}: ${err}`);
     }
@@ -218,6 +263,12 @@ export class PeerManager extends EventTarget {
   async onAnswer(msg) {
     const peer = this.peers.get(msg.from);
     if (!peer || peer.pc.signalingState !== "have-local-offer") return;
+    if (Number.isInteger(msg.negotiation) && msg.negotiation !== peer.offerNegotiation) {
+      // It answers an offer we have since replaced.
+      this.note(`stale answer ${msg.negotiation} of ${peer.id} ignored`);
+      return;
+    }
+    peer.offerNegotiation = null;
     try {
       await peer.pc.setRemoteDescription({ type: "answer", sdp: msg.sdp });
       await this.flush(peer);
