@@ -152,6 +152,17 @@ def install(app: FastAPI) -> None:
             fields = [{"field": field, "message": gettext(locale, detail)}]
         return JSONResponse(error_body(exc.code, message, fields), status_code=status)
 
+    from app.counter import CounterError  # late: app.counter imports more of app
+
+    @app.exception_handler(CounterError)
+    async def _counter(request: Request, exc: CounterError) -> JSONResponse:
+        # A refused queue or routing action. Nothing was committed: the request's
+        # writer session rolls back when it closes. The messages live beside
+        # the counter API (app.api.counter), which imports this module.
+        from app.api.counter import counter_error_response
+
+        return counter_error_response(exc, request_locale(request))
+
     @app.exception_handler(TokenError)
     async def _token(request: Request, exc: TokenError) -> JSONResponse:
         locale = request_locale(request)

@@ -23,7 +23,6 @@ from app.counter import (
     CounterError,
     CounterService,
     CounterSettings,
-    TicketGone,
     TicketView,
 )
 from app.counter_orm import (
@@ -77,7 +76,8 @@ def counter_settings(request: Request) -> CounterSettings:
     return settings
 
 
-def _error(exc: CounterError, locale: str) -> JSONResponse:
+def counter_error_response(exc: CounterError, locale: str) -> JSONResponse:
+    """The JSON answer to a refused counter action (installed by app.errors)."""
     status, message = _MESSAGES.get(exc.code, (409, "The request could not be completed."))
     return JSONResponse(error_body(exc.code, gettext(locale, message)), status_code=status)
 
@@ -166,18 +166,13 @@ def take_ticket(
     request: Request,
     ctx: CtxDep,
     session: WriteSession,
-    locale: LocaleDep,
 ) -> Response:
     now = ctx.clock.now()
     kiosk = _kiosk(ctx, session, token, now)
     svc = _service(request, ctx, session)
-    try:
-        ticket = svc.take_ticket(
-            kiosk, body.service_id, now, interpreter_language=body.interpreter_language
-        )
-    except CounterError as exc:
-        session.rollback()
-        return _error(exc, locale)
+    ticket = svc.take_ticket(
+        kiosk, body.service_id, now, interpreter_language=body.interpreter_language
+    )
     out = ticket_out(ctx, kiosk, svc.view(ticket, now))
     session.commit()
     return _json(out, 201 if request.method == "POST" else 200)
@@ -190,16 +185,12 @@ def ticket_status(
     request: Request,
     ctx: CtxDep,
     session: WriteSession,
-    locale: LocaleDep,
 ) -> Response:
     now = ctx.clock.now()
     kiosk = _kiosk(ctx, session, token, now)
     svc = _service(request, ctx, session)
-    try:
-        svc.route(now)
-        ticket = svc.ticket(kiosk, ticket_id)
-    except CounterError as exc:
-        return _error(exc, locale)
+    svc.route(now)
+    ticket = svc.ticket(kiosk, ticket_id)
     out = ticket_out(ctx, kiosk, svc.view(ticket, now))
     session.commit()
     return _json(out, 201 if request.method == "POST" else 200)
@@ -212,15 +203,10 @@ def leave_queue(
     request: Request,
     ctx: CtxDep,
     session: WriteSession,
-    locale: LocaleDep,
 ) -> Response:
     now = ctx.clock.now()
     kiosk = _kiosk(ctx, session, token, now)
-    try:
-        _service(request, ctx, session).leave(kiosk, ticket_id, now)
-    except CounterError as exc:
-        session.rollback()
-        return _error(exc, locale)
+    _service(request, ctx, session).leave(kiosk, ticket_id, now)
     session.commit()
     return Response(status_code=204)
 
@@ -382,18 +368,13 @@ def accept_offer(
     staff: CurrentStaff,
     ctx: CtxDep,
     session: WriteSession,
-    locale: LocaleDep,
 ) -> Response:
     """Accept a ringing call: a staff token for its room (the resident waits there).
 
     When the resident asked for an interpreter at the kiosk, one is called now
     (the call page shows who, or that nobody of that language is free)."""
     now = ctx.clock.now()
-    try:
-        ticket = _service(request, ctx, session).accept(staff, offer_id, now)
-    except CounterError as exc:
-        session.rollback()
-        return _error(exc, locale)
+    ticket = _service(request, ctx, session).accept(staff, offer_id, now)
     if ticket.interpreter_language is not None:
         try:
             InterpreterCalls(session, ctx).call_for_ticket(
@@ -413,13 +394,8 @@ def decline_offer(
     staff: CurrentStaff,
     ctx: CtxDep,
     session: WriteSession,
-    locale: LocaleDep,
 ) -> Response:
-    try:
-        _service(request, ctx, session).decline(staff, offer_id, ctx.clock.now())
-    except CounterError as exc:
-        session.rollback()
-        return _error(exc, locale)
+    _service(request, ctx, session).decline(staff, offer_id, ctx.clock.now())
     session.commit()
     return Response(status_code=204)
 
@@ -475,15 +451,10 @@ def accept_handover(
     staff: CurrentStaff,
     ctx: CtxDep,
     session: WriteSession,
-    locale: LocaleDep,
 ) -> Response:
     """Accept a ringing hand-over: a join ticket for the same room."""
     now = ctx.clock.now()
-    try:
-        req = _service(request, ctx, session).accept_handover(staff, offer_id, now)
-    except CounterError as exc:
-        session.rollback()
-        return _error(exc, locale)
+    req = _service(request, ctx, session).accept_handover(staff, offer_id, now)
     out = accepted_ticket(ctx, session, staff, req)
     session.commit()
     return _json(out)
@@ -496,13 +467,8 @@ def decline_handover(
     staff: CurrentStaff,
     ctx: CtxDep,
     session: WriteSession,
-    locale: LocaleDep,
 ) -> Response:
-    try:
-        _service(request, ctx, session).decline_handover(staff, offer_id, ctx.clock.now())
-    except CounterError as exc:
-        session.rollback()
-        return _error(exc, locale)
+    _service(request, ctx, session).decline_handover(staff, offer_id, ctx.clock.now())
     session.commit()
     return Response(status_code=204)
 
@@ -540,27 +506,22 @@ def handover_walk_in(
     staff: CurrentStaff,
     ctx: CtxDep,
     session: WriteSession,
-    locale: LocaleDep,
 ) -> Response:
     """Hand a walk-in call over to a department (routed to its qualified
     staff) or to one named colleague (rung in their console)."""
     svc = _service(request, ctx, session)
-    try:
-        ticket = svc.in_call_for(staff, ticket_id)
-        req = svc.request_handover(
-            staff,
-            room_id=ticket.room_id,
-            ticket_id=ticket.id,
-            mode=body.mode,
-            department_id=body.department_id,
-            service_id=body.service_id,
-            target_staff_id=body.staff_id,
-            context=body.note,
-            now=ctx.clock.now(),
-        )
-    except CounterError as exc:
-        session.rollback()
-        return _error(exc, locale)
+    ticket = svc.in_call_for(staff, ticket_id)
+    req = svc.request_handover(
+        staff,
+        room_id=ticket.room_id,
+        ticket_id=ticket.id,
+        mode=body.mode,
+        department_id=body.department_id,
+        service_id=body.service_id,
+        target_staff_id=body.staff_id,
+        context=body.note,
+        now=ctx.clock.now(),
+    )
     out = HandoverRequestOut(
         request_id=req.id,
         mode=req.mode,
@@ -582,14 +543,10 @@ def rejoin(
     staff: CurrentStaff,
     ctx: CtxDep,
     session: WriteSession,
-    locale: LocaleDep,
 ) -> Response:
     """A fresh staff token for a walk-in call this staff member accepted (reconnects)."""
     svc = _service(request, ctx, session)
-    try:
-        ticket = svc.in_call_for(staff, ticket_id)
-    except TicketGone as exc:
-        return _error(exc, locale)
+    ticket = svc.in_call_for(staff, ticket_id)
     warm = svc.warm_handover_of(staff, ticket.id)
     return _json(
         call_ticket(
@@ -605,13 +562,8 @@ def finish_call(
     staff: CurrentStaff,
     ctx: CtxDep,
     session: WriteSession,
-    locale: LocaleDep,
 ) -> Response:
-    try:
-        _service(request, ctx, session).finish(staff, ticket_id, ctx.clock.now())
-    except CounterError as exc:
-        session.rollback()
-        return _error(exc, locale)
+    _service(request, ctx, session).finish(staff, ticket_id, ctx.clock.now())
     session.commit()
     return Response(status_code=204)
 
