@@ -2,10 +2,10 @@
 # Dependency audit: every installed Python package against the PyPI/OSV
 # vulnerability database, with pip-audit.
 #
-# Needs the internet: pip-audit has no offline database, and madoguchi's CI
-# machines have no route to pypi.org's JSON API or api.osv.dev, so CI cannot
-# run this (it would report every package as "could not be audited").
-# Run it on a machine with internet access before each release and weekly
+# Needs the internet: pip-audit asks pypi.org/pypi/NAME/VERSION/json or
+# api.osv.dev, which madoguchi's CI machines cannot reach; CI runs
+# scripts/audit_latest.py instead (latest releases only, through the registry).
+# Run this on a machine with internet access before each release and weekly
 # (docs/security.md); --strict makes a package that could not be checked a
 # failure rather than a silent pass.
 set -euo pipefail

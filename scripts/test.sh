@@ -29,6 +29,8 @@ fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install --quiet --disable-pip-version-check -e '.[test]'
+# Known vulnerabilities in what was just installed fail the run (docs/security.md).
+.venv/bin/python scripts/audit_latest.py
 # axe-core for tests/browser/test_accessibility.py, at the version in package-lock.json.
 if [ ! -f tests/browser/node_modules/axe-core/axe.min.js ]; then
   npm ci --prefix tests/browser --no-audit --no-fund
