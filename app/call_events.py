@@ -85,9 +85,11 @@ class SqlEventSink:
         async with self._changed:
             await self._changed.wait_for(lambda: self._written >= target)
 
-    async def ended_rooms(self) -> set[str]:
+    async def ended_rooms(self, since: datetime | None = None) -> set[str]:
         def load() -> set[str]:
             stmt = select(CallEventRow.room).where(CallEventRow.kind == EventKind.CALL_END.value)
+            if since is not None:
+                stmt = stmt.where(CallEventRow.at >= since)
             with self._engine.connect() as conn:
                 return set(conn.execute(stmt.distinct()).scalars())
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from signaling.bus import BusEvent
+from signaling.bus import ENDED_MEMORY_SECONDS, BusEvent
 from signaling.events import CallEvent
 from signaling.messages import Role, ServerMessage
 from signaling.room import DEFAULT_SEAT_GROUPS, DEFAULT_SEATS, ConnId, seat_group
@@ -76,6 +76,11 @@ class CoreConfig:
     abuse_window: float = 10.0  # ... within this many seconds close the connection
     heartbeat_interval: float = 5.0
     node_timeout: float = 15.0  # a node silent this long is dead
+    # How long an ended room is remembered (and refused). Longer than any join
+    # token outlives its call (slot end plus grace, hand-over tickets 2 h), so
+    # a forgotten room can only be entered with a token that expired long ago;
+    # without a limit every node and Redis kept every room ever ended.
+    ended_memory: float = ENDED_MEMORY_SECONDS
     seat_groups: Mapping[Role, str] = field(default_factory=lambda: dict(DEFAULT_SEAT_GROUPS))
     seats: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_SEATS))
 

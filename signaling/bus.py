@@ -19,6 +19,7 @@ Times are POSIX seconds (floats) so they travel as plain JSON numbers.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -232,10 +233,21 @@ class MemoryBus:
         self._handlers.clear()
 
 
+# Ended rooms are remembered this long by default (CoreConfig.ended_memory).
+ENDED_MEMORY_SECONDS = 2 * 24 * 3600.0
+
+
 class MemoryRoomStore:
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        ended_memory: float = ENDED_MEMORY_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.seats: dict[tuple[str, str], SeatRecord] = {}
-        self.ended: set[str] = set()
+        self.ended: dict[str, float] = {}  # room -> when it ended
+        self._ended_memory = ended_memory
+        self._clock = clock
 
     async def put_seat(self, seat: SeatRecord) -> None:
         current = self.seats.get((seat.room, seat.pid))
@@ -248,12 +260,16 @@ class MemoryRoomStore:
             del self.seats[(room, pid)]
 
     async def add_ended(self, room: str) -> None:
-        self.ended.add(room)
+        now = self._clock()
+        self.ended[room] = now
+        for old in [r for r, at in self.ended.items() if at < now - self._ended_memory]:
+            del self.ended[old]
         for key in [k for k in self.seats if k[0] == room]:
             del self.seats[key]
 
     async def snapshot(self) -> tuple[list[SeatRecord], set[str]]:
-        return list(self.seats.values()), set(self.ended)
+        cutoff = self._clock() - self._ended_memory
+        return list(self.seats.values()), {r for r, at in self.ended.items() if at >= cutoff}
 
     async def heartbeat(self, node: str, ttl: float) -> None:
         return None

@@ -205,6 +205,7 @@ class SignalingCore(RoomView):
             out.append(Publish(HeartbeatEvent(node=self.node)))
         for room in list(self._rooms.values()):
             out += self._expire_room(room, now)
+        self._forget_ended(t)
         return out
 
     def remote(self, event: BusEvent, now: datetime) -> list[Action]:
@@ -238,7 +239,7 @@ class SignalingCore(RoomView):
         out: list[Action] = []
         for event in events:
             if isinstance(event, EndedEvent) and not event.node:
-                self._ended.add(event.room)
+                self._ended.setdefault(event.room, now.timestamp())
                 continue
             out += self.remote(event, now)
         return out

@@ -58,8 +58,9 @@ class EventSink(Protocol):
     async def flush(self) -> None:
         """Return when every event recorded so far is durable."""
 
-    async def ended_rooms(self) -> set[str]:
-        """Rooms that were ended (``call-end``), to refuse rejoining after a restart."""
+    async def ended_rooms(self, since: datetime | None = None) -> set[str]:
+        """Rooms ended (``call-end``) at or after ``since``, to refuse rejoining
+        after a restart (only recent ones: see ``CoreConfig.ended_memory``)."""
 
 
 class MemoryEventSink:
@@ -74,8 +75,12 @@ class MemoryEventSink:
     async def flush(self) -> None:
         return None
 
-    async def ended_rooms(self) -> set[str]:
-        return {e.room for e in self.events if e.kind is EventKind.CALL_END}
+    async def ended_rooms(self, since: datetime | None = None) -> set[str]:
+        return {
+            e.room
+            for e in self.events
+            if e.kind is EventKind.CALL_END and (since is None or e.at >= since)
+        }
 
     def kinds(self, room: str) -> list[EventKind]:
         return [e.kind for e in self.events if e.room == room]

@@ -11,7 +11,10 @@ and reloads the shared view. Messages published while Redis was down are lost
 
 - ``<p>room:<id>``: hash participant id -> seat JSON (node, role, session,
   status, epoch, ...), with a TTL refreshed on every write as a safety net;
-- ``<p>rooms``: set of room ids with seats; ``<p>ended``: set of ended rooms;
+- ``<p>rooms``: set of room ids with seats;
+- ``<p>ended-at``: sorted set of ended rooms scored by when they ended; rooms
+  older than ``ended_memory`` are dropped on every write and never read
+  (``<p>ended``, the unbounded set of earlier versions, is no longer used);
 - ``<p>alive:<node>``: a key each node refreshes with its heartbeat (TTL). A
   snapshot leaves out seats whose node's key has expired: a dead node's seats
   expire with it, and its clients join another node afresh.
@@ -25,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -33,7 +37,15 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from signaling.bus import Handler, SeatChange, SeatEvent, SeatRecord, decode_event, encode_event
+from signaling.bus import (
+    ENDED_MEMORY_SECONDS,
+    Handler,
+    SeatChange,
+    SeatEvent,
+    SeatRecord,
+    decode_event,
+    encode_event,
+)
 from signaling.errors import BusError
 
 log = logging.getLogger(__name__)
@@ -173,9 +185,19 @@ class RedisBus:
 
 
 class RedisRoomStore:
-    def __init__(self, redis: aioredis.Redis, *, prefix: str = "madoguchi:") -> None:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        *,
+        prefix: str = "madoguchi:",
+        ended_memory: float = ENDED_MEMORY_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._redis = redis
         self._prefix = prefix
+        self._ended_key = f"{prefix}ended-at"
+        self._ended_memory = ended_memory
+        self._clock = clock
         self._put = redis.register_script(_PUT_SEAT)
         self._drop = redis.register_script(_DROP_SEAT)
 
@@ -191,8 +213,10 @@ class RedisRoomStore:
         await self._call(self._drop([self._room_key(room)], [pid, epoch]))
 
     async def add_ended(self, room: str) -> None:
+        now = self._clock()
         pipe = self._redis.pipeline(transaction=True)
-        pipe.sadd(f"{self._prefix}ended", room)
+        pipe.zadd(self._ended_key, {room: now})
+        pipe.zremrangebyscore(self._ended_key, "-inf", f"({now - self._ended_memory}")
         pipe.delete(self._room_key(room))
         pipe.srem(f"{self._prefix}rooms", room)
         await self._call(pipe.execute())
@@ -203,7 +227,10 @@ class RedisRoomStore:
     async def snapshot(self) -> tuple[list[SeatRecord], set[str]]:
         try:
             rooms = sorted(str(r) for r in await self._redis.smembers(f"{self._prefix}rooms"))
-            ended = {str(r) for r in await self._redis.smembers(f"{self._prefix}ended")}
+            since = self._clock() - self._ended_memory
+            ended = {
+                str(r) for r in await self._redis.zrangebyscore(self._ended_key, since, "+inf")
+            }
             pipe = self._redis.pipeline(transaction=False)
             for room in rooms:
                 pipe.hgetall(self._room_key(room))

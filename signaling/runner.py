@@ -23,6 +23,7 @@ import logging
 import os
 import secrets
 import socket
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
@@ -72,16 +73,21 @@ async def start_signaling(
         from signaling.redis_bus import RedisBus, RedisRoomStore
 
         redis_bus = RedisBus(settings.redis_url, name=f"madoguchi-signaling-{node}")
-        bus, store = redis_bus, RedisRoomStore(redis_bus.redis, prefix=key_prefix)
+        bus, store = (
+            redis_bus,
+            RedisRoomStore(redis_bus.redis, prefix=key_prefix, ended_memory=config.ended_memory),
+        )
     else:
-        bus, store = MemoryBus(), MemoryRoomStore()
+        bus, store = MemoryBus(), MemoryRoomStore(ended_memory=config.ended_memory)
     closers.append(bus.close)
     cluster = Cluster(bus, store, node=node, prefix=key_prefix, alive_ttl=config.node_timeout)
     core = SignalingCore(
         node=node,
         authenticate=token_authenticator(Tokens(settings.effective_secret)),
         config=config,
-        ended_rooms=await sink.ended_rooms(),
+        ended_rooms=await sink.ended_rooms(
+            since=datetime.now(UTC) - timedelta(seconds=config.ended_memory)
+        ),
     )
     server = SignalingServer(
         core,

@@ -56,6 +56,9 @@ from signaling.room import (
 log = logging.getLogger(__name__)
 
 LOBBY_ROOM = "@lobby"
+# Sweep ended rooms this often; _LOADED marks rooms loaded at start-up.
+ENDED_SWEEP_SECONDS = 60.0
+_LOADED = -1.0
 
 
 @dataclass(slots=True)
@@ -92,7 +95,10 @@ class RoomView:
         self._conns: dict[ConnId, ConnState] = {}
         self._pending: dict[ConnId, float] = {}  # not yet joined: opened at
         self._rooms: dict[str, Room] = {}
-        self._ended: set[str] = set(ended_rooms)
+        # Ended room -> when it ended (seconds); rooms loaded at start-up are
+        # stamped by the first sweep (_forget_ended).
+        self._ended: dict[str, float] = dict.fromkeys(ended_rooms, _LOADED)
+        self._last_sweep: float | None = None
         self._lobby: set[ConnId] = set()
         self._last_waiting: tuple[WaitingRoom, ...] | None = None
         self._node_seen: dict[str, float] = {}
@@ -102,6 +108,18 @@ class RoomView:
 
     def is_ended(self, room_id: str) -> bool:
         return room_id in self._ended
+
+    def _forget_ended(self, t: float) -> None:
+        """About once a minute: forget rooms ended longer than ``ended_memory`` ago."""
+        if self._last_sweep is not None and t - self._last_sweep < ENDED_SWEEP_SECONDS:
+            return
+        self._last_sweep = t
+        cutoff = t - self.config.ended_memory
+        for room, at in list(self._ended.items()):
+            if at == _LOADED:
+                self._ended[room] = t
+            elif at < cutoff:
+                del self._ended[room]
 
     @property
     def connection_count(self) -> int:
@@ -324,7 +342,7 @@ class RoomView:
         return out + self._lobby_update()
 
     def _end_room(self, room_id: str, by: str | None, now: datetime) -> list[Action]:
-        self._ended.add(room_id)
+        self._ended[room_id] = now.timestamp()
         room = self._rooms.pop(room_id, None)
         out: list[Action] = []
         if room is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -44,6 +44,9 @@ async def test_record_flush_and_load_ended_rooms(engine: Engine) -> None:
         row = conn.execute(select(CallEventRow).where(CallEventRow.kind == "call-end")).one()
     assert row.at == at and row.detail == {"x": "y"} and row.role == "staff"
     assert await SqlEventSink(engine).ended_rooms() == {"r1"}
+    # Only rooms ended since a moment are loaded at start-up (CoreConfig.ended_memory).
+    assert await SqlEventSink(engine).ended_rooms(since=at) == {"r1"}
+    assert await SqlEventSink(engine).ended_rooms(since=at + timedelta(seconds=1)) == set()
     await sink.close()
 
 

@@ -294,6 +294,38 @@ def test_ended_rooms_given_at_start_are_refused() -> None:
     assert errors(out, 1) == [ErrorCode.ROOM_ENDED]
 
 
+def test_an_ended_room_is_remembered_for_ended_memory_then_forgotten() -> None:
+    """Every node keeps ended rooms; without a limit they would pile up for
+    ever. After ``ended_memory`` (longer than any token outlives its call) the
+    room is forgotten, and only a token could still admit to it."""
+    core = make_core(ended_memory=3600)
+    connect_join(core, 1, "res")
+    connect_join(core, 2, "staff")
+    core.receive(2, '{"type":"end"}', at(10))
+    core.tick(at(100))
+    assert core.is_ended("r1")
+    core.tick(at(3609))  # ended 3,599 s ago
+    assert core.is_ended("r1")
+    core.tick(at(3615))  # past the memory, but the last sweep was 6 s ago
+    assert core.is_ended("r1")
+    core.tick(at(3670))
+    assert not core.is_ended("r1")
+
+
+def test_ended_rooms_loaded_at_start_are_kept_for_ended_memory_from_the_first_tick() -> None:
+    core = SignalingCore(
+        node="n1",
+        authenticate=fake_auth,
+        config=CoreConfig(ended_memory=3600),
+        ended_rooms={"r1"},
+    )
+    core.tick(at(0))
+    core.tick(at(3599))
+    assert core.is_ended("r1")
+    core.tick(at(3601 + 60))
+    assert not core.is_ended("r1")
+
+
 def test_drop_then_resume_within_grace_asks_the_initiator_for_ice_restart() -> None:
     core = make_core()
     connect_join(core, 1, "res")

@@ -13,7 +13,7 @@ import pytest
 import redis.asyncio as aioredis
 from sig_helpers import FAST_CLUSTER, Client, issue, known_peers, make_server
 
-from signaling.bus import Cluster
+from signaling.bus import Cluster, MemoryRoomStore
 from signaling.redis_bus import RedisBus, RedisRoomStore
 from signaling.server import SignalingServer
 
@@ -176,3 +176,29 @@ async def test_seat_survives_the_death_of_its_node(redis_url: str, key_prefix: s
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+async def test_the_store_forgets_rooms_ended_longer_ago_than_its_memory(
+    redis_url: str, key_prefix: str
+) -> None:
+    """Redis kept every ended room for ever; now a room is dropped once it
+    ended longer ago than ``ended_memory``, and snapshots never return it."""
+    now = [1_000_000.0]
+    bus = RedisBus(redis_url, name=f"mdg-test-{key_prefix}mem")
+    try:
+        store = RedisRoomStore(bus.redis, prefix=key_prefix, ended_memory=60, clock=lambda: now[0])
+        memory = MemoryRoomStore(ended_memory=60, clock=lambda: now[0])
+        for s in (store, memory):
+            await s.add_ended("old")
+        now[0] += 30
+        for s in (store, memory):
+            await s.add_ended("new")
+            assert (await s.snapshot())[1] == {"old", "new"}
+        now[0] += 31  # "old" ended 61 s ago
+        for s in (store, memory):
+            assert (await s.snapshot())[1] == {"new"}
+            await s.add_ended("newer")  # a write also drops what is past memory
+        assert await bus.redis.zrange(f"{key_prefix}ended-at", 0, -1) == ["new", "newer"]
+        assert list(memory.ended) == ["new", "newer"]
+    finally:
+        await bus.close()
