@@ -421,11 +421,14 @@ def accepted_ticket(
     staff seat (cold), or an observer's seat for an invitation."""
     pid = f"staff:{staff.id}"
     booking = session.get(Booking, req.booking_id) if req.booking_id else None
-    if req.kind == HandoverKind.INVITE and booking is not None:
+    if req.kind == HandoverKind.INVITE:
         pid = f"observer:staff-{staff.id}"
-        token = ctx.links.join_token(booking, role="observer", pid=pid, name=staff.display_name)
         call = call_ticket(ctx, req.room_id, "observer", pid, staff.display_name)
-        return AcceptOut(**call.model_dump(exclude={"token"}), token=token, page=f"/join/{token}")
+        if booking is not None:
+            # The booking's join window, like the invitation's link.
+            token = ctx.links.join_token(booking, role="observer", pid=pid, name=staff.display_name)
+            call = call.model_copy(update={"token": token})
+        return AcceptOut(**call.model_dump(), page=f"/join/{call.token}")
     warm = req.mode == "warm"
     call = call_ticket(ctx, req.room_id, "staff", pid, staff.display_name, handover=warm)
     if booking is not None:
