@@ -37,7 +37,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -46,7 +46,7 @@ from app.api.counter import CALL_TICKET_TTL, counter_settings, department_slug
 from app.api.schemas import DbId, IdPath, JoinTicketOut
 from app.consultations import Consultations
 from app.context import AppContext
-from app.counter import CounterService, InvalidHandover
+from app.counter import CounterService, InvalidHandover, TicketNotFound
 from app.counter_orm import HandoverKind, QueueTicket
 from app.deps import (
     CtxDep,
@@ -216,7 +216,7 @@ def invite_walk_in(
     member holding the ticket may (a colleague's walk-in is not theirs to open)."""
     ticket = session.get(QueueTicket, ticket_id)
     if ticket is None:
-        raise HTTPException(status_code=404)
+        raise TicketNotFound(str(ticket_id))
     if ticket.staff_id != staff.id:
         raise Forbidden
     ticket = _counter(request, ctx, session).in_call_for(staff, ticket.id)

@@ -52,6 +52,7 @@ CALL_TICKET_TTL = timedelta(hours=2)
 _MESSAGES: dict[str, tuple[int, str]] = {
     "service-not-at-kiosk": (422, "This service is not offered at the kiosk."),
     "ticket-gone": (409, "This ticket is no longer waiting."),
+    "ticket-not-found": (404, "This ticket was not found."),
     "offer-gone": (409, "This call has already been answered or is no longer waiting."),
     "handover-invalid": (422, "Choose a department, or a colleague, to hand over to."),
     "outside-staffed-hours": (

@@ -687,6 +687,7 @@ def test_walk_in_invite_gives_a_link_into_the_room_and_rings_a_colleague(
     assert s0.post(url, json=body).status_code == 403
     missing = s1.post(f"/api/v1/staff/counter/tickets/{ticket['id'] + 999}/invite", json=body)
     assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "ticket-not-found"
     assert s1.post(url, json={"role": "staff", "name": "x"}).status_code == 422
 
     r = s1.post(url, json=body)
