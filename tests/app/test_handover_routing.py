@@ -682,9 +682,10 @@ def test_walk_in_invite_gives_a_link_into_the_room_and_rings_a_colleague(
     url = f"/api/v1/staff/counter/tickets/{ticket['id']}/invite"
     body = {"role": "interpreter", "name": "Ana Souza"}
     assert TestClient(app).post(url, json=body).status_code == 401
-    # Only the staff member holding the ticket may invite, even an admin.
-    s0 = staff_client(app, "staff0")
-    assert s0.post(url, json=body).status_code == 403
+    # Only the staff member holding the ticket may invite: not a colleague
+    # qualified for the service, not an admin.
+    assert staff_client(app, "staff0").post(url, json=body).status_code == 403
+    assert staff_client(app, "admin").post(url, json=body).status_code == 403
     missing = s1.post(f"/api/v1/staff/counter/tickets/{ticket['id'] + 999}/invite", json=body)
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "ticket-not-found"
