@@ -112,6 +112,12 @@ class TicketGone(CounterError):
     code = "ticket-gone"
 
 
+class TicketNotFound(CounterError):
+    """No walk-in ticket with this id (a staff action on an unknown ticket)."""
+
+    code = "ticket-not-found"
+
+
 class OutsideStaffedHours(CounterError):
     """No department with kiosk services is staffed now (holidays and closures included)."""
 

@@ -46,16 +46,32 @@ class Links:
         pid: str | None = None,
         name: str | None = None,
     ) -> str:
-        return self.tokens.issue(
-            Purpose.JOIN,
-            {
-                "room": booking.room_id,
-                "role": role,
-                "pid": pid or f"resident:{booking.code}",
-                "name": name if name is not None else booking.resident_name,
-            },
+        return self.room_join_token(
+            booking.room_id,
+            role=role,
+            pid=pid or f"resident:{booking.code}",
+            name=name if name is not None else booking.resident_name,
             not_before=booking.start_at - self.join_opens_before,
             expires=booking.end_at + self.join_grace_after,
+        )
+
+    def room_join_token(
+        self,
+        room: str,
+        *,
+        role: str,
+        pid: str,
+        name: str,
+        expires: datetime,
+        not_before: datetime | None = None,
+    ) -> str:
+        """A join token for any call room; a walk-in's room has no booking
+        whose times bound it, so the caller says how long it lasts."""
+        return self.tokens.issue(
+            Purpose.JOIN,
+            {"room": room, "role": role, "pid": pid, "name": name},
+            not_before=not_before,
+            expires=expires,
         )
 
     def join_url(self, booking: Booking) -> str:

@@ -6,6 +6,10 @@
     window. It opens the same ``/join/{token}`` page as the resident's link.
     With ``staff_id`` (role ``observer``), the colleague is also rung in their
     counter console (``app.counter``), the link staying as a fallback.
+``POST /api/v1/staff/counter/tickets/{ticket_id}/invite``
+    The same for a walk-in call, by the staff member holding the ticket: the
+    link is valid while the walk-in's room can be joined, and the colleague
+    who accepts the ring gets an observer's seat in the walk-in's room.
 ``POST /api/v1/staff/bookings/{code}/handover``
     To a department (``department_id``, optionally ``service_id``): a hand-over
     request routed like a walk-in, to that department's qualified staff, who
@@ -21,8 +25,9 @@
     token, with ``handover: true`` for a warm hand-over so they can join while
     the first staff member is still in the room (docs/signaling.md).
 
-Who may invite or hand over: whoever may join the call (assigned, qualified
-or admin), the join ticket's rule.
+Who may invite or hand over a booked call: whoever may join the call
+(assigned, qualified or admin), the join ticket's rule. A walk-in call: the
+staff member holding its ticket.
 """
 
 from __future__ import annotations
@@ -37,13 +42,20 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.api.counter import counter_settings, department_slug
-from app.api.schemas import DbId, JoinTicketOut
+from app.api.counter import CALL_TICKET_TTL, counter_settings, department_slug
+from app.api.schemas import DbId, IdPath, JoinTicketOut
 from app.consultations import Consultations
 from app.context import AppContext
-from app.counter import CounterService, InvalidHandover
-from app.counter_orm import HandoverKind
-from app.deps import CtxDep, CurrentStaff, Forbidden, ReadSchedulingDep, SchedulingDep
+from app.counter import CounterService, InvalidHandover, TicketNotFound
+from app.counter_orm import HandoverKind, QueueTicket
+from app.deps import (
+    CtxDep,
+    CurrentStaff,
+    Forbidden,
+    ReadSchedulingDep,
+    SchedulingDep,
+    WriteSession,
+)
 from app.tokens import Purpose, TokenError
 from scheduler.errors import BookingCancelled, BookingNotFound, InvalidBookingRequest
 from scheduler.orm import Booking, BookingStatus, Staff
@@ -117,6 +129,60 @@ def _counter(request: Request, ctx: AppContext, session: Session) -> CounterServ
     return CounterService(session, ctx.tz, counter_settings(request))
 
 
+def issue_invite(
+    request: Request,
+    ctx: AppContext,
+    session: Session,
+    staff: Staff,
+    body: InviteIn,
+    *,
+    room_id: str,
+    booking: Booking | None = None,
+    ticket_id: int | None = None,
+) -> InviteOut:
+    """The invitation of both call pages: a join link for the room and, for a
+    named colleague, a ring in their console. A booked call's link keeps to
+    the booking's join window; a walk-in's lasts as long as the room's other
+    tokens (the join page refuses it once the walk-in's call is over)."""
+    pid = f"{body.role}:{secrets.token_urlsafe(6)}"
+    if booking is not None:
+        token = ctx.links.join_token(booking, role=body.role, pid=pid, name=body.name)
+        expires = booking.end_at + ctx.links.join_grace_after
+    else:
+        expires = ctx.clock.now() + CALL_TICKET_TTL
+        token = ctx.links.room_join_token(
+            room_id, role=body.role, pid=pid, name=body.name, expires=expires
+        )
+    request_id = None
+    if body.staff_id is not None:
+        if body.role != "observer":
+            raise InvalidBookingRequest("only a colleague is rung", field="staff_id")
+        try:
+            ring = _counter(request, ctx, session).request_handover(
+                staff,
+                room_id=room_id,
+                booking_id=booking.id if booking is not None else None,
+                ticket_id=ticket_id,
+                kind=HandoverKind.INVITE,
+                mode="warm",
+                target_staff_id=body.staff_id,
+                context=_context(session, booking, "") if booking is not None else "",
+                now=ctx.clock.now(),
+            )
+        except InvalidHandover:
+            raise InvalidBookingRequest("unknown staff member", field="staff_id") from None
+        request_id = ring.id
+    session.commit()
+    log.info("room %s: %s invited by staff %s", room_id, body.role, staff.id)
+    return InviteOut(
+        url=f"{ctx.links.base_url.rstrip('/')}/join/{token}",
+        role=body.role,
+        participant=pid,
+        expires=expires,
+        request_id=request_id,
+    )
+
+
 @router.post("/bookings/{code}/invite", status_code=201)
 def invite(
     code: str,
@@ -127,34 +193,35 @@ def invite(
     ctx: CtxDep,
 ) -> InviteOut:
     booking = _open_booking(svc, code, staff)
-    pid = f"{body.role}:{secrets.token_urlsafe(6)}"
-    token = ctx.links.join_token(booking, role=body.role, pid=pid, name=body.name)
-    request_id = None
-    if body.staff_id is not None:
-        if body.role != "observer":
-            raise InvalidBookingRequest("only a colleague is rung", field="staff_id")
-        try:
-            ring = _counter(request, ctx, svc.session).request_handover(
-                staff,
-                room_id=booking.room_id,
-                booking_id=booking.id,
-                kind=HandoverKind.INVITE,
-                mode="warm",
-                target_staff_id=body.staff_id,
-                context=_context(svc.session, booking, ""),
-                now=ctx.clock.now(),
-            )
-        except InvalidHandover:
-            raise InvalidBookingRequest("unknown staff member", field="staff_id") from None
-        request_id = ring.id
-        svc.session.commit()
-    log.info("booking %s: %s invited by staff %s", booking.code, body.role, staff.id)
-    return InviteOut(
-        url=f"{ctx.links.base_url.rstrip('/')}/join/{token}",
-        role=body.role,
-        participant=pid,
-        expires=booking.end_at + ctx.links.join_grace_after,
-        request_id=request_id,
+    return issue_invite(
+        request, ctx, svc.session, staff, body, room_id=booking.room_id, booking=booking
+    )
+
+
+@router.post(
+    "/counter/tickets/{ticket_id}/invite",
+    status_code=201,
+    tags=["counter"],
+    responses={403: {"model": dict}, 404: {"model": dict}, 409: {"model": dict}},
+)
+def invite_walk_in(
+    ticket_id: IdPath,
+    body: InviteIn,
+    request: Request,
+    staff: CurrentStaff,
+    ctx: CtxDep,
+    session: WriteSession,
+) -> InviteOut:
+    """Invite an interpreter or a colleague into a walk-in call; only the staff
+    member holding the ticket may (a colleague's walk-in is not theirs to open)."""
+    ticket = session.get(QueueTicket, ticket_id)
+    if ticket is None:
+        raise TicketNotFound(str(ticket_id))
+    if ticket.staff_id != staff.id:
+        raise Forbidden
+    ticket = _counter(request, ctx, session).in_call_for(staff, ticket.id)
+    return issue_invite(
+        request, ctx, session, staff, body, room_id=ticket.room_id, ticket_id=ticket.id
     )
 
 

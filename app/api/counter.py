@@ -52,6 +52,7 @@ CALL_TICKET_TTL = timedelta(hours=2)
 _MESSAGES: dict[str, tuple[int, str]] = {
     "service-not-at-kiosk": (422, "This service is not offered at the kiosk."),
     "ticket-gone": (409, "This ticket is no longer waiting."),
+    "ticket-not-found": (404, "This ticket was not found."),
     "offer-gone": (409, "This call has already been answered or is no longer waiting."),
     "handover-invalid": (422, "Choose a department, or a colleague, to hand over to."),
     "outside-staffed-hours": (
@@ -421,11 +422,14 @@ def accepted_ticket(
     staff seat (cold), or an observer's seat for an invitation."""
     pid = f"staff:{staff.id}"
     booking = session.get(Booking, req.booking_id) if req.booking_id else None
-    if req.kind == HandoverKind.INVITE and booking is not None:
+    if req.kind == HandoverKind.INVITE:
         pid = f"observer:staff-{staff.id}"
-        token = ctx.links.join_token(booking, role="observer", pid=pid, name=staff.display_name)
         call = call_ticket(ctx, req.room_id, "observer", pid, staff.display_name)
-        return AcceptOut(**call.model_dump(exclude={"token"}), token=token, page=f"/join/{token}")
+        if booking is not None:
+            # The booking's join window, like the invitation's link.
+            token = ctx.links.join_token(booking, role="observer", pid=pid, name=staff.display_name)
+            call = call.model_copy(update={"token": token})
+        return AcceptOut(**call.model_dump(), page=f"/join/{call.token}")
     warm = req.mode == "warm"
     call = call_ticket(ctx, req.room_id, "staff", pid, staff.display_name, handover=warm)
     if booking is not None:

@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from test_call_pages import add_booking  # type: ignore[import-not-found]
+from test_call_pages import add_booking, app_data  # type: ignore[import-not-found]
 
 from app import jobs
 from app.call_events import CallEventRow
@@ -652,3 +652,115 @@ def test_a_walk_in_and_a_hand_over_never_ring_one_person_at_once(
         with pytest.raises(IntegrityError):
             session.flush()
         session.rollback()
+
+
+def walk_in_call(
+    app: FastAPI, ctx: AppContext, city: MiniCity, login: str
+) -> tuple[TestClient, dict[str, Any], dict[str, Any]]:
+    """A kiosk's walk-in, accepted by ``login``: their client, the ticket, the call."""
+    with ctx.sessions() as session:
+        kiosk = session.get(Kiosk, city.kiosk_id)
+        assert kiosk is not None
+        kiosk_token = ctx.links.kiosk_token(kiosk, expires=NOW + timedelta(days=1))
+    holder = staff_client(app, login)
+    available(holder)
+    ticket = (
+        TestClient(app)
+        .post(f"/api/v1/kiosk/{kiosk_token}/tickets", json={"service_id": city.consult_id})
+        .json()
+    )
+    offer = console(holder)["offers"][0]
+    call = holder.post(f"/api/v1/staff/offers/{offer['id']}/accept").json()
+    assert call["room"].startswith("wi-")
+    return holder, ticket, call
+
+
+def test_walk_in_invite_gives_a_link_into_the_room_and_rings_a_colleague(
+    app: FastAPI, ctx: AppContext, city: MiniCity, clock: FixedClock
+) -> None:
+    s1, ticket, walk_in = walk_in_call(app, ctx, city, "staff1")
+    url = f"/api/v1/staff/counter/tickets/{ticket['id']}/invite"
+    body = {"role": "interpreter", "name": "Ana Souza"}
+    assert TestClient(app).post(url, json=body).status_code == 401
+    # Only the staff member holding the ticket may invite: not a colleague
+    # qualified for the service, not an admin.
+    assert staff_client(app, "staff0").post(url, json=body).status_code == 403
+    assert staff_client(app, "admin").post(url, json=body).status_code == 403
+    missing = s1.post(f"/api/v1/staff/counter/tickets/{ticket['id'] + 999}/invite", json=body)
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "ticket-not-found"
+    assert s1.post(url, json={"role": "staff", "name": "x"}).status_code == 422
+
+    r = s1.post(url, json=body)
+    assert r.status_code == 201, r.text
+    out = r.json()
+    assert out["request_id"] is None
+    token = out["url"].rsplit("/join/", 1)[1]
+    link = claims(ctx, clock, token)
+    assert (link["room"], link["role"], link["name"], link["pid"]) == (
+        walk_in["room"],
+        "interpreter",
+        "Ana Souza",
+        out["participant"],
+    )
+    page = TestClient(app).get(f"/join/{token}")
+    assert page.status_code == 200
+    assert app_data(page.text)["role"] == "interpreter"
+    assert app_data(page.text)["room"] == walk_in["room"]
+
+    # A colleague: the console rings with an invitation for this ticket.
+    s2 = staff_client(app, "staff2")
+    available(s2)
+    assert (
+        s1.post(
+            url, json={"role": "interpreter", "name": "x", "staff_id": city.staff_ids[2]}
+        ).status_code
+        == 422
+    )
+    r = s1.post(url, json={"role": "observer", "name": "職員2", "staff_id": city.staff_ids[2]})
+    assert r.status_code == 201, r.text
+    rung = r.json()
+    assert rung["request_id"] and rung["role"] == "observer"
+    ring = rings(s2)
+    assert [(x["kind"], x["ticket_id"], x["room"]) for x in ring] == [
+        ("invite", ticket["id"], walk_in["room"])
+    ]
+    assert "職員1" in ring[0]["text"] and "受付番号 1" in ring[0]["text"]
+    accepted = s2.post(f"/api/v1/staff/handover-offers/{ring[0]['id']}/accept")
+    assert accepted.status_code == 200, accepted.text
+    seat = accepted.json()
+    assert (seat["role"], seat["room"]) == ("observer", walk_in["room"])
+    observer = claims(ctx, clock, seat["token"])
+    assert (observer["role"], observer["room"]) == ("observer", walk_in["room"])
+    assert "handover" not in observer
+    assert seat["page"] == f"/join/{seat['token']}"
+    joined = s2.get(seat["page"])
+    assert joined.status_code == 200 and app_data(joined.text)["role"] == "observer"
+    # An invitation is no hand-over: the walk-in stays with the first staff member.
+    assert s1.get(f"/staff/counter/call/{ticket['id']}").status_code == 200
+    assert s2.get(f"/staff/counter/call/{ticket['id']}").status_code == 404
+    assert console(s2)["presence"] == "available"
+
+    # Once the call is over, the link no longer opens the room, and nobody invites.
+    assert s1.post(f"/api/v1/staff/counter/tickets/{ticket['id']}/finish").status_code == 204
+    assert TestClient(app).get(f"/join/{token}").status_code == 410
+    gone = s1.post(url, json=body)
+    assert gone.status_code == 409 and gone.json()["error"]["code"] == "ticket-gone"
+
+
+def test_walk_in_call_page_has_the_invite_form_in_japanese_and_english(
+    app: FastAPI, ctx: AppContext, city: MiniCity
+) -> None:
+    s1, ticket, _ = walk_in_call(app, ctx, city, "staff1")
+    action = f'action="/api/v1/staff/counter/tickets/{ticket["id"]}/invite" id="invite-form"'
+    ja = s1.get(f"/staff/counter/call/{ticket['id']}?lang=ja").text
+    assert action in ja
+    assert '<label for="invite-role">この通話に招待</label>' in ja
+    assert '<label for="invite-name">' in ja and 'id="invite-name" name="name" required' in ja
+    assert f'<option value="{city.staff_ids[2]}">' in ja.split('id="invite-staff"', 1)[1]
+    assert "引き継ぎ・同席の依頼" in ja
+    assert 'id="team-link"' in ja and 'aria-labelledby="team-status"' in ja
+    en = s1.get(f"/staff/counter/call/{ticket['id']}?lang=en").text
+    assert action in en
+    assert '<label for="invite-role">Invite into this call</label>' in en
+    assert "Create a link" in en and "Hand over or invite" in en

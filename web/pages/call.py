@@ -214,10 +214,14 @@ def _booking_for(session: Session, claims: dict[str, Any]) -> Booking | None:
     return session.scalar(select(Booking).where(Booking.room_id == room))
 
 
+# A walk-in call's third participants: an interpreter called on demand
+# (app.interpreter_calls) or invited, and an invited colleague (app/api/call_team.py).
+WALK_IN_ROLES = frozenset({"interpreter", "observer"})
+
+
 def _walk_in_for(session: Session, claims: dict[str, Any]) -> QueueTicket | None:
-    """An interpreter called on demand into a walk-in call (app.interpreter_calls)."""
     room = claims.get("room")
-    if not isinstance(room, str) or claims.get("role") != "interpreter":
+    if not isinstance(room, str) or claims.get("role") not in WALK_IN_ROLES:
         return None
     return session.scalar(select(QueueTicket).where(QueueTicket.room_id == room))
 
@@ -245,7 +249,7 @@ def _walk_in_join(
             "token": token,
             "room": ticket.room_id,
             "participant": claims.get("pid", ""),
-            "role": "interpreter",
+            "role": claims["role"],
             "when": when,
             "service": named(service, locale),
             "department": named(service.department, locale),
@@ -256,7 +260,7 @@ def _walk_in_join(
             "precheck_url": PRECHECK_URL,
         },
     )
-    log.info("join page opened by an interpreter for walk-in room %s", ticket.room_id)
+    log.info("join page opened by an %s for walk-in room %s", claims["role"], ticket.room_id)
     return _no_store(response)
 
 

@@ -232,6 +232,7 @@ def counter_call_page(
             "messages": call_messages(locale),
             "ticket_url": f"/api/v1/staff/counter/tickets/{ticket.id}/join",
             "handover_url": f"/api/v1/staff/counter/tickets/{ticket.id}/handover",
+            "invite_url": f"/api/v1/staff/counter/tickets/{ticket.id}/invite",
             **handover_choices(session, staff, locale),
             "finish_url": f"/api/v1/staff/counter/tickets/{ticket.id}/finish",
             "rtc_config_url": RTC_CONFIG_URL,

@@ -4,7 +4,7 @@
 
 import { DeviceError, openDevices } from "./call/media.js";
 import { CallSession, loadRtcConfig } from "./call/session.js";
-import { keepPresence, setupHandover } from "./call/handover.js";
+import { keepPresence, setupHandover, setupInvite } from "./call/handover.js";
 import { CallView, readConfig, translator } from "./call/ui.js";
 
 const root = document.getElementById("call-app");
@@ -99,6 +99,7 @@ setupHandover({
   showLink: null,
   beforeLeave: async () => {},
 });
+setupInvite({ form: $("invite-form"), view, t });
 
 view.watchNetwork();
 view.showStep("device", { focus: false });

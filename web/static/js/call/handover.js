@@ -77,6 +77,44 @@ export function setupHandover({ form, getSession, view, t, beforeLeave, showLink
   });
 }
 
+// A link for the colleague or the invited person, selected for copying.
+export function showTeamLink(view, t, messageKey, url) {
+  const link = document.getElementById("team-link");
+  view.setText("team-status", t(messageKey));
+  if (!link) return;
+  link.value = url;
+  link.hidden = false;
+  link.select();
+}
+
+// The invitation form of both staff call pages (templates/staff/_handover.html,
+// app/api/call_team.py): a join link for an interpreter or a colleague, and a
+// ring in the colleague's console when one is chosen.
+export function setupInvite({ form, view, t }) {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!form.reportValidity()) return;
+    const body = { role: form.elements.role.value, name: form.elements.name.value };
+    const colleague = form.elements.staff_id.value;
+    if (colleague && body.role === "observer") body.staff_id = Number(colleague);
+    let out;
+    try {
+      const response = await fetch(form.action, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { Accept: "application/json", "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      if (!response.ok) throw new Error(String(response.status));
+      out = await response.json();
+    } catch {
+      view.setText("team-status", t("staff.link-failed"));
+      return;
+    }
+    showTeamLink(view, t, out.request_id ? "staff.invite-rung" : "staff.invite-ready", out.url);
+  });
+}
+
 // Tells the server this staff member is at their desk (in a call), so the
 // counter console's timeout does not set them offline (app/counter.py).
 export function keepPresence(url, everyMs = 20000) {

@@ -4,7 +4,7 @@
 
 import { DeviceError, openDevices } from "./media.js";
 import { CallSession, loadRtcConfig } from "./session.js";
-import { keepPresence, setupHandover } from "./handover.js";
+import { keepPresence, setupHandover, setupInvite, showTeamLink } from "./handover.js";
 import { CallView, readConfig, translator } from "./ui.js";
 
 const root = document.getElementById("call-app");
@@ -195,23 +195,8 @@ notesForm.elements.notes.addEventListener("input", scheduleNotes);
 
 // -- hand-over and invitations (app/api/call_team.py; `transfer` in docs/signaling.md) ------------
 
-async function postJson(url, body) {
-  const response = await fetch(url, {
-    method: "POST",
-    credentials: "same-origin",
-    headers: { Accept: "application/json", "Content-Type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  if (!response.ok) throw new Error(String(response.status));
-  return response.json();
-}
-
 function showLink(messageKey, url) {
-  view.setText("team-status", t(messageKey));
-  const link = $("team-link");
-  link.value = url;
-  link.hidden = false;
-  link.select();
+  showTeamLink(view, t, messageKey, url);
 }
 
 setupHandover({
@@ -226,20 +211,7 @@ setupHandover({
   },
 });
 
-const inviteForm = $("invite-form");
-inviteForm.addEventListener("submit", async (event) => {
-  event.preventDefault();
-  if (!inviteForm.reportValidity()) return;
-  try {
-    const body = { role: inviteForm.elements.role.value, name: inviteForm.elements.name.value };
-    const colleague = inviteForm.elements.staff_id.value;
-    if (colleague && body.role === "observer") body.staff_id = Number(colleague);
-    const out = await postJson(inviteForm.action, body);
-    showLink(out.request_id ? "staff.invite-rung" : "staff.invite-ready", out.url);
-  } catch {
-    view.setText("team-status", t("staff.link-failed"));
-  }
-});
+setupInvite({ form: $("invite-form"), view, t });
 
 // -- documents at the counter (app/api/documents.py) -----------------------------------------------
 
