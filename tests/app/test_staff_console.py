@@ -507,8 +507,15 @@ def test_regenerating_the_feed_link_revokes_the_old_one(client: TestClient, city
 
 def test_a_mistyped_address_gets_a_page_not_json(client: TestClient, city) -> None:
     page_login(client, "admin")
-    for path in ("/staff/schedule?week=soon", "/admin/services/abc", "/admin/services/1/hours"):
+    for path in ("/staff/schedule?week=soon", "/admin/services/1/hours"):
         r = client.get(path)
         assert r.status_code == 400, path
         assert r.headers["content-type"].startswith("text/html")
         assert "入力内容に誤りがあります。" in r.text
+    # Admin rows are addressed by a key (an id, or an interpreter language's
+    # code): one that is not a row's is a page saying so.
+    for path in ("/admin/services/abc", "/admin/services/999999"):
+        r = client.get(path)
+        assert r.status_code == 404, path
+        assert r.headers["content-type"].startswith("text/html")
+        assert "見つかりません" in r.text
