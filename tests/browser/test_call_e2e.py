@@ -21,7 +21,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
+from datetime import time as time_of_day
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import pytest
 from browser_harness import (
@@ -104,6 +107,11 @@ class Call:
 @contextmanager
 def call_in_progress(app: AppInNetns, browser: Browser, timings: Timings) -> Iterator[Call]:
     """Book, check, wait, log in, join: both sides connected with media flowing."""
+    if datetime.now(ZoneInfo("Asia/Tokyo")).time() >= time_of_day(23, 25):
+        # The staff console lists today's calls; this late the earliest slot
+        # of the test city (open until 23:59) is tomorrow's, or the test
+        # would cross midnight between booking and the console.
+        pytest.skip("too close to midnight in Tokyo for a call booked today")
     logs: list[str] = []
     try:
         with (

@@ -13,12 +13,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import time as time_module
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import pytest
 from argon2 import PasswordHasher
@@ -208,11 +210,33 @@ def build_city(engine: Engine) -> tuple[int, list[int], dict[str, int]]:
         return service.id, [k.id for k in kiosks], {k: v.id for k, v in staff.items()}
 
 
+TOKYO = ZoneInfo("Asia/Tokyo")
+
+
+def outside_the_midnight_gap() -> datetime:
+    """Now, but not in the city's last minute of the day.
+
+    The test city is open 00:00-23:59 (``DepartmentHours`` ends within its
+    day), so from 23:59 to midnight Tokyo time the kiosk is closed and the
+    ticket API rightly refuses walk-ins. A test starting then waits until
+    the next day opens (at most about three minutes) instead of failing.
+    """
+    now = datetime.now(UTC)
+    local = now.astimezone(TOKYO)
+    if local.time() >= time(23, 57):
+        midnight = datetime.combine(local.date() + timedelta(days=1), time(0, 0, 5), TOKYO)
+        sleep_for = (midnight - local).total_seconds()
+        print(f"waiting {sleep_for:.0f} s for the test city to open at midnight")
+        time_module.sleep(sleep_for)
+        now = datetime.now(UTC)
+    return now.replace(microsecond=0)
+
+
 @pytest.fixture
 def counter(tmp_path: Path) -> Iterator[Counter]:
     engine = make_engine(f"sqlite:///{tmp_path / 'counter.db'}")
     service_id, kiosk_ids, staff_ids = build_city(engine)
-    clock = FixedClock(datetime.now(UTC).replace(microsecond=0))
+    clock = FixedClock(outside_the_midnight_gap())
     settings = Settings(secret_key=SECRET, database_url="sqlite://")
     ctx = AppContext(settings=settings, engine=engine, clock=clock)
     with Session(engine) as session:
