@@ -111,7 +111,7 @@ class CoreConnection(ServerConnection):
             self._splitting = True
         buf = self._partial + data if self._partial else data
         size = len(buf)
-        limit = self.protocol.max_message_size or MAX_FRAME_BYTES
+        limit = MAX_FRAME_BYTES  # what serve() gets as max_size
         i = 0
         while size - i >= 2:
             b0 = buf[i]
