@@ -96,7 +96,11 @@ class CoreConnection(ServerConnection):
     deliver: Callable[[str | bytes], None] | None = None
     _queued_path = False
     _splitting = False
-    _partial = b""
+    # The start of an incomplete frame, and how many bytes that frame needs
+    # in all (0 while its header is incomplete). Appending and waiting for
+    # ``_need`` keeps a frame trickled in tiny reads linear, not quadratic.
+    _partial: bytearray | None = None
+    _need = 0
 
     def data_received(self, data: bytes) -> None:
         if not self._splitting:
@@ -109,10 +113,18 @@ class CoreConnection(ServerConnection):
                 super().data_received(data)
                 return
             self._splitting = True
-        buf = self._partial + data if self._partial else data
+        if self._partial:
+            self._partial += data
+            if len(self._partial) < self._need:
+                return
+            buf = bytes(self._partial)
+            self._partial, self._need = None, 0
+        else:
+            buf = data
         size = len(buf)
         limit = MAX_FRAME_BYTES  # what serve() gets as max_size
         i = 0
+        need = 0
         while size - i >= 2:
             b0 = buf[i]
             b1 = buf[i + 1]
@@ -131,7 +143,7 @@ class CoreConnection(ServerConnection):
             if length > limit:
                 # Too big: let the library refuse it (1009) and own the stream.
                 self._splitting = False
-                self._partial = b""
+                self._partial, self._need = None, 0
                 super().data_received(buf[i:])
                 return
             masked = b1 & 0x80
@@ -139,6 +151,7 @@ class CoreConnection(ServerConnection):
                 head += 4
             end = i + head + length
             if end > size:
+                need = head + length
                 break
             deliver = self.deliver
             if (
@@ -156,14 +169,15 @@ class CoreConnection(ServerConnection):
                         self.protocol.fail(CloseCode.INVALID_DATA, "invalid UTF-8")
                         self.send_data()
                         self._splitting = False
-                        self._partial = b""
+                        self._partial, self._need = None, 0
                         return
                 else:
                     deliver(payload)
             else:
                 super().data_received(buf[i:end])
             i = end
-        self._partial = buf[i:] if i < size else b""
+        if i < size:
+            self._partial, self._need = bytearray(buf[i:]), need
 
     def process_event(self, event: Event) -> None:
         if isinstance(event, Frame) and event.opcode in _DATA:

@@ -90,6 +90,10 @@ async def test_a_64_bit_length_frame_reaches_the_core(server: SignalingServer) -
     for start in range(0, len(big), 8192):
         conn.data_received(big[start : start + 8192])
     assert (await staff.expect("error")).code == "too-large"
+    # The same frame one byte per read (a client trickling it): still whole.
+    for start in range(len(big)):
+        conn.data_received(big[start : start + 1])
+    assert (await staff.expect("error")).code == "too-large"
     await staff.send({"type": "offer", "to": TO, "sdp": "after"})
     assert (await resident.expect("offer")).sdp == "after"
 
