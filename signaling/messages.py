@@ -694,15 +694,8 @@ def _wire(message: Message) -> dict[str, Any]:
             if message.resume is not None:
                 out["resume"] = message.resume
             return out
-        case Offer() | Answer():
-            out = {"type": message.type, "sdp": message.sdp}
-            if message.negotiation is not None:
-                out["negotiation"] = message.negotiation
-            _address(out, message.to, message.from_)
-            return out
-        case Candidate():
-            cand = None if message.candidate is None else message.candidate.to_wire()
-            out = {"type": "candidate", "candidate": cand}
+        case Offer() | Answer() | Candidate():
+            out = _negotiation_body(message)
             _address(out, message.to, message.from_)
             return out
         case Leave() | End():
@@ -788,6 +781,21 @@ def serialize(message: Message) -> str:
     return orjson.dumps(_wire(message)).decode()
 
 
+def _negotiation_body(message: Offer | Answer | Candidate) -> dict[str, Any]:
+    """The wire fields of an offer, answer or candidate, before ``to``/``from``.
+
+    Shared by ``_wire`` and the relay's ``relayed_text``, so a field added to
+    these messages reaches both.
+    """
+    if isinstance(message, Candidate):
+        cand = None if message.candidate is None else message.candidate.to_wire()
+        return {"type": "candidate", "candidate": cand}
+    out: dict[str, Any] = {"type": message.type, "sdp": message.sdp}
+    if message.negotiation is not None:
+        out["negotiation"] = message.negotiation
+    return out
+
+
 def relayed_text(message: Offer | Answer | Candidate, from_: str) -> str:
     """``serialize(replace(message, to=None, from_=from_))``, without the copy.
 
@@ -795,11 +803,6 @@ def relayed_text(message: Offer | Answer | Candidate, from_: str) -> str:
     dataclass copy and the generic match of ``_wire``; a test checks the two
     agree.
     """
-    if isinstance(message, Candidate):
-        cand = None if message.candidate is None else message.candidate.to_wire()
-        return orjson.dumps({"type": "candidate", "candidate": cand, "from": from_}).decode()
-    out: dict[str, Any] = {"type": message.type, "sdp": message.sdp}
-    if message.negotiation is not None:
-        out["negotiation"] = message.negotiation
+    out = _negotiation_body(message)
     out["from"] = from_
     return orjson.dumps(out).decode()
