@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import re
 import secrets
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,32 +28,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE))
 
-from load import Madoguchi  # noqa: E402
+from load import Madoguchi, start_process  # noqa: E402
 
 from app.tokens import Tokens  # noqa: E402
-
-
-def start_under_callgrind(secret: str, out: Path) -> tuple[subprocess.Popen[str], int]:
-    proc = subprocess.Popen(
-        [
-            "valgrind",
-            "--tool=callgrind",
-            f"--callgrind-out-file={out}",
-            str(ROOT / ".venv" / "bin" / "python"),
-            str(HERE / "madoguchi_server.py"),
-            secret,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        cwd=ROOT,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line.startswith("PORT "):
-        proc.kill()
-        raise RuntimeError(f"server did not start: {line!r}")
-    return proc, int(line.split()[1])
 
 
 async def instructions(messages: int, pairs: int) -> int:
@@ -62,7 +38,18 @@ async def instructions(messages: int, pairs: int) -> int:
     secret = secrets.token_urlsafe(32)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "callgrind.out"
-        proc, port = start_under_callgrind(secret, out)
+        # -q: valgrind's own banner would go to our stderr.
+        proc, port = start_process(
+            [
+                "valgrind",
+                "-q",
+                "--tool=callgrind",
+                f"--callgrind-out-file={out}",
+                str(ROOT / ".venv" / "bin" / "python"),
+                str(HERE / "madoguchi_server.py"),
+                secret,
+            ]
+        )
         target = Madoguchi.__new__(Madoguchi)  # the server is already running
         target.secret, target.tokens = secret, Tokens(secret)
         target.proc, target.port = proc, port
