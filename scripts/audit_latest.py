@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import sys
 from dataclasses import dataclass, field
 from importlib.metadata import distributions
 from typing import Any
 
 import httpx
+from packaging.utils import canonicalize_name
 
 PYPI = os.environ.get("MADOGUCHI_AUDIT_PYPI", "https://pypi.org")
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -42,17 +42,12 @@ class Finding:
     error: str | None = None
 
 
-def canonical(name: str) -> str:
-    """PEP 503's normalised project name, as PyPI's URLs use it."""
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 def installed() -> dict[str, str]:
     found: dict[str, str] = {}
     for dist in distributions():
         name = dist.metadata["Name"]
         if name:
-            found[canonical(name)] = dist.version
+            found[canonicalize_name(name)] = dist.version
     return found
 
 
