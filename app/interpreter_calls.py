@@ -30,7 +30,6 @@ from app.call_events import CallEventRow
 from app.context import AppContext
 from app.counter_orm import InterpreterCall, QueueTicket, TicketStatus
 from app.notify import Notifier
-from app.tokens import Purpose
 from scheduler.interpreter_service import InterpreterService, OnDemandInterpreter, languages
 from scheduler.orm import Booking, BookingStatus, Interpreter, InterpreterLanguage, Service, Staff
 
@@ -279,14 +278,11 @@ class InterpreterCalls:
                 booking, role="interpreter", pid=call.participant, name=interpreter.name
             )
         else:
-            token = self.ctx.tokens.issue(
-                Purpose.JOIN,
-                {
-                    "room": call.room_id,
-                    "role": "interpreter",
-                    "pid": call.participant,
-                    "name": interpreter.name,
-                },
+            token = self.ctx.links.room_join_token(
+                call.room_id,
+                role="interpreter",
+                pid=call.participant,
+                name=interpreter.name,
                 expires=now + WALK_IN_LINK_TTL,
             )
         return f"{self.ctx.links.base_url.rstrip('/')}/join/{token}"

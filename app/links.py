@@ -64,15 +64,16 @@ class Links:
         name: str,
         expires: datetime,
         not_before: datetime | None = None,
+        handover: bool = False,
     ) -> str:
         """A join token for any call room; a walk-in's room has no booking
-        whose times bound it, so the caller says how long it lasts."""
-        return self.tokens.issue(
-            Purpose.JOIN,
-            {"room": room, "role": role, "pid": pid, "name": name},
-            not_before=not_before,
-            expires=expires,
-        )
+        whose times bound it, so the caller says how long it lasts.
+        ``handover`` lets a staff member take the room's extra staff seat
+        beside the first (a warm hand-over, docs/signaling.md)."""
+        claims: dict[str, object] = {"room": room, "role": role, "pid": pid, "name": name}
+        if handover:
+            claims["handover"] = True
+        return self.tokens.issue(Purpose.JOIN, claims, not_before=not_before, expires=expires)
 
     def join_url(self, booking: Booking) -> str:
         return self._url(f"/join/{self.join_token(booking)}")

@@ -42,7 +42,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.api.counter import CALL_TICKET_TTL, counter_settings, department_slug
+from app.api.counter import CALL_TICKET_TTL, call_ticket, counter_settings, department_slug
 from app.api.schemas import DbId, IdPath, JoinTicketOut
 from app.consultations import Consultations
 from app.context import AppContext
@@ -65,7 +65,6 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/staff", tags=["calls"])
 
 HANDOVER_LINK_TTL = timedelta(minutes=30)
-HANDOVER_TICKET_TTL = timedelta(hours=2)
 
 
 class InviteIn(BaseModel):
@@ -303,22 +302,6 @@ def handover_ticket(
     booking = svc.booking_by_code(str(claims["c"]))
     if booking.status != BookingStatus.CONFIRMED:
         raise BookingCancelled(booking.code)
-    now = ctx.clock.now()
-    expires = now + HANDOVER_TICKET_TTL
     pid = staff_participant(staff.id)
-    join_claims: dict[str, Any] = {
-        "room": booking.room_id,
-        "role": "staff",
-        "pid": pid,
-        "name": staff.display_name,
-    }
-    if claims.get("m") == "warm":
-        join_claims["handover"] = True
-    return JoinTicketOut(
-        room=booking.room_id,
-        role="staff",
-        participant=pid,
-        token=ctx.tokens.issue(Purpose.JOIN, join_claims, expires=expires),
-        signaling_url=ctx.settings.signaling_url(),
-        expires=expires,
-    )
+    warm = claims.get("m") == "warm"
+    return call_ticket(ctx, booking.room_id, "staff", pid, staff.display_name, handover=warm)

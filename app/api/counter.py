@@ -97,12 +97,11 @@ def _kiosk(ctx: AppContext, session: WriteSession, token: str, now: datetime) ->
 def call_ticket(
     ctx: AppContext, room: str, role: str, pid: str, name: str, *, handover: bool = False
 ) -> JoinTicketOut:
+    """A short-lived join ticket for a call room, from a logged-in session or a kiosk."""
     expires = ctx.clock.now() + CALL_TICKET_TTL
-    claims: dict[str, object] = {"room": room, "role": role, "pid": pid, "name": name}
-    if handover:
-        # Warm hand-over: the extra staff seat, beside the first (docs/signaling.md).
-        claims["handover"] = True
-    token = ctx.tokens.issue(Purpose.JOIN, claims, expires=expires)
+    token = ctx.links.room_join_token(
+        room, role=role, pid=pid, name=name, expires=expires, handover=handover
+    )
     return JoinTicketOut(
         room=room,
         role=role,

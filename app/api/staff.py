@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from app import abuse
 from app.api.bookings import place_booking
+from app.api.counter import call_ticket
 from app.api.schemas import (
     MAX_ID,
     BusyImportOut,
@@ -41,7 +42,6 @@ from app.deps import (
 from app.errors import error_body
 from app.i18n import gettext
 from app.notify import japanese_when
-from app.tokens import Purpose
 from scheduler.errors import BookingCancelled, CalendarParseError, InvalidBookingRequest
 from scheduler.ical import busy_from_ics
 from scheduler.orm import City, Staff
@@ -214,9 +214,6 @@ def sync_staff_busy(
     return svc.replace_external_busy(staff.id, ranges, source=staff.busy_calendar_url)
 
 
-STAFF_TICKET_TTL = timedelta(hours=2)
-
-
 @router.post("/staff/bookings/{code}/join", responses={403: {"model": dict}})
 def staff_join_ticket(
     code: str, staff: CurrentStaff, svc: ReadSchedulingDep, ctx: CtxDep
@@ -228,19 +225,4 @@ def staff_join_ticket(
         raise Forbidden
     if booking.status != "confirmed":
         raise BookingCancelled(booking.code)
-    now = ctx.clock.now()
-    expires = now + STAFF_TICKET_TTL
-    pid = f"staff:{staff.id}"
-    token = ctx.tokens.issue(
-        Purpose.JOIN,
-        {"room": booking.room_id, "role": "staff", "pid": pid, "name": staff.display_name},
-        expires=expires,
-    )
-    return JoinTicketOut(
-        room=booking.room_id,
-        role="staff",
-        participant=pid,
-        token=token,
-        signaling_url=ctx.settings.signaling_url(),
-        expires=expires,
-    )
+    return call_ticket(ctx, booking.room_id, "staff", f"staff:{staff.id}", staff.display_name)
