@@ -16,6 +16,11 @@ command -v chromium >/dev/null || missing+=(chromium)
 [ -d /usr/share/fonts/opentype/noto ] || missing+=(fonts-noto-cjk)
 # Compose (v2 plugin, else Debian's v1) for tests/docker's `compose config` check.
 docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null || missing+=(docker-compose)
+# tests/network: Debian's coturn, nftables for the namespaces' firewalls, and
+# certutil (libnss3-tools) for the test browser's trust of the test CA.
+command -v turnserver >/dev/null || missing+=(coturn)
+command -v nft >/dev/null || missing+=(nftables)
+command -v certutil >/dev/null || missing+=(libnss3-tools)
 # Node and npm install axe-core for the accessibility checks (tests/browser/package.json).
 command -v npm >/dev/null || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
