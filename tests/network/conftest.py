@@ -39,7 +39,9 @@ from topology import (  # noqa: E402
     APP_PORT,
     DMZ_INTERNAL,
     DMZ_PUBLIC,
+    RESIDENT_ADDR,
     SIGNALING_PORT,
+    STAFF_NET,
     TURN_ADDR,
     TURN_PORT,
     TURNS_443,
@@ -136,6 +138,7 @@ def city(network_requirements: None, tmp_path_factory: pytest.TempPathFactory) -
             key=tls.key,
             secret=TURN_SECRET,
             realm=REALM,
+            denied=[RESIDENT_ADDR, STAFF_NET],
         ) as turn:
             env = app_env(root / "madoguchi.db")
             log_path = root / "serve.log"

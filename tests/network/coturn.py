@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,12 +35,19 @@ class Coturn:
         return "\n".join(text.splitlines()[-lines:])
 
 
-def write_config(directory: Path, *, address: str, cert: Path, key: Path) -> Path:
+def write_config(
+    directory: Path, *, address: str, cert: Path, key: Path, denied: Sequence[str]
+) -> Path:
     """docker/turnserver.conf with this host's own lines appended."""
     local = "\n".join(
         [
             "",
             "# -- added by the test for its own host (tests/network/coturn.py) --",
+            # The test's client networks stand in for a home LAN (192.168.x) and
+            # the city LAN (10.x), which the shipped lines above deny. Deny them
+            # too, so that coturn relays only between its own allocations, as it
+            # does in production, and never into a client network.
+            *(f"denied-peer-ip={r}" for r in denied),
             f"listening-ip={address}",
             f"relay-ip={address}",
             f"cert={cert}",
@@ -85,10 +92,11 @@ def running_coturn(
     key: Path,
     secret: str,
     realm: str,
+    denied: Sequence[str],
     tls_port: int = 5349,
 ) -> Iterator[Coturn]:
     directory.mkdir(parents=True, exist_ok=True)
-    conf = write_config(directory, address=address, cert=cert, key=key)
+    conf = write_config(directory, address=address, cert=cert, key=key, denied=denied)
     log_path = directory / "turnserver.log"
     argv = [
         TURNSERVER,

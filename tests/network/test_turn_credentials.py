@@ -33,6 +33,12 @@ pytestmark = [pytest.mark.media]
 RELAY_PORTS = range(49160, 49201)  # docker/turnserver.conf min-port..max-port
 
 
+@pytest.fixture(autouse=True)
+def open_network(city: City) -> None:
+    """Nothing blocked between the staff network and the DMZ (the call tests change it)."""
+    city.net.set_egress("udp")
+
+
 class _Sink(asyncio.DatagramProtocol):
     """Receives nothing; tells when the allocation is deleted and the socket closed."""
 

@@ -8,9 +8,10 @@
 
 Addresses come from 198.18.0.0/15, the block reserved for testing network
 devices (RFC 2544, listed in RFC 6890). It is not routed on the internet, is
-outside every private range coturn's ``denied-peer-ip`` lines list (so the test
-runs coturn with the shipped lines unchanged), and cannot be confused with a
-real city LAN. The namespaces are linked only to each other by veth pairs:
+outside every private range coturn's ``denied-peer-ip`` lines list (so the
+shipped lines stay as they are; ``coturn.py`` adds the two client ranges, which
+stand in for a home LAN and the city LAN), and cannot be confused with a real
+city LAN. The namespaces are linked only to each other by veth pairs:
 none has a link to the host namespace, and the DMZ has no default route, so
 no packet can leave them.
 
@@ -32,6 +33,7 @@ from media.loopback import NetworkNamespace
 
 RESIDENT_ADDR = "198.18.1.10"
 STAFF_ADDR = "198.18.2.10"
+STAFF_NET = "198.18.2.0-198.18.2.255"  # coturn's range syntax
 DMZ_PUBLIC = "198.18.1.1"  # the app as residents reach it
 DMZ_INTERNAL = "198.18.2.1"  # the app as staff and kiosks reach it
 TURN_ADDR = "198.18.1.3"  # coturn's own address (its 443 cannot be the web proxy's)

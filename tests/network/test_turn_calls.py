@@ -1,0 +1,238 @@
+"""Calls between the resident network and the staff network go through coturn.
+
+Resident and staff have no direct path (the DMZ firewall drops forwarding),
+so a call connects only through the TURN server in the DMZ, with the
+per-call credentials the app's rtc-config endpoint hands out. Three office
+networks, each set as the client networks' egress policy:
+
+* ``udp``: nothing blocked; the relay is reached over UDP (3478);
+* ``tcp``: outbound UDP blocked; TURN over TCP (3478);
+* ``tls``: only TCP 443 leaves; TURNS over TLS on 443 (the DMZ firewall
+  forwards it to coturn's 5349), with the test CA the browsers trust.
+
+For Chromium ↔ Chromium and aiortc ↔ Chromium, the selected candidate pair
+must be relay on both ends, over the expected transport, and media must keep
+flowing both ways (getStats counters rising in each direction).
+"""
+
+from __future__ import annotations
+
+import json
+import select
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from browser_harness import CHROMIUM_ARGS
+from call_harness import child_env, join_token
+from conftest import APP_SECRET, INTERNAL_URL, PUBLIC_URL, City
+from topology import TURN_ADDR
+
+from media.loopback import NetworkNamespace
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page, Playwright
+
+pytestmark = [pytest.mark.browser, pytest.mark.media, pytest.mark.slow]
+
+PAGE = Path(__file__).with_name("turn_call_page.html").read_text(encoding="utf-8")
+PEER = Path(__file__).with_name("aiortc_peer.py")
+CASES = ["udp", "tcp", "tls"]
+TIMEOUT_MS = 40_000
+# The app is served over plain HTTP inside the namespaces; these origins may
+# still use the camera, as the real site on https may.
+SECURE_ORIGINS = f"--unsafely-treat-insecure-origin-as-secure={PUBLIC_URL},{INTERNAL_URL}"
+
+
+def chromium_in(ns: NetworkNamespace, chromium: str, directory: Path) -> str:
+    """An executable that runs Chromium inside ``ns`` (Playwright launches it)."""
+    wrapper = directory / f"chromium-{ns.name}"
+    wrapper.write_text(f'#!/bin/sh\nexec ip netns exec {ns.name} {chromium} "$@"\n')
+    wrapper.chmod(0o755)
+    return str(wrapper)
+
+
+@pytest.fixture(scope="module")
+def playwright(chromium_path: str) -> Iterator[Playwright]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as manager:
+        yield manager
+
+
+@contextmanager
+def browser_in(
+    playwright: Playwright, city: City, ns: NetworkNamespace, chromium: str, tmp: Path
+) -> Iterator[Browser]:
+    browser = playwright.chromium.launch(
+        executable_path=chromium_in(ns, chromium, tmp),
+        args=[*CHROMIUM_ARGS, SECURE_ORIGINS],
+        headless=True,
+        # Chromium on Linux reads trusted roots from $HOME/.pki/nssdb.
+        env={"HOME": str(city.home), "PATH": "/usr/bin:/bin"},
+    )
+    try:
+        yield browser
+    finally:
+        browser.close()
+
+
+def open_call_page(browser: Browser, base_url: str, logs: list[str], who: str) -> Page:
+    context = browser.new_context(base_url=base_url)
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    page.on("console", lambda msg: logs.append(f"[{who} {msg.type}] {msg.text}"))
+    page.on("pageerror", lambda exc: logs.append(f"[{who} pageerror] {exc}"))
+    page.route(
+        f"{base_url}/turn-test",
+        lambda route: route.fulfill(body=PAGE, content_type="text/html; charset=utf-8"),
+    )
+    page.goto("/turn-test")
+    page.wait_for_function("window.ready === true")
+    return page
+
+
+def join(page: Page, room: str, role: str, pid: str) -> None:
+    token = join_token(room, role, pid, secret=APP_SECRET)
+    page.evaluate("([room, role, token]) => joinCall(room, role, token)", [room, role, token])
+
+
+def stats_when_media(page: Page, who: str) -> dict[str, Any]:
+    """pathStats() once connected with video decoded and audio received."""
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while True:
+        stats: dict[str, Any] | None = page.evaluate("window.pathStats()")  # a promise
+        if (
+            stats
+            and stats["state"] == "connected"
+            and stats["pair"]
+            and stats["framesDecoded"] > 0
+            and stats["audioPacketsReceived"] > 0
+        ):
+            return stats
+        assert time.monotonic() < deadline, (who, "no media through the relay in time", stats)
+        page.wait_for_timeout(250)
+
+
+def assert_flowing(page: Page, before: dict[str, Any], who: str) -> dict[str, Any]:
+    """Every counter, in and out, keeps rising, and the path is still relayed."""
+    page.wait_for_timeout(2000)
+    after: dict[str, Any] = page.evaluate("window.pathStats()")
+    counters = ("framesDecoded", "audioPacketsReceived", "framesEncoded", "audioPacketsSent")
+    for key in (*counters, "bytesSent", "bytesReceived"):
+        assert after[key] > before[key], (who, key, before, after)
+    assert after["pair"]["local"] == "relay", (who, after)
+    return after
+
+
+def assert_relay(stats: dict[str, Any], case: str, who: str) -> None:
+    pair = stats["pair"]
+    assert pair["local"] == "relay", (who, pair)
+    assert pair["remote"] == "relay", (who, pair)
+    assert pair["relayProtocol"] == case, (who, pair)
+    # Both ends are allocations on the TURN server in the DMZ.
+    assert pair["localAddress"] == TURN_ADDR, (who, pair)
+    assert pair["remoteAddress"] == TURN_ADDR, (who, pair)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_chromium_to_chromium_through_turn(
+    city: City, playwright: Playwright, chromium_path: str, tmp_path: Path, case: str
+) -> None:
+    city.net.set_egress(case)
+    room = f"bk-turn-cc-{case}"
+    logs: list[str] = []
+    try:
+        with (
+            browser_in(playwright, city, city.net.resident, chromium_path, tmp_path) as res_b,
+            browser_in(playwright, city, city.net.staff, chromium_path, tmp_path) as staff_b,
+        ):
+            resident = open_call_page(res_b, PUBLIC_URL, logs, "resident")
+            staff = open_call_page(staff_b, INTERNAL_URL, logs, "staff")
+            join(resident, room, "resident", "r-1")
+            join(staff, room, "staff", "s-1")
+            for page, who in ((resident, "resident"), (staff, "staff")):
+                before = stats_when_media(page, who)
+                assert_relay(before, case, who)
+                assert_flowing(page, before, who)
+    except BaseException:
+        print("\n".join(logs[-60:]))
+        print(city.app_tail())
+        print(city.turn.log_tail())
+        raise
+
+
+@contextmanager
+def aiortc_peer(city: City, room: str, case: str) -> Iterator[subprocess.Popen[str]]:
+    token = join_token(room, "staff", "s-py", secret=APP_SECRET)
+    argv = [sys.executable, str(PEER), "--base-url", INTERNAL_URL, "--room", room]
+    argv += ["--token", token, "--turn", case]
+    # aioice's TLS uses Python's default trust store; point it at the test CA.
+    env = child_env(SSL_CERT_FILE=str(city.tls.ca))
+    # Popen as a context manager closes the pipes and waits for the process.
+    with subprocess.Popen(
+        city.net.staff.command(argv),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+    ) as proc:
+        try:
+            yield proc
+        finally:
+            assert proc.stdin is not None
+            proc.stdin.close()  # the peer leaves the call
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def read_result(proc: subprocess.Popen[str], within: float) -> dict[str, Any]:
+    assert proc.stdout is not None
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stdout], [], [], 0.5)
+        if ready:
+            line = proc.stdout.readline()
+            if line:
+                result: dict[str, Any] = json.loads(line)
+                return result
+            break
+    proc.kill()
+    assert proc.stderr is not None
+    raise AssertionError(f"aiortc peer gave no result:\n{proc.stderr.read()[-4000:]}")
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_aiortc_to_chromium_through_turn(
+    city: City, playwright: Playwright, chromium_path: str, tmp_path: Path, case: str
+) -> None:
+    city.net.set_egress(case)
+    room = f"bk-turn-pc-{case}"
+    logs: list[str] = []
+    try:
+        with (
+            browser_in(playwright, city, city.net.resident, chromium_path, tmp_path) as res_b,
+            aiortc_peer(city, room, case) as peer,
+        ):
+            resident = open_call_page(res_b, PUBLIC_URL, logs, "resident")
+            join(resident, room, "resident", "r-1")
+            before = stats_when_media(resident, "resident")
+            assert_relay(before, case, "resident")
+            assert_flowing(resident, before, "resident")
+            # The other direction, seen by aiortc: decoded video and audio from Chromium.
+            result = read_result(peer, TIMEOUT_MS / 1000)
+            assert result["video_frames"] > 0 and result["audio_frames"] >= 50, result
+            assert result["pair"] == {"local": "relay", "remote": "relay"}, result
+    except BaseException:
+        print("\n".join(logs[-60:]))
+        print(city.app_tail())
+        print(city.turn.log_tail())
+        raise
