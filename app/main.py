@@ -9,7 +9,6 @@ from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
-from app import errors, metrics
 from app.api import (
     applications,
     bookings,
@@ -22,21 +21,23 @@ from app.api import (
     staff,
     waitlist,
 )
-from app.context import AppContext
-from app.deps import precheck_allowed
-from app.settings import Settings
+from app.core import errors
+from app.core.context import AppContext
+from app.core.deps import precheck_allowed
+from app.core.settings import Settings
+from app.ops import metrics
 from media.echo import EchoService
 from media.http import precheck_router
-from web.pages import admin as admin_pages
-from web.pages import admin_audit as admin_audit_pages
-from web.pages import application_status as application_status_pages
-from web.pages import call as call_pages
-from web.pages import kiosk as kiosk_pages
-from web.pages import resident as resident_pages
-from web.pages import staff as staff_pages
-from web.pages import staff_applications as staff_application_pages
-from web.pages import staff_counter as staff_counter_pages
-from web.pages import staff_dashboard as staff_dashboard_pages
+from web.pages.admin import audit as admin_audit_pages
+from web.pages.admin import editor as admin_pages
+from web.pages.call import pages as call_pages
+from web.pages.kiosk import screen as kiosk_pages
+from web.pages.resident import booking as resident_pages
+from web.pages.resident import status as application_status_pages
+from web.pages.staff import applications as staff_application_pages
+from web.pages.staff import console as staff_pages
+from web.pages.staff import counter as staff_counter_pages
+from web.pages.staff import dashboard as staff_dashboard_pages
 from web.security import SecurityHeaders
 from web.templating import STATIC_DIR
 

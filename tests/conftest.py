@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from app.db import make_engine
-from app.migrate import upgrade_engine
-from scheduler.orm import Base
+from app.core.db import make_engine
+from app.ops.migrate import upgrade_engine
+from scheduler.models import Base
 
 PG_ADMIN_DSN = os.environ.get("MADOGUCHI_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"

@@ -16,9 +16,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from app.api.schemas import DbId, IdPath, IdQuery
-from app.context import AppContext
-from app.deps import CtxDep, CurrentStaff, WriteSession
-from app.errors import error_body
+from app.core.context import AppContext
+from app.core.deps import CtxDep, CurrentStaff, WriteSession
+from app.core.errors import error_body
 from app.tracker.applications import Application
 from app.tracker.audit import Actor, audit
 from app.tracker.queries import ApplicationFilter, csv_bytes, is_overdue, list_applications
@@ -27,7 +27,7 @@ from app.tracker.records import SessionRecord
 from app.tracker.service import ApplicationError, ApplicationService, NewApplication
 from app.tracker.status_mail import StatusMail
 from app.tracker.workflow import ApplicationStatus, IllegalTransition
-from scheduler.orm import Booking, Staff
+from scheduler.models import Booking, Staff
 
 router = APIRouter(prefix="/api/v1/staff/applications", tags=["applications"])
 

@@ -6,17 +6,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 
-from app import idempotency
-from app.abuse import check_booking, limit_token_requests
 from app.api.schemas import BookingCreate, BookingOut, RescheduleIn
-from app.bookings_view import booking_ics, booking_out
-from app.context import AppContext
-from app.deps import CtxDep, LocaleDep, ReadSchedulingDep, SchedulingDep
-from app.idempotency import request_hash
-from app.metrics import BOOKINGS
-from app.notify import Notifier
-from app.tokens import Purpose, TokenInvalid
-from scheduler.orm import Booking
+from app.booking.notify import Notifier
+from app.booking.views import booking_ics, booking_out
+from app.core import idempotency
+from app.core.abuse import check_booking, limit_token_requests
+from app.core.context import AppContext
+from app.core.deps import CtxDep, LocaleDep, ReadSchedulingDep, SchedulingDep
+from app.core.idempotency import request_hash
+from app.core.tokens import Purpose, TokenInvalid
+from app.ops.metrics import BOOKINGS
+from scheduler.models import Booking
 from scheduler.service import BookingRequest, SchedulingService
 
 router = APIRouter(prefix="/api/v1/bookings", tags=["booking"])

@@ -5,7 +5,7 @@
     or ``observer``) into the booking's room, valid for the booking's join
     window. It opens the same ``/join/{token}`` page as the resident's link.
     With ``staff_id`` (role ``observer``), the colleague is also rung in their
-    counter console (``app.counter``), the link staying as a fallback.
+    counter console (``app.counter.service``), the link staying as a fallback.
 ``POST /api/v1/staff/counter/tickets/{ticket_id}/invite``
     The same for a walk-in call, by the staff member holding the ticket: the
     link is valid while the walk-in's room can be joined, and the colleague
@@ -44,11 +44,9 @@ from sqlalchemy.orm import Session
 
 from app.api.counter import CALL_TICKET_TTL, call_ticket, counter_settings, department_slug
 from app.api.schemas import DbId, IdPath, JoinTicketOut
-from app.consultations import Consultations
-from app.context import AppContext
-from app.counter import CounterService, InvalidHandover, TicketNotFound
-from app.counter_orm import HandoverKind, QueueTicket
-from app.deps import (
+from app.calls.consultations import Consultations
+from app.core.context import AppContext
+from app.core.deps import (
     CtxDep,
     CurrentStaff,
     Forbidden,
@@ -56,9 +54,11 @@ from app.deps import (
     SchedulingDep,
     WriteSession,
 )
-from app.tokens import Purpose, TokenError
+from app.core.tokens import Purpose, TokenError
+from app.counter.models import HandoverKind, QueueTicket
+from app.counter.service import CounterService, InvalidHandover, TicketNotFound
 from scheduler.errors import BookingCancelled, BookingNotFound, InvalidBookingRequest
-from scheduler.orm import Booking, BookingStatus, Staff
+from scheduler.models import Booking, BookingStatus, Staff
 
 log = logging.getLogger(__name__)
 

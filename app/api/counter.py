@@ -2,7 +2,7 @@
 
 The kiosk side is authorised by the kiosk's own signed link (``/kiosk/{token}``
 uses the same token); the staff side by the console login. Every request runs
-a routing round (``app.counter``) and commits once, so a lapsed offer moves
+a routing round (``app.counter.service``) and commits once, so a lapsed offer moves
 on at the next poll of anyone: kiosks and consoles poll every few seconds.
 """
 
@@ -18,14 +18,13 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from app.api.schemas import DbId, IdPath, JoinTicketOut
-from app.context import AppContext
-from app.counter import (
-    CounterError,
-    CounterService,
-    CounterSettings,
-    TicketView,
-)
-from app.counter_orm import (
+from app.calls.interpreters import InterpreterCallError, InterpreterCalls
+from app.core.context import AppContext
+from app.core.deps import CtxDep, CurrentStaff, Forbidden, LocaleDep, WriteSession
+from app.core.errors import error_body
+from app.core.i18n import gettext
+from app.core.tokens import Purpose
+from app.counter.models import (
     HandoverKind,
     HandoverOffer,
     HandoverRequest,
@@ -33,13 +32,14 @@ from app.counter_orm import (
     QueueTicket,
     TicketStatus,
 )
-from app.deps import CtxDep, CurrentStaff, Forbidden, LocaleDep, WriteSession
-from app.errors import error_body
-from app.i18n import gettext
-from app.interpreter_calls import InterpreterCallError, InterpreterCalls
-from app.kiosk import KioskService, KioskUnavailable
-from app.tokens import Purpose
-from scheduler.orm import Booking, Department, Kiosk, Service, Staff
+from app.counter.service import (
+    CounterError,
+    CounterService,
+    CounterSettings,
+    TicketView,
+)
+from app.kiosk.service import KioskService, KioskUnavailable
+from scheduler.models import Booking, Department, Kiosk, Service, Staff
 from scheduler.routing import Presence
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ def counter_settings(request: Request) -> CounterSettings:
 
 
 def counter_error_response(exc: CounterError, locale: str) -> JSONResponse:
-    """The JSON answer to a refused counter action (installed by app.errors)."""
+    """The JSON answer to a refused counter action (installed by app.core.errors)."""
     status, message = _MESSAGES.get(exc.code, (409, "The request could not be completed."))
     return JSONResponse(error_body(exc.code, gettext(locale, message)), status_code=status)
 
@@ -113,7 +113,7 @@ def call_ticket(
 
 
 def kiosk_participant(kiosk: Kiosk) -> str:
-    # The same id as a booked kiosk call (web.pages.kiosk_call.participant).
+    # The same id as a booked kiosk call (web.pages.kiosk.call.participant).
     return f"kiosk:{kiosk.id}"
 
 

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Path, Query, Request
 from sqlalchemy import text
 
 from app.api.schemas import MAX_ID, AvailabilityOut, DepartmentOut, ServiceOut, SlotOut
-from app.deps import CtxDep, LocaleDep, ReadSchedulingDep, ReadSession, session_expired
-from app.tokens import Purpose, TokenError
-from app.turn import ice_servers
+from app.calls.turn import ice_servers
+from app.core.deps import CtxDep, LocaleDep, ReadSchedulingDep, ReadSession, session_expired
+from app.core.tokens import Purpose, TokenError
 from scheduler.types import Channel
 
 router = APIRouter()

@@ -17,7 +17,6 @@ from fastapi import APIRouter, Body, Path, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import select
 
-from app import abuse
 from app.api.bookings import place_booking
 from app.api.counter import call_ticket
 from app.api.schemas import (
@@ -29,8 +28,10 @@ from app.api.schemas import (
     ProxyBookingOut,
     StaffOut,
 )
-from app.bookings_view import booking_out
-from app.deps import (
+from app.booking.notify import japanese_when
+from app.booking.views import booking_out
+from app.core import abuse
+from app.core.deps import (
     CtxDep,
     CurrentStaff,
     Forbidden,
@@ -39,12 +40,11 @@ from app.deps import (
     SchedulingDep,
     start_staff_session,
 )
-from app.errors import error_body
-from app.i18n import gettext
-from app.notify import japanese_when
+from app.core.errors import error_body
+from app.core.i18n import gettext
 from scheduler.errors import BookingCancelled, CalendarParseError, InvalidBookingRequest
 from scheduler.ical import busy_from_ics
-from scheduler.orm import City, Staff
+from scheduler.models import City, Staff
 from scheduler.service import SchedulingService
 from scheduler.types import Channel
 from web.templating import templates

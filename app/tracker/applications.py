@@ -18,7 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.tracker.workflow import ApplicationStatus
-from scheduler.orm import Base, Department, Staff
+from scheduler.models import Base, Department, Staff
 
 
 class Application(Base):

@@ -12,7 +12,7 @@ from enum import StrEnum
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from scheduler.orm import Base
+from scheduler.models import Base
 
 
 class RecordKind(StrEnum):

@@ -26,7 +26,7 @@ from app.tracker.audit import Actor, audit
 from app.tracker.records import SessionRecord
 from app.tracker.status_mail import StatusMail
 from app.tracker.workflow import ApplicationStatus, transition
-from scheduler.orm import Department, Staff
+from scheduler.models import Department, Staff
 
 log = logging.getLogger(__name__)
 

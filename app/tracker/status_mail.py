@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from app.links import Links
+from app.core.links import Links
 from app.tracker.applications import Application
 from app.tracker.workflow import ApplicationStatus
-from scheduler.orm import OutboxMail
+from scheduler.models import OutboxMail
 
 STATUS_JA: dict[ApplicationStatus, str] = {
     ApplicationStatus.RECEIVED: "受付",

@@ -18,8 +18,8 @@ import orjson
 from sqlalchemy import Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from app.clock import Clock
-from scheduler.orm import Base
+from app.core.clock import Clock
+from scheduler.models import Base
 
 log = logging.getLogger(__name__)
 

@@ -12,11 +12,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from app.clock import FixedClock
-from app.context import AppContext
+from app.core.clock import FixedClock
+from app.core.context import AppContext
+from app.core.settings import Settings
 from app.main import create_app
-from app.settings import Settings
-from scheduler.orm import (
+from scheduler.models import (
     Branch,
     City,
     Department,
