@@ -21,9 +21,10 @@ from app.api import (
     staff,
     waitlist,
 )
+from app.api import errors as api_errors
+from app.auth.deps import precheck_allowed
 from app.core import errors
 from app.core.context import AppContext
-from app.core.deps import precheck_allowed
 from app.core.settings import Settings
 from app.ops import metrics
 from media.echo import EchoService
@@ -34,6 +35,7 @@ from web.pages.call import pages as call_pages
 from web.pages.kiosk import screen as kiosk_pages
 from web.pages.resident import booking as resident_pages
 from web.pages.resident import status as application_status_pages
+from web.pages.resident.support import NOT_FOUND, error_page
 from web.pages.staff import applications as staff_application_pages
 from web.pages.staff import console as staff_pages
 from web.pages.staff import counter as staff_counter_pages
@@ -69,7 +71,8 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
         https_only=ctx.settings.public_base_url.startswith("https://"),
     )
     app.add_middleware(SecurityHeaders, hsts=ctx.settings.public_base_url.startswith("https://"))
-    errors.install(app)
+    errors.install(app, lambda request: error_page(request, NOT_FOUND))
+    api_errors.install(app)
     metrics.install(app, ctx)
     errors.document(app)
     for module in (

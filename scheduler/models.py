@@ -10,7 +10,7 @@ migration), not only by the Python code in ``scheduler.service``.
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 from enum import StrEnum
 from typing import Any
 
@@ -19,17 +19,13 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     Date,
-    DateTime,
-    Dialect,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Table,
     Text,
     Time,
-    TypeDecorator,
     UniqueConstraint,
     event,
     insert,
@@ -38,7 +34,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.orm import (
-    DeclarativeBase,
     Mapped,
     ORMExecuteState,
     Session,
@@ -46,44 +41,7 @@ from sqlalchemy.orm import (
     relationship,
 )
 
-NAMING = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Aware datetimes in, aware UTC datetimes out, on every backend.
-
-    SQLite has no time zones; storing naive UTC there and re-attaching UTC on
-    the way out keeps comparisons in SQL correct on both backends.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map: dict[Any, Any] = {datetime: UTCDateTime()}  # noqa: RUF012
+from app.core.db import Base
 
 
 class BookingStatus(StrEnum):
@@ -389,63 +347,6 @@ class WaitlistEntry(Base):
     offered_start: Mapped[datetime | None] = mapped_column(nullable=True)
     offer_expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
     booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id"), nullable=True)
-
-
-class OutboxStatus(StrEnum):
-    PENDING = "pending"  # due at ``next_attempt_at`` (or now)
-    SENDING = "sending"  # claimed by a worker until ``lease_until``
-    SENT = "sent"
-    FAILED = "failed"  # gave up after MAX_ATTEMPTS; an administrator may retry
-    DROPPED = "dropped"  # no longer relevant (a reminder for a cancelled booking)
-
-
-class OutboxMail(Base):
-    """A notification to deliver, written in the same transaction as the change it reports.
-
-    ``app.core.outbox`` claims rows with a lease and delivers each through its
-    channel (``mail`` over SMTP, ``webhook`` to a gateway); see docs/mail.md
-    for the exact delivery guarantee.
-    """
-
-    __tablename__ = "outbox"
-    __table_args__ = (
-        Index("ix_outbox_due", "status", "next_attempt_at"),
-        Index("uq_outbox_dedup_key", "dedup_key", unique=True),
-    )
-    id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(40))
-    to_addr: Mapped[str] = mapped_column(String(200))
-    subject: Mapped[str] = mapped_column(String(300))
-    body: Mapped[str] = mapped_column(Text)
-    ics: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created_at: Mapped[datetime]
-    sent_at: Mapped[datetime | None] = mapped_column(nullable=True, index=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime | None] = mapped_column(nullable=True)
-    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    channel: Mapped[str] = mapped_column(String(20), default="mail", server_default="mail")
-    status: Mapped[str] = mapped_column(
-        String(10), default=OutboxStatus.PENDING, server_default=OutboxStatus.PENDING
-    )
-    lease_until: Mapped[datetime | None] = mapped_column(nullable=True)
-    lease_token: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    booking_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
-    locale: Mapped[str] = mapped_column(String(5), default="ja", server_default="ja")
-    # Set for mail that must be queued once only (reminders): a unique key.
-    dedup_key: Mapped[str | None] = mapped_column(String(120), nullable=True)
-
-
-class IdempotencyKey(Base):
-    """A client's ``Idempotency-Key`` for ``POST /api/v1/bookings`` and what it created."""
-
-    __tablename__ = "idempotency_keys"
-    key: Mapped[str] = mapped_column(String(100), primary_key=True)
-    request_hash: Mapped[str] = mapped_column(String(64))
-    # Empty only inside the creating transaction (the key is reserved first).
-    booking_id: Mapped[int | None] = mapped_column(
-        ForeignKey("bookings.id", ondelete="CASCADE"), nullable=True
-    )
-    created_at: Mapped[datetime]
 
 
 class ConfigVersion(Base):

@@ -6,9 +6,10 @@ from datetime import timedelta
 
 from fastapi import APIRouter, Depends, Response
 
+from app.booking.deps import ReadSchedulingDep
 from app.booking.views import calendar_event
 from app.core.abuse import limit_token_requests
-from app.core.deps import CtxDep, ReadSchedulingDep
+from app.core.deps import CtxDep
 from app.core.tokens import Purpose, TokenInvalid
 from scheduler.ical import feed_calendar
 from scheduler.models import Staff

@@ -35,29 +35,28 @@ from __future__ import annotations
 import logging
 import secrets
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.api.counter import CALL_TICKET_TTL, call_ticket, counter_settings, department_slug
-from app.api.schemas import DbId, IdPath, JoinTicketOut
+from app.api.schemas import DbId, JoinTicketOut
+from app.auth.deps import CurrentStaff
+from app.auth.errors import Forbidden
+from app.booking.deps import ReadSchedulingDep, SchedulingDep
 from app.calls.consultations import Consultations
+from app.calls.team import handover_claims
+from app.calls.tickets import CALL_TICKET_TTL, call_ticket
 from app.core.context import AppContext
-from app.core.deps import (
-    CtxDep,
-    CurrentStaff,
-    Forbidden,
-    ReadSchedulingDep,
-    SchedulingDep,
-    WriteSession,
-)
-from app.core.tokens import Purpose, TokenError
+from app.core.deps import CtxDep, WriteSession
+from app.core.params import IdPath
+from app.core.tokens import Purpose
 from app.counter.models import HandoverKind, QueueTicket
 from app.counter.service import CounterService, InvalidHandover, TicketNotFound
-from scheduler.errors import BookingCancelled, BookingNotFound, InvalidBookingRequest
+from app.counter.settings import counter_settings
+from app.counter.views import department_slug
+from scheduler.errors import BookingCancelled, InvalidBookingRequest
 from scheduler.models import Booking, BookingStatus, Staff
 
 log = logging.getLogger(__name__)
@@ -273,25 +272,6 @@ def handover(
     svc.session.commit()
     log.info("booking %s: %s hand-over from staff %s", booking.code, body.mode, staff.id)
     return out
-
-
-def handover_claims(ctx: AppContext, token: str, staff: Staff) -> dict[str, Any]:
-    """The hand-over token's claims if it is valid and meant for ``staff``."""
-    try:
-        claims = ctx.tokens.verify(Purpose.HANDOVER, token, now=ctx.clock.now())
-    except TokenError:
-        raise Forbidden from None
-    if claims.get("to") != staff.id or not isinstance(claims.get("c"), str):
-        raise Forbidden
-    return claims
-
-
-def handover_booking(session: Session, ctx: AppContext, token: str, staff: Staff) -> Booking:
-    claims = handover_claims(ctx, token, staff)
-    booking = session.scalar(select(Booking).where(Booking.code == claims["c"]))
-    if booking is None:
-        raise BookingNotFound(str(claims["c"]))
-    return booking
 
 
 @router.post("/handover/{token}/join")

@@ -18,19 +18,21 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from app.api.call_team import may_join
-from app.api.counter import counter_settings
-from app.api.schemas import IdPath
+from app.auth.deps import CurrentStaff
+from app.auth.errors import Forbidden
 from app.calls.interpreters import (
     Called,
     InterpreterCallError,
     InterpreterCalls,
     NoInterpreterFree,
 )
-from app.core.deps import CtxDep, CurrentStaff, Forbidden, LocaleDep, ReadSession, WriteSession
+from app.calls.models import InterpreterCall
+from app.core.deps import CtxDep, LocaleDep, ReadSession, WriteSession
 from app.core.errors import error_body
 from app.core.i18n import gettext
-from app.counter.models import InterpreterCall
+from app.core.params import IdPath
 from app.counter.service import CounterError, CounterService
+from app.counter.settings import counter_settings
 from scheduler.interpreter_service import languages
 from scheduler.models import Booking, InterpreterLanguage, Staff
 

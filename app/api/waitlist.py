@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 
-from app.api.schemas import BookingOut, WaitlistCreate, WaitlistOut
+from app.api.schemas import BookingOut, WaitlistCreate, WaitlistOut, booking_out
+from app.booking.deps import SchedulingDep
 from app.booking.notify import Notifier
-from app.booking.views import booking_out
 from app.core.abuse import check_booking, limit_token_requests
-from app.core.deps import CtxDep, LocaleDep, SchedulingDep
+from app.core.deps import CtxDep, LocaleDep
 from app.core.tokens import Purpose
 
 router = APIRouter(prefix="/api/v1/waitlist", tags=["booking"])

@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 
 from app.booking.views import booking_ics, calendar_event, interpreter_label
 from app.core.context import AppContext
-from app.core.outbox import awaiting_calendar
+from app.core.outbox import OutboxMail, OutboxStatus, awaiting_calendar
 from scheduler.ical import booking_calendar
-from scheduler.models import Booking, Interpreter, OutboxMail, OutboxStatus, Service, WaitlistEntry
+from scheduler.models import Booking, Interpreter, Service, WaitlistEntry
 
 WEEKDAYS_JA = "月火水木金土日"
 

@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 
 from app.booking.notify import Notifier
 from app.core.context import AppContext
-from scheduler.models import Booking, BookingStatus, OutboxMail
+from app.core.outbox import OutboxMail
+from scheduler.models import Booking, BookingStatus
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from app.calls.consultations import Consultation, Consultations, Outcome
-from app.calls.events import CallEventRow
+from app.calls.consultations import Consultations
+from app.calls.models import CallEventRow, Consultation, Outcome
 from scheduler.models import Booking, BookingStatus, Service, Staff
 
 # A resident who has not joined this long after the end of the slot is a

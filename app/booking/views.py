@@ -1,41 +1,15 @@
-"""Turning bookings into API shapes and calendar events (shared by routers and mail)."""
+"""Bookings as calendar events and labels (shared by mail, feeds and pages)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import object_session
 
-from app.api.schemas import BookingOut
 from app.core.links import Links
 from scheduler.ical import CalendarEvent, booking_calendar
 from scheduler.models import Booking, BookingStatus, InterpreterLanguage
 from scheduler.types import Channel
-
-
-def booking_out(booking: Booking, links: Links, tz: ZoneInfo, locale: str) -> BookingOut:
-    service = booking.service
-    dept = service.department
-    return BookingOut(
-        code=booking.code,
-        status=booking.status,
-        start=booking.start_at.astimezone(tz),
-        end=booking.end_at.astimezone(tz),
-        channel=Channel(booking.channel),
-        department=dept.name_ja if locale == "ja" else dept.name_en,
-        service=service.name_ja if locale == "ja" else service.name_en,
-        service_id=service.id,
-        kiosk_id=booking.kiosk_id,
-        interpreter_language=booking.interpreter_language,
-        interpreter=interpreter_label(booking, "ja" if locale == "ja" else "en"),
-        manage_url=links.manage_url(booking),
-        ics_url=links.ics_url(booking),
-        join_url=links.join_url(booking),
-        change_deadline=(
-            booking.start_at - timedelta(minutes=service.change_cutoff_min)
-        ).astimezone(tz),
-    )
 
 
 def interpreter_label(booking: Booking, locale: str) -> str | None:

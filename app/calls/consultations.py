@@ -10,49 +10,17 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from enum import StrEnum
 from typing import ClassVar
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text, select
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from scheduler.models import Base, Booking, Department, Staff
+from app.calls.models import Consultation, Outcome
+from scheduler.models import Booking, Department, Staff
 
 log = logging.getLogger(__name__)
 
 NOTES_MAX = 20_000
-
-
-class Outcome(StrEnum):
-    COMPLETED = "completed"
-    FOLLOW_UP_NEEDED = "follow-up-needed"
-    NO_SHOW = "no-show"
-    REFERRED = "referred"  # to another department, named by referred_department_id
-
-
-class Consultation(Base):
-    __tablename__ = "consultations"
-    __table_args__ = (
-        # A referral always names its department, and only a referral does.
-        CheckConstraint(
-            "(outcome = 'referred') = (referred_department_id IS NOT NULL)",
-            name="referral_department",
-        ),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id"), unique=True)
-    # Who wrote last: the record follows the call, not the original allocation.
-    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
-    notes: Mapped[str] = mapped_column(Text, default="")
-    outcome: Mapped[str | None] = mapped_column(String(20), nullable=True)
-    referred_department_id: Mapped[int | None] = mapped_column(
-        ForeignKey("departments.id"), nullable=True
-    )
-    updated_at: Mapped[datetime]
-    booking: Mapped[Booking] = relationship()
-    staff: Mapped[Staff] = relationship()
-    referred_department: Mapped[Department | None] = relationship()
 
 
 class ConsultationError(ValueError):

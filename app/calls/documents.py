@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Final
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, delete, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
-from app.calls.events import CallEventRow
-from scheduler.models import Base, Booking
+from app.calls.models import CallDocument, CallEventRow, DocumentKind
+from scheduler.models import Booking
 from signaling.events import EventKind
 
 log = logging.getLogger(__name__)
@@ -32,32 +31,12 @@ PHOTO_TYPES: Final = frozenset({"image/jpeg", "image/png", "image/webp"})
 PUSH_TYPES: Final = PHOTO_TYPES | {"application/pdf"}
 
 
-class DocumentKind(StrEnum):
-    PHOTO = "photo"  # staff took it from the resident's camera, with consent
-    PUSHED = "pushed"  # staff showed it on the resident's or kiosk's screen
-
-
 class DocumentError(ValueError):
     """The upload cannot be taken; ``code`` is stable."""
 
     def __init__(self, code: str, detail: str = "") -> None:
         super().__init__(detail or code)
         self.code = code
-
-
-class CallDocument(Base):
-    __tablename__ = "call_documents"
-    __table_args__ = (Index("ix_call_documents_delete_after", "delete_after"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(12))
-    name: Mapped[str] = mapped_column(String(256))
-    content_type: Mapped[str] = mapped_column(String(64))
-    data: Mapped[bytes] = mapped_column(LargeBinary)
-    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
-    created_at: Mapped[datetime]
-    delete_after: Mapped[datetime]
 
 
 def _consented(session: Session, room: str) -> bool:

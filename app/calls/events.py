@@ -16,28 +16,13 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Engine, Index, String, insert, select
+from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Mapped, mapped_column
 
-from scheduler.models import Base
+from app.calls.models import CallEventRow
 from signaling.events import CallEvent, EventKind
 
 log = logging.getLogger(__name__)
-
-
-class CallEventRow(Base):
-    __tablename__ = "call_events"
-    __table_args__ = (Index("ix_call_events_room_at", "room", "at"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    room: Mapped[str] = mapped_column(String(128))
-    kind: Mapped[str] = mapped_column(String(32))
-    participant: Mapped[str | None] = mapped_column(String(128))
-    role: Mapped[str | None] = mapped_column(String(32))
-    at: Mapped[datetime]  # UTC (Base maps datetime to UTCDateTime)
-    node: Mapped[str] = mapped_column(String(128))
-    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 def ensure_table(engine: Engine) -> None:

@@ -1,16 +1,18 @@
-"""Domain errors to HTTP responses, with messages in the caller's language.
+"""The one error envelope of every JSON answer, and the handlers every app needs.
 
 Every error body has the same shape::
 
     {"error": {"code": "slot-unavailable", "message": "…", "fields": [...]}}
 
-``code`` is stable for programs; ``message`` is for people.
+``code`` is stable for programs; ``message`` is for people. Domain errors are
+mapped to statuses by ``app.api.errors``; this module knows only the
+foundation's own errors (bad input, links, rate limits, unknown addresses).
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -19,38 +21,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.core.deps import Forbidden, NotLoggedIn, get_locale
+from app.core.deps import get_locale
 from app.core.i18n import gettext
 from app.core.ratelimit import RateLimited
 from app.core.tokens import TokenError, TokenExpired, TokenNotYetValid
-from scheduler.errors import (
-    BookingCancelled,
-    BookingNotFound,
-    CalendarParseError,
-    ChangeWindowClosed,
-    InvalidBookingRequest,
-    SchedulerError,
-    SlotUnavailable,
-)
 
 log = logging.getLogger(__name__)
-
-_STATUS: dict[type[SchedulerError], int] = {
-    SlotUnavailable: 409,
-    BookingNotFound: 404,
-    BookingCancelled: 409,
-    ChangeWindowClosed: 409,
-    InvalidBookingRequest: 422,
-    CalendarParseError: 422,
-}
-
-_MESSAGES: dict[type[Exception], str] = {
-    SlotUnavailable: "That time is no longer available. Please choose another time.",
-    BookingNotFound: "The booking was not found.",
-    BookingCancelled: "This booking has been cancelled.",
-    InvalidBookingRequest: "The request is not valid.",
-    CalendarParseError: "The imported calendar could not be read.",
-}
 
 
 def request_locale(request: Request) -> str:
@@ -100,21 +76,15 @@ def _validation_message(locale: str, err: dict[str, Any]) -> str:
     return gettext(locale, "{field} is not valid.", field=label)
 
 
-def _local(request: Request, value: object) -> str:
-    if isinstance(value, datetime):
-        return value.astimezone(request.app.state.ctx.tz).strftime("%Y-%m-%d %H:%M")
-    return str(value)
+def install(app: FastAPI, not_found_page: Callable[[Request], Response]) -> None:
+    """``not_found_page`` renders an unknown address for people (the web layer's page)."""
 
-
-def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         # People who mistype an address get a page in their language; programs
         # calling /api keep getting JSON.
         if exc.status_code == 404 and not request.url.path.startswith("/api/"):
-            from web.pages.resident.support import NOT_FOUND, error_page
-
-            return error_page(request, NOT_FOUND)
+            return not_found_page(request)
         return await http_exception_handler(request, exc)
 
     @app.exception_handler(RequestValidationError)
@@ -131,37 +101,6 @@ def install(app: FastAPI) -> None:
             error_body("invalid-input", gettext(locale, "The request is not valid."), fields),
             status_code=422,
         )
-
-    @app.exception_handler(SchedulerError)
-    async def _scheduler(request: Request, exc: SchedulerError) -> JSONResponse:
-        locale = request_locale(request)
-        status = next((s for t, s in _STATUS.items() if isinstance(exc, t)), 400)
-        if isinstance(exc, ChangeWindowClosed):
-            message = gettext(
-                locale,
-                "It is too late to change this booking online (changes close at {cutoff}). "
-                "Please call the department.",
-                cutoff=_local(request, exc.args[0]) if exc.args else "",
-            )
-        else:
-            message = gettext(locale, _MESSAGES.get(type(exc), "The request is not valid."))
-        fields = None
-        field = getattr(exc, "field", None)
-        if field:
-            detail = str(exc.args[0]) if exc.args else ""
-            fields = [{"field": field, "message": gettext(locale, detail)}]
-        return JSONResponse(error_body(exc.code, message, fields), status_code=status)
-
-    from app.counter.service import CounterError  # late: app.counter.service imports more of app
-
-    @app.exception_handler(CounterError)
-    async def _counter(request: Request, exc: CounterError) -> JSONResponse:
-        # A refused queue or routing action. Nothing was committed: the request's
-        # writer session rolls back when it closes. The messages live beside
-        # the counter API (app.api.counter), which imports this module.
-        from app.api.counter import counter_error_response
-
-        return counter_error_response(exc, request_locale(request))
 
     @app.exception_handler(TokenError)
     async def _token(request: Request, exc: TokenError) -> JSONResponse:
@@ -196,22 +135,6 @@ def install(app: FastAPI) -> None:
             ),
             status_code=429,
             headers={"Retry-After": str(exc.retry_after)},
-        )
-
-    @app.exception_handler(NotLoggedIn)
-    async def _login(request: Request, exc: NotLoggedIn) -> JSONResponse:
-        return JSONResponse(
-            error_body("not-logged-in", gettext(request_locale(request), "Please log in.")),
-            status_code=401,
-        )
-
-    @app.exception_handler(Forbidden)
-    async def _forbidden(request: Request, exc: Forbidden) -> JSONResponse:
-        return JSONResponse(
-            error_body(
-                "forbidden", gettext(request_locale(request), "You are not allowed to do this.")
-            ),
-            status_code=403,
         )
 
 

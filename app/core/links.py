@@ -1,16 +1,61 @@
 """Every signed link the app hands out, built in one place.
 
-Claims are short on purpose: links end up in QR codes and SMS.
+Claims are short on purpose: links end up in QR codes and SMS. The objects a
+link is made for are described by small protocols (what a link needs of a
+booking, a staff member …), so the foundation depends on no domain's tables.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from app.core.tokens import Purpose, Tokens
-from scheduler.models import Booking, Kiosk, Staff, WaitlistEntry
+
+
+class _Named(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+
+
+class Booking(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def room_id(self) -> str: ...
+    @property
+    def resident_name(self) -> str: ...
+    @property
+    def start_at(self) -> datetime: ...
+    @property
+    def end_at(self) -> datetime: ...
+    @property
+    def interpreter(self) -> _Named | None: ...
+
+
+class Staff(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def feed_version(self) -> int: ...
+
+
+class WaitlistEntry(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def offer_expires_at(self) -> datetime | None: ...
+
+
+class Kiosk(Protocol):
+    @property
+    def id(self) -> int: ...
+
 
 MANAGE_VALID_AFTER_END = timedelta(days=30)
 

@@ -22,13 +22,30 @@ import smtplib
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from enum import StrEnum
 from typing import Protocol
 
-from sqlalchemy import ColumnElement, and_, not_, or_, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import (
+    ColumnElement,
+    Index,
+    Integer,
+    String,
+    Text,
+    and_,
+    not_,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.orm import (
+    Mapped,
+    Session,
+    mapped_column,
+    sessionmaker,
+)
 
 from app.core.clock import Clock
-from scheduler.models import OutboxMail, OutboxStatus
+from app.core.db import Base
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
@@ -284,3 +301,47 @@ def troubled(session: Session, now: datetime, limit: int = 200) -> list[OutboxMa
             .limit(limit)
         )
     )
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"  # due at ``next_attempt_at`` (or now)
+    SENDING = "sending"  # claimed by a worker until ``lease_until``
+    SENT = "sent"
+    FAILED = "failed"  # gave up after MAX_ATTEMPTS; an administrator may retry
+    DROPPED = "dropped"  # no longer relevant (a reminder for a cancelled booking)
+
+
+class OutboxMail(Base):
+    """A notification to deliver, written in the same transaction as the change it reports.
+
+    ``app.core.outbox`` claims rows with a lease and delivers each through its
+    channel (``mail`` over SMTP, ``webhook`` to a gateway); see docs/mail.md
+    for the exact delivery guarantee.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("uq_outbox_dedup_key", "dedup_key", unique=True),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    to_addr: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    ics: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None] = mapped_column(nullable=True, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    channel: Mapped[str] = mapped_column(String(20), default="mail", server_default="mail")
+    status: Mapped[str] = mapped_column(
+        String(10), default=OutboxStatus.PENDING, server_default=OutboxStatus.PENDING
+    )
+    lease_until: Mapped[datetime | None] = mapped_column(nullable=True)
+    lease_token: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    booking_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    locale: Mapped[str] = mapped_column(String(5), default="ja", server_default="ja")
+    # Set for mail that must be queued once only (reminders): a unique key.
+    dedup_key: Mapped[str | None] = mapped_column(String(120), nullable=True)

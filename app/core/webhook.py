@@ -15,8 +15,7 @@ import httpx
 import orjson
 
 from app.core.clock import Clock
-from app.core.outbox import DeliveryError
-from scheduler.models import OutboxMail
+from app.core.outbox import DeliveryError, OutboxMail
 
 SIGNATURE_HEADER = "X-Madoguchi-Signature"
 TIMESTAMP_HEADER = "X-Madoguchi-Timestamp"

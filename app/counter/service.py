@@ -26,24 +26,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, selectinload
 
-from app.calls.events import CallEventRow
+from app.calls.models import CallEventRow, InterpreterCall
 from app.counter.models import (
     HandoverKind,
     HandoverOffer,
     HandoverRequest,
     HandoverStatus,
-    InterpreterCall,
     OfferResult,
     QueueOffer,
     QueueTicket,
     StaffPresence,
     TicketStatus,
 )
+from app.counter.settings import CounterSettings
 from app.kiosk.service import KioskService
 from scheduler.models import Booking, Department, InterpreterLanguage, Kiosk, Service, Staff
 from scheduler.routing import (
@@ -52,7 +50,6 @@ from scheduler.routing import (
     Plan,
     Presence,
     Priority,
-    RoutingPolicy,
     StaffMember,
     estimate_wait,
     plan,
@@ -66,34 +63,6 @@ log = logging.getLogger(__name__)
 ON_DUTY = (Presence.AVAILABLE, Presence.IN_CALL)
 # Any constant works: it only has to be the same in every app process.
 ROUTING_LOCK_KEY = 60066006
-
-
-class CounterSettings(BaseSettings):
-    """Walk-in queue and routing settings (``MADOGUCHI_COUNTER_*``)."""
-
-    model_config = SettingsConfigDict(env_prefix="MADOGUCHI_COUNTER_", extra="ignore")
-
-    # An offer rings this long; unanswered, it goes to the next staff member.
-    offer_timeout_seconds: int = Field(default=20, ge=5, le=300)
-    # Who declined a call (or let it ring out) is asked again, when nobody else
-    # qualified is free, only this long after.
-    reoffer_after_seconds: int = Field(default=60, ge=0, le=3600)
-    # A call waiting longer than this shows as escalated on the supervisor view.
-    escalate_after_minutes: int = Field(default=10, ge=1, le=240)
-    # The wait estimate uses the median talk time of this many recent calls.
-    recent_calls: int = Field(default=20, ge=1, le=500)
-    # ... or this, before any call was finished.
-    default_talk_minutes: int = Field(default=8, ge=1, le=120)
-    # A console (or call page) that has not polled for this long counts as
-    # offline: nothing rings at a closed browser.
-    presence_timeout_seconds: int = Field(default=60, ge=10, le=3600)
-
-    def policy(self) -> RoutingPolicy:
-        return RoutingPolicy(
-            offer_timeout=timedelta(seconds=self.offer_timeout_seconds),
-            escalate_after=timedelta(minutes=self.escalate_after_minutes),
-            reoffer_after=timedelta(seconds=self.reoffer_after_seconds),
-        )
 
 
 class CounterError(Exception):

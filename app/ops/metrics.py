@@ -34,10 +34,11 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select, text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.calls.events import CallEventRow
+from app.calls.models import CallEventRow
 from app.core.context import AppContext
+from app.core.outbox import OutboxMail
 from app.ops.migrate import alembic_config
-from scheduler.models import Booking, OutboxMail
+from scheduler.models import Booking
 
 log = logging.getLogger(__name__)
 

@@ -16,15 +16,10 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.booking.staff_queue import NO_SHOW_GRACE, QueueReader
-from app.calls.consultations import Consultation, Outcome
+from app.calls.models import Consultation, Outcome
 from app.counter.models import QueueTicket
 from app.tracker.derive import DerivedCall, derive_call, staff_id_of
-from app.tracker.records import (
-    RecordChannel,
-    RecordKind,
-    SessionRecord,
-    SessionSegment,
-)
+from app.tracker.models import RecordChannel, RecordKind, SessionRecord, SessionSegment
 from scheduler.models import Booking, BookingStatus, Kiosk, Service, Staff
 
 log = logging.getLogger(__name__)

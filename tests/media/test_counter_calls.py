@@ -30,12 +30,13 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 import app.ops.tables
+from app.calls.models import InterpreterCall
 from app.core.clock import FixedClock
 from app.core.context import AppContext
 from app.core.db import make_engine
+from app.core.outbox import OutboxMail
 from app.core.settings import Settings
-from app.counter.models import InterpreterCall
-from app.counter.service import CounterSettings
+from app.counter.settings import CounterSettings
 from app.main import create_app
 from media.client import CallClient
 from media.loopback import NetworkNamespace
@@ -49,7 +50,6 @@ from scheduler.models import (
     InterpreterHours,
     InterpreterLanguage,
     Kiosk,
-    OutboxMail,
     Service,
     Staff,
 )

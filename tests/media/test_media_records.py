@@ -17,7 +17,7 @@ from call_harness import SECRET, TIMEOUT, SignalingNode, join_token
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from app.calls.events import CallEventRow
+from app.calls.models import CallEventRow
 from app.core.db import make_engine
 from app.core.settings import Settings
 from app.ops.migrate import upgrade_engine

@@ -11,11 +11,11 @@ from argon2 import PasswordHasher
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from app.core.db import Base
 from scheduler.city_file import CityConfig, parse_city_yaml
 from scheduler.errors import ImportFileError
 from scheduler.importer import ImportReport, import_city, load_city_file
 from scheduler.models import (
-    Base,
     Branch,
     City,
     CityClosure,

@@ -8,7 +8,7 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session
 
-from app.calls.events import CallEventRow
+from app.calls.models import CallEventRow
 from scheduler.models import Booking
 
 # The same instant and secret as tests/app/conftest.py (conftest modules are

@@ -8,8 +8,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 import app.ops.tables  # noqa: F401  (registers every table on the metadata)
-from app.core.db import make_engine
-from scheduler.models import Base, UTCDateTime
+from app.core.db import Base, UTCDateTime, make_engine
 
 config = context.config
 target_metadata = Base.metadata

@@ -13,7 +13,7 @@ from tracker_helpers import NOW, MiniCity, make_booking
 
 from app.auth import api_keys
 from app.core.context import AppContext
-from app.tracker.applications import Application, AuditEntry
+from app.tracker.models import Application, AuditEntry
 from scheduler.models import Staff
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -20,16 +20,11 @@ from tests_app_helpers import book
 
 from app.core.clock import FixedClock
 from app.core.context import AppContext
+from app.core.outbox import OutboxMail
 from app.core.tokens import Purpose
 from app.ops import jobs
 from scheduler.interpreter_service import InterpreterService
-from scheduler.models import (
-    Booking,
-    Interpreter,
-    InterpreterHours,
-    InterpreterLanguage,
-    OutboxMail,
-)
+from scheduler.models import Booking, Interpreter, InterpreterHours, InterpreterLanguage
 from signaling.auth import token_authenticator
 from signaling.messages import Role
 

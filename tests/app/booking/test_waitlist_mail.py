@@ -19,9 +19,8 @@ from tests_app_helpers import book  # type: ignore[import-not-found]
 
 from app.core.clock import FixedClock
 from app.core.context import AppContext
-from app.core.outbox import SmtpMailer
+from app.core.outbox import OutboxMail, SmtpMailer
 from app.ops import jobs
-from scheduler.models import OutboxMail
 
 TEN = "2026-12-01T10:00:00+09:00"
 

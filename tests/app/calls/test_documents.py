@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from app.calls.documents import CallDocument
 from app.calls.events import SqlEventSink
+from app.calls.models import CallDocument
 from app.core.clock import FixedClock
 from app.core.context import AppContext
 from app.ops import jobs

@@ -17,19 +17,21 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.calls.events import CallEventRow
 from app.calls.interpreters import (
     InterpreterCalls,
     NoInterpreterFree,
     RoomHasInterpreter,
     UnknownLanguage,
 )
+from app.calls.models import CallEventRow, InterpreterCall
 from app.core.clock import FixedClock
 from app.core.context import AppContext
+from app.core.outbox import OutboxMail
 from app.core.tokens import Purpose
-from app.counter.models import InterpreterCall, QueueTicket, TicketStatus
-from app.counter.service import CounterService, CounterSettings
-from scheduler.models import OutboxMail, Staff
+from app.counter.models import QueueTicket, TicketStatus
+from app.counter.service import CounterService
+from app.counter.settings import CounterSettings
+from scheduler.models import Staff
 
 NOW = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)
 MiniCity = Any

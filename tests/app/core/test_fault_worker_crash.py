@@ -26,8 +26,7 @@ from smtp_inbox import smtp_server  # type: ignore[import-not-found]
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from app.core.outbox import message_id
-from scheduler.models import OutboxMail, OutboxStatus
+from app.core.outbox import OutboxMail, OutboxStatus, message_id
 
 ROOT = Path(__file__).resolve().parents[3]
 ROWS = 30

@@ -10,7 +10,9 @@ from sqlalchemy.orm import Session
 from tests_app_helpers import book  # type: ignore[import-not-found]
 
 from app.core.context import AppContext
-from scheduler.models import Booking, IdempotencyKey, OutboxMail
+from app.core.idempotency import IdempotencyKey
+from app.core.outbox import OutboxMail
+from scheduler.models import Booking
 
 TEN = "2026-12-01T10:00:00+09:00"
 

@@ -27,6 +27,8 @@ from app.core.context import AppContext
 from app.core.outbox import (
     MAX_ATTEMPTS,
     MailChannel,
+    OutboxMail,
+    OutboxStatus,
     SmtpMailer,
     claim,
     deliver_pending,
@@ -34,7 +36,6 @@ from app.core.outbox import (
 )
 from app.core.webhook import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from app.ops import jobs
-from scheduler.models import OutboxMail, OutboxStatus
 
 TEN = "2026-12-01T10:00:00+09:00"  # booked at NOW, Monday 2026-11-30 09:00 JST
 LATER = "2026-12-10T10:00:00+09:00"  # no reminder due while the test moves the clock

@@ -18,14 +18,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.calls.events import CallEventRow
+from app.calls.models import CallEventRow
 from app.core.clock import FixedClock
 from app.core.context import AppContext
 from app.counter.models import OfferResult, QueueOffer, QueueTicket
-from app.counter.service import CounterSettings
+from app.counter.settings import CounterSettings
 from app.main import create_app
 from app.ops import jobs
-from app.tracker.records import SessionRecord
+from app.tracker.models import SessionRecord
 from scheduler.models import Department, Kiosk, Service, Staff
 from scheduler.service import BookingRequest, SchedulingService
 from scheduler.types import Channel

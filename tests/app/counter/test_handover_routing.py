@@ -22,15 +22,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.calls.consultations import Consultations
-from app.calls.events import CallEventRow
+from app.calls.models import CallEventRow
 from app.core.clock import FixedClock
 from app.core.context import AppContext
 from app.core.tokens import Purpose
 from app.counter.models import HandoverOffer, HandoverRequest, HandoverStatus, QueueTicket
-from app.counter.service import CounterService, CounterSettings
+from app.counter.service import CounterService
+from app.counter.settings import CounterSettings
 from app.main import create_app
 from app.ops import jobs
-from app.tracker.records import SessionRecord
+from app.tracker.models import SessionRecord
 from scheduler.models import Booking, Department, Kiosk, Service, Staff
 from scheduler.routing import Presence
 from web.pages.staff.counter import console_state

@@ -18,7 +18,6 @@ from app.kiosk.devices import (
     PAIR_ALPHABET,
     Beat,
     Check,
-    KioskCredential,
     KioskDeviceService,
     KioskState,
     Network,
@@ -26,6 +25,7 @@ from app.kiosk.devices import (
     kiosk_state,
     normalize_pair_code,
 )
+from app.kiosk.models import KioskCredential
 from app.kiosk.service import KioskSettings
 from scheduler.models import Branch, Kiosk
 

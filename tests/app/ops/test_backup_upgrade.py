@@ -27,11 +27,10 @@ from tests_app_helpers import book  # type: ignore[import-not-found]
 
 from app.core.clock import FixedClock
 from app.core.context import AppContext
-from app.core.db import make_engine
+from app.core.db import Base, make_engine
 from app.core.settings import Settings
 from app.main import create_app
 from app.ops.migrate import alembic_config, upgrade, upgrade_engine
-from scheduler.models import Base
 
 TEN = "2026-12-01T10:00:00+09:00"
 

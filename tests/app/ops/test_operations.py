@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 from tests_app_helpers import book  # type: ignore[import-not-found]
 
-from app.calls.events import CallEventRow
+from app.calls.models import CallEventRow
 from app.core.clock import FixedClock
 from app.core.context import AppContext
 from app.core.db import make_engine

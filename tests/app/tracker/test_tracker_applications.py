@@ -11,14 +11,13 @@ from sqlalchemy.orm import Session
 from tracker_helpers import NOW, MiniCity, add_event, make_booking
 
 from app.core.context import AppContext
-from app.tracker.applications import AuditEntry
+from app.core.outbox import OutboxMail
 from app.tracker.audit import Actor
+from app.tracker.models import AuditEntry, WebhookDelivery
 from app.tracker.record_builder import RecordBuilder
 from app.tracker.service import ApplicationError, ApplicationService, NewApplication
 from app.tracker.status_mail import StatusMail
-from app.tracker.webhooks import WebhookDelivery
 from app.tracker.workflow import IllegalTransition
-from scheduler.models import OutboxMail
 
 
 def service(session: Session, ctx: AppContext) -> ApplicationService:

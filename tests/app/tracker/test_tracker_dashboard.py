@@ -13,7 +13,7 @@ from tracker_helpers import NOW, MiniCity, make_booking
 
 from app.core.context import AppContext
 from app.tracker.dashboard import build_dashboard
-from app.tracker.records import SessionRecord
+from app.tracker.models import SessionRecord
 from scheduler.models import Kiosk
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

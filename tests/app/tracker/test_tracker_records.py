@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 from tracker_helpers import NOW, MiniCity, add_event, make_booking
 
 from app.calls.consultations import Consultations
+from app.tracker.models import SessionRecord
 from app.tracker.record_builder import RecordBuilder
-from app.tracker.records import SessionRecord
 from scheduler.models import Booking, Staff
 
 

@@ -10,10 +10,9 @@ from tracker_helpers import NOW, SECRET, MiniCity, add_event, make_booking
 from app.calls.consultations import Consultations
 from app.core.context import AppContext
 from app.tracker import jobs as tracker_jobs
-from app.tracker.applications import Application, ApplicationDocument, AuditEntry
 from app.tracker.audit import Actor
+from app.tracker.models import Application, ApplicationDocument, AuditEntry, SessionRecord
 from app.tracker.record_builder import RecordBuilder
-from app.tracker.records import SessionRecord
 from app.tracker.retention import ERASED, apply_retention, pseudonym
 from app.tracker.service import ApplicationService, NewApplication
 from app.tracker.status_mail import StatusMail

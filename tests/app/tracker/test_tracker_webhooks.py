@@ -16,9 +16,10 @@ from app.core.clock import FixedClock
 from app.core.context import AppContext
 from app.tracker import webhooks
 from app.tracker.audit import Actor
+from app.tracker.models import WebhookDelivery
 from app.tracker.service import ApplicationService, NewApplication
 from app.tracker.status_mail import StatusMail
-from app.tracker.webhooks import SIGNATURE_HEADER, WebhookDelivery
+from app.tracker.webhooks import SIGNATURE_HEADER
 
 SECRET = "shared-webhook-secret"
 

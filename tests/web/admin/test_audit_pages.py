@@ -12,8 +12,8 @@ from sqlalchemy import select
 from tracker_helpers import NOW, MiniCity, make_booking
 
 from app.core.context import AppContext
-from app.tracker.applications import AuditEntry
 from app.tracker.audit import Actor
+from app.tracker.models import AuditEntry
 from app.tracker.service import ApplicationService, NewApplication
 from app.tracker.status_mail import StatusMail
 

@@ -15,8 +15,7 @@ from jinja2 import Environment
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from app.calls.consultations import Consultation
-from app.calls.events import CallEventRow
+from app.calls.models import CallEventRow, Consultation
 from app.core.clock import FixedClock
 from app.core.context import AppContext
 from app.core.i18n import catalog

@@ -22,7 +22,8 @@ from tests_app_helpers import book  # type: ignore[import-not-found]
 
 from app.core.clock import FixedClock
 from app.core.context import AppContext
-from scheduler.models import Booking, BookingStatus, OutboxMail
+from app.core.outbox import OutboxMail
+from scheduler.models import Booking, BookingStatus
 from scheduler.service import SchedulingService
 from web import csrf
 

@@ -10,13 +10,13 @@ from sqlalchemy import select
 from tracker_helpers import NOW, MiniCity
 
 from app.core.context import AppContext
+from app.core.outbox import OutboxMail
 from app.core.tokens import Purpose
-from app.tracker.applications import Application, ApplicationDocument
 from app.tracker.audit import Actor
+from app.tracker.models import Application, ApplicationDocument
 from app.tracker.service import ApplicationService, NewApplication
 from app.tracker.status_mail import StatusMail
 from app.tracker.uploads import MAX_BYTES
-from scheduler.models import OutboxMail
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(64)

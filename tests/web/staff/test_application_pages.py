@@ -10,8 +10,8 @@ from sqlalchemy import select
 from tracker_helpers import NOW, MiniCity, make_booking
 
 from app.core.context import AppContext
-from app.tracker.applications import Application, AuditEntry
 from app.tracker.audit import Actor
+from app.tracker.models import Application, AuditEntry
 from app.tracker.record_builder import RecordBuilder
 from app.tracker.service import ApplicationService, NewApplication
 from app.tracker.status_mail import StatusMail

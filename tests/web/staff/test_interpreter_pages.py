@@ -14,10 +14,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from tests_app_helpers import book
 
+from app.calls.models import InterpreterCall
 from app.core.clock import FixedClock
 from app.core.context import AppContext
-from app.counter.models import InterpreterCall, QueueTicket
-from scheduler.models import CityClosure, Interpreter, InterpreterLanguage, Kiosk, OutboxMail
+from app.core.outbox import OutboxMail
+from app.counter.models import QueueTicket
+from scheduler.models import CityClosure, Interpreter, InterpreterLanguage, Kiosk
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 NOW = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)  # Monday 09:00 JST

@@ -19,8 +19,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from app.booking.staff_queue import CallState, EventView, call_state
-from app.calls.consultations import Consultation
-from app.calls.events import CallEventRow
+from app.calls.models import CallEventRow, Consultation
 from app.core.clock import FixedClock
 from app.core.context import AppContext
 from app.main import create_app

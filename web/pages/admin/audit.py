@@ -13,10 +13,10 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import Select, select
 
-from app.api.applications import actor_of
-from app.core.deps import CtxDep, CurrentAdmin, WriteSession
-from app.tracker.applications import AuditEntry
-from app.tracker.audit import audit
+from app.auth.deps import CurrentAdmin
+from app.core.deps import CtxDep, WriteSession
+from app.tracker.audit import actor_of, audit
+from app.tracker.models import AuditEntry
 from web.pages.staff.auth import StaffPageRoute, console_page
 
 router = APIRouter(route_class=StaffPageRoute, include_in_schema=False)

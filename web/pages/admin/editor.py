@@ -19,9 +19,10 @@ from fastapi.responses import RedirectResponse
 from app.admin import fields as F
 from app.admin.forms import Field, Message, Options, Parsed, form_values, parse
 from app.admin.service import AdminInputError, AdminService, format_weekly_hours
-from app.api.staff import hasher
-from app.core.deps import CtxDep, CurrentAdmin, ReadSession, WriteSession
+from app.auth.deps import CurrentAdmin
+from app.core.deps import CtxDep, ReadSession, WriteSession
 from app.core.i18n import gettext
+from app.core.passwords import hasher
 from scheduler.models import (
     Branch,
     Department,

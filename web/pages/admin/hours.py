@@ -16,7 +16,8 @@ from fastapi.responses import RedirectResponse
 from app.admin import fields as F
 from app.admin.forms import Message, Windows, form_values, format_windows, parse, parse_windows
 from app.admin.service import AdminInputError, AdminService
-from app.core.deps import CtxDep, CurrentAdmin, ReadSession, WriteSession
+from app.auth.deps import CurrentAdmin
+from app.core.deps import CtxDep, ReadSession, WriteSession
 from app.core.i18n import gettext
 from scheduler.models import Department, Staff
 from web.pages.admin.support import FormDep, admin_page, checked_form, notice_of, service_of

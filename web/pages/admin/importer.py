@@ -15,8 +15,8 @@ from fastapi import APIRouter, Request, Response
 from starlette.datastructures import UploadFile
 
 from app.admin.service import IMPORT_MAX_BYTES
-from app.api.staff import hasher
-from app.core.deps import CurrentAdmin
+from app.auth.deps import CurrentAdmin
+from app.core.passwords import hasher
 from scheduler.errors import ImportFileError
 from scheduler.models import Staff
 from web.pages.admin.support import FormDep, admin_page, checked_form, service_of

@@ -7,8 +7,9 @@ import logging
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
+from app.auth.deps import CurrentAdmin
 from app.core import outbox as mail
-from app.core.deps import CtxDep, CurrentAdmin, ReadSession, WriteSession
+from app.core.deps import CtxDep, ReadSession, WriteSession
 from web.pages.admin.support import FormDep, admin_page, checked_form
 from web.pages.staff.auth import StaffPageRoute
 

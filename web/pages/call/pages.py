@@ -30,11 +30,13 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.api.call_team import handover_booking
+from app.auth.deps import CurrentStaff
+from app.auth.errors import Forbidden
 from app.booking.staff_queue import STATE_LABELS, CallState, QueueReader, call_state
 from app.calls.consultations import ConsultationError, Consultations
+from app.calls.team import handover_booking
 from app.core.context import AppContext
-from app.core.deps import CtxDep, CurrentStaff, Forbidden, ReadSession, WriteSession
+from app.core.deps import CtxDep, ReadSession, WriteSession
 from app.core.i18n import gettext
 from app.core.tokens import Purpose, TokenError, TokenExpired, TokenNotYetValid
 from app.counter.models import QueueTicket, TicketStatus

@@ -22,9 +22,10 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from app.api.schemas import IdPath
-from app.core.deps import CtxDep, CurrentAdmin, ReadSession, WriteSession
+from app.auth.deps import CurrentAdmin
+from app.core.deps import CtxDep, ReadSession, WriteSession
 from app.core.i18n import gettext
+from app.core.params import IdPath
 from app.kiosk.devices import (
     COOKIE,
     DEVICE,

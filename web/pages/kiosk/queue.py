@@ -16,12 +16,13 @@ from fastapi import APIRouter, Form, Request
 from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
-from app.api.counter import CALL_TICKET_TTL, counter_settings, kiosk_participant
+from app.calls.tickets import CALL_TICKET_TTL, kiosk_participant
 from app.core.deps import CtxDep, ReadSession, WriteSession
 from app.core.i18n import gettext
 from app.core.tokens import Purpose
 from app.counter.models import TicketStatus
 from app.counter.service import CounterError, CounterService, TicketView
+from app.counter.settings import counter_settings
 from scheduler.interpreter_service import languages
 from scheduler.models import InterpreterLanguage, Service
 from web import csrf

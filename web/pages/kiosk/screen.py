@@ -25,11 +25,12 @@ import qrcode.image.svg
 from fastapi import APIRouter, Form, Query, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from app.api.counter import counter_settings
+from app.auth.deps import CurrentAdmin
 from app.core import abuse
-from app.core.deps import CtxDep, CurrentAdmin, ReadSession, WriteSession
+from app.core.deps import CtxDep, ReadSession, WriteSession
 from app.core.i18n import gettext
 from app.counter.service import CounterService
+from app.counter.settings import counter_settings
 from app.kiosk.service import CODE_LENGTH, CodeProblem, KioskCodeRefused, KioskService, Staffed
 from scheduler.models import Booking
 from scheduler.service import CODE_ALPHABET, CODE_PREFIX

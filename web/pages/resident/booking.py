@@ -18,10 +18,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from starlette.responses import RedirectResponse, Response
 
+from app.booking.deps import ReadSchedulingDep, SchedulingDep
 from app.booking.notify import Notifier
 from app.core import abuse
 from app.core.context import AppContext
-from app.core.deps import CtxDep, ReadSchedulingDep, SchedulingDep
+from app.core.deps import CtxDep
 from app.core.i18n import LOCALES, gettext
 from scheduler.errors import InvalidBookingRequest, SlotUnavailable
 from scheduler.interpreter_service import languages

@@ -15,10 +15,11 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, Form, Query, Request
 from starlette.responses import RedirectResponse, Response
 
-from app.api.bookings import booking_from_token
+from app.booking.access import booking_from_token
+from app.booking.deps import ReadSchedulingDep, SchedulingDep
 from app.booking.notify import Notifier
 from app.core.context import AppContext
-from app.core.deps import CtxDep, ReadSchedulingDep, SchedulingDep
+from app.core.deps import CtxDep
 from app.core.tokens import Purpose
 from scheduler.errors import BookingCancelled, ChangeWindowClosed, SlotUnavailable
 from scheduler.models import Booking, BookingStatus, Service, WaitlistEntry, WaitlistStatus

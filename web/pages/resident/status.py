@@ -17,7 +17,7 @@ from starlette.responses import RedirectResponse, Response
 from app.core.context import AppContext
 from app.core.deps import CtxDep, WriteSession
 from app.core.tokens import Purpose, TokenInvalid
-from app.tracker.applications import Application, ApplicationDocument
+from app.tracker.models import Application, ApplicationDocument
 from app.tracker.service import ApplicationError, ApplicationService
 from app.tracker.status_mail import StatusMail
 from app.tracker.uploads import MAX_BYTES, UploadRefused, check_upload
@@ -39,13 +39,13 @@ PUBLIC_KINDS = {
 
 def application_from_token(session: Session, ctx: AppContext, token: str) -> Application:
     claims = ctx.links.verify(Purpose.APPLICATION, token, ctx.clock.now())
-    app = session.get(Application, claims.get("a"))
-    if app is None or app.reference != claims.get("r"):
+    application = session.get(Application, claims.get("a"))
+    if application is None or application.reference != claims.get("r"):
         raise TokenInvalid("no such application")
-    return app
+    return application
 
 
-def _view(app: Application, ctx: AppContext, locale: str) -> dict[str, Any]:
+def _view(application: Application, ctx: AppContext, locale: str) -> dict[str, Any]:
     events = [
         {
             "label": PUBLIC_KINDS[e.kind],
@@ -55,18 +55,18 @@ def _view(app: Application, ctx: AppContext, locale: str) -> dict[str, Any]:
             "message": e.message,
             "from_resident": e.actor == "resident",
         }
-        for e in app.events
+        for e in application.events
         if e.kind in PUBLIC_KINDS
     ]
     return {
-        "reference": app.reference,
-        "procedure": app.procedure,
-        "status": app.status,
-        "status_label": STATUS_LABELS[app.status_enum],
+        "reference": application.reference,
+        "procedure": application.procedure,
+        "status": application.status,
+        "status_label": STATUS_LABELS[application.status_enum],
         "events": list(reversed(events)),
         "documents": [
             {"id": d.id, "label": d.label, "uploaded": d.uploaded_at is not None}
-            for d in app.documents
+            for d in application.documents
         ],
         "max_mb": MAX_BYTES // (1024 * 1024),
         "locale": locale,
@@ -75,7 +75,7 @@ def _view(app: Application, ctx: AppContext, locale: str) -> dict[str, Any]:
 
 def _page(
     request: Request,
-    app: Application,
+    application: Application,
     ctx: AppContext,
     token: str,
     *,
@@ -87,7 +87,7 @@ def _page(
         request,
         "resident/status.html",
         {
-            "app": _view(app, ctx, request_locale(request)),
+            "app": _view(application, ctx, request_locale(request)),
             "token": token,
             "error": error,
             "done": done if done in ("reply", "upload") else None,
@@ -100,8 +100,8 @@ def _page(
 def status_page(
     request: Request, token: str, session: WriteSession, ctx: CtxDep, done: str | None = None
 ) -> Response:
-    app = application_from_token(session, ctx, token)
-    return _page(request, app, ctx, token, done=done)
+    application = application_from_token(session, ctx, token)
+    return _page(request, application, ctx, token, done=done)
 
 
 def _service(session: Session, ctx: AppContext) -> ApplicationService:
@@ -116,11 +116,11 @@ def reply(
     ctx: CtxDep,
     message: Annotated[str, Form()] = "",
 ) -> Response:
-    app = application_from_token(session, ctx, token)
+    application = application_from_token(session, ctx, token)
     try:
-        _service(session, ctx).resident_reply(app, message)
+        _service(session, ctx).resident_reply(application, message)
     except ApplicationError as exc:
-        return _page(request, app, ctx, token, error=str(exc), status_code=422)
+        return _page(request, application, ctx, token, error=str(exc), status_code=422)
     session.commit()
     return RedirectResponse(f"/status/{token}?done=reply", status_code=303)
 
@@ -134,9 +134,9 @@ async def upload(
     ctx: CtxDep,
     file: Annotated[UploadFile, File()],
 ) -> Response:
-    app = application_from_token(session, ctx, token)
+    application = application_from_token(session, ctx, token)
     doc = session.get(ApplicationDocument, document_id)
-    if doc is None or doc.application_id != app.id:
+    if doc is None or doc.application_id != application.id:
         # Another application's document: this link is not its key.
         raise TokenInvalid("document of another application")
     data = await file.read(MAX_BYTES + 1)
@@ -144,7 +144,9 @@ async def upload(
         mime = check_upload(data)
     except UploadRefused as exc:
         status = 413 if exc.code == "too-large" else 415
-        return _page(request, app, ctx, token, error=str(exc), status_code=status)
-    _service(session, ctx).resident_upload(app, doc, file.filename or "document", mime, data)
+        return _page(request, application, ctx, token, error=str(exc), status_code=status)
+    _service(session, ctx).resident_upload(
+        application, doc, file.filename or "document", mime, data
+    )
     session.commit()
     return RedirectResponse(f"/status/{token}?done=upload", status_code=303)

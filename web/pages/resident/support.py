@@ -21,8 +21,8 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from starlette.responses import HTMLResponse
 
-from app.api.schemas import EMAIL_PATTERN, PHONE_PATTERN
 from app.core.i18n import gettext
+from app.core.params import EMAIL_PATTERN, PHONE_PATTERN
 from app.core.ratelimit import RateLimited
 from app.core.tokens import TokenError, TokenExpired, TokenNotYetValid
 from scheduler.calendar import HoursIndex, closed_dates

@@ -1,6 +1,6 @@
 """Staff pages of the application tracker: the filtered list and one application.
 
-Reads and changes go through ``app.tracker``; every read of an application is
+Reads and changes go through ``application.tracker``; every read of an application is
 written to the audit log; each writing request commits once.
 """
 
@@ -15,14 +15,14 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.api.applications import actor_of, service
+from app.auth.deps import CurrentStaff
 from app.core.context import AppContext
-from app.core.deps import CtxDep, CurrentStaff, WriteSession
-from app.tracker.applications import Application, ApplicationDocument
-from app.tracker.audit import audit
+from app.core.deps import CtxDep, WriteSession
+from app.tracker.audit import actor_of, audit
+from app.tracker.models import Application, ApplicationDocument
 from app.tracker.queries import PAGE_SIZE, ApplicationFilter, is_overdue, list_applications
 from app.tracker.record_builder import RecordBuilder
-from app.tracker.service import ApplicationError, NewApplication
+from app.tracker.service import ApplicationError, NewApplication, application_service
 from app.tracker.workflow import STATUS_LABELS, ApplicationStatus, IllegalTransition, allowed
 from scheduler.errors import BookingNotFound
 from scheduler.models import Booking, Department, Staff
@@ -132,17 +132,17 @@ EVENT_LABELS = {
 }
 
 
-def _row(app: Application, today: date) -> dict[str, Any]:
+def _row(application: Application, today: date) -> dict[str, Any]:
     return {
-        "id": app.id,
-        "reference": app.reference,
-        "procedure": app.procedure,
-        "resident_name": app.resident_name,
-        "status_label": STATUS_LABELS[app.status_enum],
-        "department": app.department.name_ja,
-        "assignee": app.assignee.display_name if app.assignee else "",
-        "due": app.due_date.isoformat() if app.due_date else "",
-        "overdue": is_overdue(app, today),
+        "id": application.id,
+        "reference": application.reference,
+        "procedure": application.procedure,
+        "resident_name": application.resident_name,
+        "status_label": STATUS_LABELS[application.status_enum],
+        "department": application.department.name_ja,
+        "assignee": application.assignee.display_name if application.assignee else "",
+        "due": application.due_date.isoformat() if application.due_date else "",
+        "overdue": is_overdue(application, today),
     }
 
 
@@ -151,13 +151,13 @@ def _detail_page(
     staff: Staff,
     session: Session,
     ctx: AppContext,
-    app: Application,
+    application: Application,
     *,
     error: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    svc = service(session, ctx)
-    records = svc.records(app)
+    svc = application_service(session, ctx)
+    records = svc.records(application)
     booking_ids = [r.booking_id for r in records if r.booking_id is not None]
     bookings = (
         {b.id: b for b in session.scalars(select(Booking).where(Booking.id.in_(booking_ids)))}
@@ -171,8 +171,8 @@ def _detail_page(
         staff,
         "applications",
         {
-            "app": app,
-            "row": _row(app, today),
+            "app": application,
+            "row": _row(application, today),
             "records": [
                 {
                     "record": r,
@@ -188,7 +188,7 @@ def _detail_page(
                     "label": EVENT_LABELS.get(e.kind, e.kind),
                     "to_label": _status_label(e.to_status),
                 }
-                for e in app.events
+                for e in application.events
             ],
             "departments": list(
                 session.scalars(select(Department).order_by(Department.sort_order))
@@ -198,8 +198,10 @@ def _detail_page(
                     select(Staff).where(Staff.active.is_(True)).order_by(Staff.display_name)
                 )
             ),
-            "targets": [(s.value, STATUS_LABELS[s]) for s in sorted(allowed(app.status_enum))],
-            "status_url": ctx.links.application_url(app.id, app.reference),
+            "targets": [
+                (s.value, STATUS_LABELS[s]) for s in sorted(allowed(application.status_enum))
+            ],
+            "status_url": ctx.links.application_url(application.id, application.reference),
             "error": error,
         },
         status_code=status_code,
@@ -207,19 +209,19 @@ def _detail_page(
 
 
 def _load(session: Session, application_id: int) -> Application:
-    app = session.get(Application, application_id)
-    if app is None:
+    application = session.get(Application, application_id)
+    if application is None:
         raise BookingNotFound(str(application_id))  # the console's "not found" page
-    return app
+    return application
 
 
 @router.get("/staff/applications/{application_id}")
 def application_page(
     application_id: int, request: Request, staff: CurrentStaff, session: WriteSession, ctx: CtxDep
 ) -> Response:
-    app = _load(session, application_id)
-    audit(session, actor_of(request, staff), "read", "application", app.id, ctx.clock.now())
-    response = _detail_page(request, staff, session, ctx, app)
+    application = _load(session, application_id)
+    audit(session, actor_of(request, staff), "read", "application", application.id, ctx.clock.now())
+    response = _detail_page(request, staff, session, ctx, application)
     session.commit()
     return response
 
@@ -236,14 +238,16 @@ def change_status(
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     verify_staff_csrf(request, staff, csrf_token)
-    app = _load(session, application_id)
+    application = _load(session, application_id)
     try:
-        service(session, ctx).change_status(app, status, actor_of(request, staff), message)
+        application_service(session, ctx).change_status(
+            application, status, actor_of(request, staff), message
+        )
     except IllegalTransition:
         session.rollback()
-        app = _load(session, application_id)
+        application = _load(session, application_id)
         return _detail_page(
-            request, staff, session, ctx, app,
+            request, staff, session, ctx, application,
             error="This status change is not allowed.", status_code=409,
         )  # fmt: skip
     session.commit()
@@ -263,23 +267,27 @@ def change_assignment(
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     verify_staff_csrf(request, staff, csrf_token)
-    app = _load(session, application_id)
-    svc = service(session, ctx)
+    application = _load(session, application_id)
+    svc = application_service(session, ctx)
     actor = actor_of(request, staff)
     department, assignee, due = _int(department_id), _int(assignee_id), _date(due_date)
     if due_date and due is None:
         return _detail_page(
-            request, staff, session, ctx, app, error="Enter a valid date.", status_code=422
+            request, staff, session, ctx, application, error="Enter a valid date.", status_code=422
         )
     try:
-        if (department or app.department_id) != app.department_id or assignee != app.assignee_id:
-            svc.assign(app, actor, staff_id=assignee, department_id=department)
-        if due != app.due_date:
-            svc.set_due(app, due, actor)
+        if (
+            department or application.department_id
+        ) != application.department_id or assignee != application.assignee_id:
+            svc.assign(application, actor, staff_id=assignee, department_id=department)
+        if due != application.due_date:
+            svc.set_due(application, due, actor)
     except ApplicationError as exc:
         session.rollback()
-        app = _load(session, application_id)
-        return _detail_page(request, staff, session, ctx, app, error=str(exc), status_code=422)
+        application = _load(session, application_id)
+        return _detail_page(
+            request, staff, session, ctx, application, error=str(exc), status_code=422
+        )
     session.commit()
     return RedirectResponse(f"/staff/applications/{application_id}", status_code=303)
 
@@ -295,8 +303,10 @@ def request_document(
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     verify_staff_csrf(request, staff, csrf_token)
-    app = _load(session, application_id)
-    service(session, ctx).request_document(app, label or "-", actor_of(request, staff))
+    application = _load(session, application_id)
+    application_service(session, ctx).request_document(
+        application, label or "-", actor_of(request, staff)
+    )
     session.commit()
     return RedirectResponse(f"/staff/applications/{application_id}", status_code=303)
 
@@ -338,7 +348,7 @@ def open_application(
 ) -> Response:
     """Open an application, from a session when a booking code is given."""
     verify_staff_csrf(request, staff, csrf_token)
-    svc = service(session, ctx)
+    svc = application_service(session, ctx)
     record = None
     if booking_code.strip():
         booking = session.scalar(select(Booking).where(Booking.code == booking_code.strip()))
@@ -354,12 +364,12 @@ def open_application(
         _date(due_date),
     )
     try:
-        app = svc.open(new, actor_of(request, staff), record=record)
+        application = svc.open(new, actor_of(request, staff), record=record)
     except ApplicationError:
         session.rollback()
         return RedirectResponse("/staff/applications?error=1", status_code=303)
     session.commit()
-    return RedirectResponse(f"/staff/applications/{app.id}", status_code=303)
+    return RedirectResponse(f"/staff/applications/{application.id}", status_code=303)
 
 
 @router.post("/staff/applications/{application_id}/sessions")
@@ -373,17 +383,19 @@ def attach_session(
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     verify_staff_csrf(request, staff, csrf_token)
-    app = _load(session, application_id)
+    application = _load(session, application_id)
     booking = session.scalar(select(Booking).where(Booking.code == booking_code.strip()))
     if booking is None:
         raise BookingNotFound(booking_code)
-    svc = service(session, ctx)
+    svc = application_service(session, ctx)
     record = RecordBuilder(session).sync_booking(booking, svc.now)
     try:
-        svc.attach(app, record, actor_of(request, staff))
+        svc.attach(application, record, actor_of(request, staff))
     except ApplicationError as exc:
         session.rollback()
-        app = _load(session, application_id)
-        return _detail_page(request, staff, session, ctx, app, error=str(exc), status_code=422)
+        application = _load(session, application_id)
+        return _detail_page(
+            request, staff, session, ctx, application, error=str(exc), status_code=422
+        )
     session.commit()
     return RedirectResponse(f"/staff/applications/{application_id}", status_code=303)

@@ -22,9 +22,11 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from sqlalchemy import select
 
-from app.api.staff import hasher
+from app.auth.deps import start_staff_session
+from app.auth.errors import Forbidden, NotLoggedIn
 from app.core import abuse
-from app.core.deps import CtxDep, Forbidden, NotLoggedIn, WriteSession, start_staff_session
+from app.core.deps import CtxDep, WriteSession
+from app.core.passwords import hasher
 from scheduler.errors import BookingNotFound
 from scheduler.models import Staff
 from web import csrf

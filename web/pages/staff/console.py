@@ -21,20 +21,15 @@ from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.auth.deps import CurrentStaff, session_expired
+from app.auth.errors import Forbidden, NotLoggedIn
 from app.booking.staff_queue import STATE_LABELS, EventView, QueueEntry, QueueReader, call_state
 from app.booking.staff_week import staff_week, week_start
 from app.booking.views import interpreter_label
-from app.calls.consultations import ConsultationError, Consultations, Outcome
+from app.calls.consultations import ConsultationError, Consultations
+from app.calls.models import Outcome
 from app.core.context import AppContext
-from app.core.deps import (
-    CtxDep,
-    CurrentStaff,
-    Forbidden,
-    NotLoggedIn,
-    ReadSession,
-    WriteSession,
-    session_expired,
-)
+from app.core.deps import CtxDep, ReadSession, WriteSession
 from app.core.i18n import gettext
 from app.core.links import Links
 from app.counter.models import HandoverKind, HandoverRequest, HandoverStatus

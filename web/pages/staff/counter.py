@@ -18,12 +18,15 @@ import anyio
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
-from app.api.counter import counter_settings, handover_offer_out
+from app.auth.deps import CurrentStaff
+from app.auth.errors import NotLoggedIn
 from app.core.context import AppContext
-from app.core.deps import CtxDep, CurrentStaff, NotLoggedIn, ReadSession
+from app.core.deps import CtxDep, ReadSession
 from app.core.i18n import gettext
 from app.counter.models import HandoverRequest, QueueTicket
-from app.counter.service import CounterError, CounterService, CounterSettings
+from app.counter.service import CounterError, CounterService
+from app.counter.settings import CounterSettings, counter_settings
+from app.counter.views import handover_offer_out
 from scheduler.models import Department, InterpreterLanguage, Service, Staff
 from scheduler.routing import Presence
 from web.pages.call.pages import RTC_CONFIG_URL, call_messages

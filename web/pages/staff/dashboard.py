@@ -8,10 +8,10 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 
-from app.api.applications import actor_of
-from app.core.deps import CtxDep, CurrentStaff, WriteSession
+from app.auth.deps import CurrentStaff
+from app.core.deps import CtxDep, WriteSession
 from app.core.i18n import gettext
-from app.tracker.audit import audit
+from app.tracker.audit import actor_of, audit
 from app.tracker.dashboard import Dashboard, build_dashboard
 from scheduler.models import Department
 from web.charts import bar_chart

@@ -1,4 +1,4 @@
-"""A small, fully controlled city and an app bound to a real database."""
+"""The small test city and the app around it: fixtures for every app and page test (tests/conftest.py registers them)."""
 
 from __future__ import annotations
 
