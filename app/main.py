@@ -29,17 +29,8 @@ from app.core.settings import Settings
 from app.ops import metrics
 from media.echo import EchoService
 from media.http import precheck_router
-from web.pages.admin import audit as admin_audit_pages
-from web.pages.admin import editor as admin_pages
-from web.pages.call import pages as call_pages
-from web.pages.kiosk import screen as kiosk_pages
-from web.pages.resident import booking as resident_pages
-from web.pages.resident import status as application_status_pages
+from web.pages import routes as pages
 from web.pages.resident.support import NOT_FOUND, error_page
-from web.pages.staff import applications as staff_application_pages
-from web.pages.staff import console as staff_pages
-from web.pages.staff import counter as staff_counter_pages
-from web.pages.staff import dashboard as staff_dashboard_pages
 from web.security import SecurityHeaders
 from web.templating import STATIC_DIR
 
@@ -89,15 +80,7 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
     app.include_router(call_team.router)
     app.include_router(documents.router)
     app.include_router(precheck_router(precheck, dependencies=[Depends(precheck_allowed)]))
-    app.include_router(staff_pages.router)
-    app.include_router(staff_counter_pages.router)
-    app.include_router(staff_application_pages.router)
-    app.include_router(staff_dashboard_pages.router)
-    app.include_router(admin_pages.router)
-    app.include_router(admin_audit_pages.router)
-    app.include_router(kiosk_pages.router)
-    app.include_router(call_pages.router)
-    app.include_router(resident_pages.router)
-    app.include_router(application_status_pages.router)
+    for page_router in pages.ROUTERS:
+        app.include_router(page_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

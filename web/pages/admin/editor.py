@@ -33,18 +33,12 @@ from scheduler.models import (
     Staff,
 )
 from scheduler.types import Channel
-from web.pages.admin import hours as admin_hours
-from web.pages.admin import importer as admin_import
-from web.pages.admin import outbox as admin_outbox
 from web.pages.admin.support import FormDep, admin_page, checked_form, notice_of, service_of
 from web.pages.staff.auth import StaffPageRoute
 from web.pages.staff.format import named
 from web.templating import page_locale
 
 router = APIRouter(route_class=StaffPageRoute, include_in_schema=False)
-router.include_router(admin_hours.router)
-router.include_router(admin_import.router)
-router.include_router(admin_outbox.router)
 
 
 # -- the entities with a list and an edit form ----------------------------------------------

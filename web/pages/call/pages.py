@@ -441,6 +441,3 @@ def staff_call_finish(
     if "application/json" in request.headers.get("accept", ""):
         return JSONResponse({"outcome": outcome, "booking_url": f"/staff/bookings/{code}"})
     return RedirectResponse(f"/staff/bookings/{code}?saved=outcome", status_code=303)
-
-
-router.include_router(staff_router)

@@ -333,7 +333,3 @@ def revoke(
     session.commit()
     log.info("admin %s revoked the device of kiosk %s", admin.id, kiosk.id)
     return RedirectResponse("/admin/kiosk-status?done=revoked", status_code=303)
-
-
-router.include_router(admin_router)
-router.include_router(device_api)

@@ -36,7 +36,6 @@ from scheduler.models import Booking
 from scheduler.service import CODE_ALPHABET, CODE_PREFIX
 from web import csrf
 from web.pages.kiosk import call as kiosk_call
-from web.pages.kiosk import device as kiosk_device
 from web.pages.kiosk import queue as kiosk_queue
 from web.pages.kiosk.support import (
     KioskRoute,
@@ -62,7 +61,6 @@ FormStr = Annotated[str, Form(max_length=100)]
 router = APIRouter(route_class=KioskRoute, include_in_schema=False)
 admin_router = APIRouter(route_class=StaffPageRoute, include_in_schema=False)
 # Before "/kiosk/{token}": "/kiosk/pair" is a page of its own, not a kiosk link.
-router.include_router(kiosk_device.router)
 
 
 def _staffed_view(state: Staffed, screen: Screen) -> dict[str, Any]:
@@ -283,8 +281,3 @@ def admin_open(
     log.info("admin %s opened the screen of kiosk %s", admin.id, kiosk.id)
     # Japanese first whatever the browser's language; the screen offers English.
     return RedirectResponse(f"/kiosk/{token}?lang=ja", status_code=303)
-
-
-router.include_router(kiosk_call.router)
-router.include_router(kiosk_queue.router)
-router.include_router(admin_router)

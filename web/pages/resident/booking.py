@@ -30,7 +30,6 @@ from scheduler.models import Department, InterpreterLanguage, Kiosk, Service
 from scheduler.service import BookingRequest, SchedulingService
 from scheduler.types import Channel
 from web import csrf
-from web.pages.resident import manage as resident_manage
 from web.pages.resident.format import (
     day_label,
     department_description,
@@ -66,7 +65,6 @@ from web.pages.resident.support import (
 log = logging.getLogger(__name__)
 
 router = APIRouter(route_class=ResidentRoute, include_in_schema=False)
-router.include_router(resident_manage.router)
 
 # How many days one page of the day list shows.
 DAYS_PER_PAGE = 14

@@ -36,7 +36,6 @@ from app.counter.models import HandoverKind, HandoverRequest, HandoverStatus
 from app.tracker.audit import Actor, audit
 from scheduler.errors import BookingNotFound
 from scheduler.models import Booking, Department, Staff
-from web.pages.staff import auth as staff_auth
 from web.pages.staff.auth import StaffPageRoute, console_page, verify_staff_csrf
 from web.pages.staff.format import (
     channel_label,
@@ -58,7 +57,6 @@ def actor_of(request: Request, staff: Staff) -> Actor:
 
 
 router = APIRouter(route_class=StaffPageRoute, include_in_schema=False)
-router.include_router(staff_auth.router)
 
 # How often the live queue re-reads the database, and how long one stream
 # lives: browsers' EventSource reconnects by itself, and a bounded stream
