@@ -41,13 +41,13 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from app.api.schemas import DbId, JoinTicketOut
+from app.api.schemas import DbId
 from app.auth.deps import CurrentStaff
 from app.auth.errors import Forbidden
 from app.booking.deps import ReadSchedulingDep, SchedulingDep
 from app.calls.consultations import Consultations
 from app.calls.team import handover_claims
-from app.calls.tickets import CALL_TICKET_TTL, call_ticket
+from app.calls.tickets import CALL_TICKET_TTL, JoinTicketOut, call_ticket
 from app.core.context import AppContext
 from app.core.deps import CtxDep, WriteSession
 from app.core.params import IdPath

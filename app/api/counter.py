@@ -17,17 +17,17 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from app.api.schemas import DbId, JoinTicketOut
+from app.api.schemas import DbId
 from app.auth.deps import CurrentStaff
 from app.auth.errors import Forbidden
-from app.calls.interpreters import InterpreterCallError, InterpreterCalls
-from app.calls.tickets import call_ticket, kiosk_participant
+from app.calls.tickets import JoinTicketOut, call_ticket, kiosk_participant
 from app.core.context import AppContext
 from app.core.deps import CtxDep, LocaleDep, WriteSession
 from app.core.errors import error_body
 from app.core.i18n import gettext
 from app.core.params import IdPath
 from app.core.tokens import Purpose
+from app.counter.interpreters import InterpreterCallError, InterpreterCalls
 from app.counter.models import (
     HandoverKind,
     HandoverRequest,

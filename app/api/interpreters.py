@@ -2,7 +2,7 @@
 
 ``POST /api/v1/staff/counter/tickets/{id}/interpreter`` and
 ``POST /api/v1/staff/bookings/{code}/interpreter`` call the first free
-interpreter of a language into that call's room (``app.calls.interpreters``);
+interpreter of a language into that call's room (``app.counter.interpreters``);
 ``DELETE /api/v1/staff/interpreter-calls/{id}`` withdraws the request.
 """
 
@@ -20,17 +20,17 @@ from sqlalchemy import select
 from app.api.call_team import may_join
 from app.auth.deps import CurrentStaff
 from app.auth.errors import Forbidden
-from app.calls.interpreters import (
+from app.core.deps import CtxDep, LocaleDep, ReadSession, WriteSession
+from app.core.errors import error_body
+from app.core.i18n import gettext
+from app.core.params import IdPath
+from app.counter.interpreters import (
     Called,
     InterpreterCallError,
     InterpreterCalls,
     NoInterpreterFree,
 )
-from app.calls.models import InterpreterCall
-from app.core.deps import CtxDep, LocaleDep, ReadSession, WriteSession
-from app.core.errors import error_body
-from app.core.i18n import gettext
-from app.core.params import IdPath
+from app.counter.models import InterpreterCall
 from app.counter.service import CounterError, CounterService
 from app.counter.settings import counter_settings
 from scheduler.interpreter_service import languages

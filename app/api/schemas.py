@@ -151,17 +151,6 @@ class BusyImportOut(BaseModel):
     imported: int
 
 
-class JoinTicketOut(BaseModel):
-    """What a client needs to enter a call room through signaling."""
-
-    room: str
-    role: str
-    participant: str
-    token: str
-    signaling_url: str
-    expires: datetime
-
-
 def booking_out(booking: Booking, links: Links, tz: ZoneInfo, locale: str) -> BookingOut:
     service = booking.service
     dept = service.department

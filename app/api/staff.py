@@ -19,7 +19,6 @@ from sqlalchemy import select
 from app.api.bookings import place_booking
 from app.api.schemas import (
     BusyImportOut,
-    JoinTicketOut,
     LoginIn,
     ProxyBookingCreate,
     ProxyBookingOut,
@@ -30,7 +29,7 @@ from app.auth.deps import CurrentStaff, start_staff_session
 from app.auth.errors import Forbidden
 from app.booking.deps import ReadSchedulingDep, SchedulingDep
 from app.booking.notify import japanese_when
-from app.calls.tickets import call_ticket
+from app.calls.tickets import JoinTicketOut, call_ticket
 from app.core import abuse
 from app.core.deps import CtxDep, LocaleDep
 from app.core.errors import error_body

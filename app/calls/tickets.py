@@ -3,9 +3,10 @@ or an invited person into a call room."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from app.api.schemas import JoinTicketOut
+from pydantic import BaseModel
+
 from app.core.context import AppContext
 from scheduler.models import Kiosk
 
@@ -35,3 +36,14 @@ def call_ticket(
 def kiosk_participant(kiosk: Kiosk) -> str:
     # The same id as a booked kiosk call (web.pages.kiosk.call.participant).
     return f"kiosk:{kiosk.id}"
+
+
+class JoinTicketOut(BaseModel):
+    """What a client needs to enter a call room through signaling."""
+
+    room: str
+    role: str
+    participant: str
+    token: str
+    signaling_url: str
+    expires: datetime

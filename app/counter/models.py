@@ -11,7 +11,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base
@@ -174,3 +184,52 @@ class HandoverOffer(Base):
     expires_at: Mapped[datetime]
     result: Mapped[str] = mapped_column(String(10))
     answered_at: Mapped[datetime | None]
+
+
+class InterpreterCall(Base):
+    """An interpreter called on demand into a call room, until released.
+
+    The partial unique indexes are the guard against two calls (from any app
+    process) taking one interpreter at once, and against two on-demand
+    interpreters in one room (a room has one interpreter seat): a second
+    active row fails to insert, and the caller tries the next interpreter.
+    """
+
+    __tablename__ = "interpreter_calls"
+    __table_args__ = (
+        Index(
+            "uq_interpreter_calls_active_interpreter",
+            "interpreter_id",
+            unique=True,
+            sqlite_where=text("released_at IS NULL"),
+            postgresql_where=text("released_at IS NULL"),
+        ),
+        Index(
+            "uq_interpreter_calls_active_room",
+            "room_id",
+            unique=True,
+            sqlite_where=text("released_at IS NULL"),
+            postgresql_where=text("released_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    interpreter_id: Mapped[int] = mapped_column(
+        ForeignKey("interpreters.id", ondelete="CASCADE"), index=True
+    )
+    language: Mapped[str] = mapped_column(String(20))
+    room_id: Mapped[str] = mapped_column(String(40))
+    ticket_id: Mapped[int | None] = mapped_column(
+        ForeignKey("queue_tickets.id", ondelete="CASCADE"), nullable=True
+    )
+    booking_id: Mapped[int | None] = mapped_column(
+        ForeignKey("bookings.id", ondelete="CASCADE"), nullable=True
+    )
+    called_by: Mapped[int | None] = mapped_column(
+        ForeignKey("staff.id", ondelete="SET NULL"), nullable=True
+    )
+    # The participant id in the interpreter's join token.
+    participant: Mapped[str] = mapped_column(String(60))
+    called_at: Mapped[datetime]
+    released_at: Mapped[datetime | None]
+    release_reason: Mapped[str | None] = mapped_column(String(20), nullable=True)

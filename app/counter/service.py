@@ -29,12 +29,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, selectinload
 
-from app.calls.models import CallEventRow, InterpreterCall
+from app.calls.models import CallEventRow
 from app.counter.models import (
     HandoverKind,
     HandoverOffer,
     HandoverRequest,
     HandoverStatus,
+    InterpreterCall,
     OfferResult,
     QueueOffer,
     QueueTicket,
@@ -127,7 +128,7 @@ def _presence(value: str) -> Presence:
 
 
 def release_room(session: Session, room_id: str, now: datetime, reason: str) -> None:
-    """End the on-demand interpreter reservation of a room, if any (app.calls.interpreters)."""
+    """End the on-demand interpreter reservation of a room, if any (app.counter.interpreters)."""
     row = session.scalar(
         select(InterpreterCall).where(
             InterpreterCall.room_id == room_id, InterpreterCall.released_at.is_(None)

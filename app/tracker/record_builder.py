@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from app.booking.staff_queue import NO_SHOW_GRACE, QueueReader
 from app.calls.models import Consultation, Outcome
+from app.calls.staff_queue import NO_SHOW_GRACE, QueueReader
 from app.counter.models import QueueTicket
 from app.tracker.derive import DerivedCall, derive_call, staff_id_of
 from app.tracker.models import RecordChannel, RecordKind, SessionRecord, SessionSegment

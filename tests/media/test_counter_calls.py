@@ -30,12 +30,12 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 import app.ops.tables
-from app.calls.models import InterpreterCall
 from app.core.clock import FixedClock
 from app.core.context import AppContext
 from app.core.db import make_engine
 from app.core.outbox import OutboxMail
 from app.core.settings import Settings
+from app.counter.models import InterpreterCall
 from app.counter.settings import CounterSettings
 from app.main import create_app
 from media.client import CallClient

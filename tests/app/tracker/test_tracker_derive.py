@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from app.booking.staff_queue import EventView
+from app.calls.staff_queue import EventView
 from app.tracker.derive import derive_call, staff_id_of
 
 T0 = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)

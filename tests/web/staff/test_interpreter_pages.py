@@ -14,11 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from tests_app_helpers import book
 
-from app.calls.models import InterpreterCall
 from app.core.clock import FixedClock
 from app.core.context import AppContext
 from app.core.outbox import OutboxMail
-from app.counter.models import QueueTicket
+from app.counter.models import InterpreterCall, QueueTicket
 from scheduler.models import CityClosure, Interpreter, InterpreterLanguage, Kiosk
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -18,8 +18,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from app.booking.staff_queue import CallState, EventView, call_state
 from app.calls.models import CallEventRow, Consultation
+from app.calls.staff_queue import CallState, EventView, call_state
 from app.core.clock import FixedClock
 from app.core.context import AppContext
 from app.main import create_app

@@ -16,7 +16,7 @@
     outcome to ``/staff/call/{code}/finish``.
 
 Routes stay thin: records are written by ``app.calls.consultations``, call states
-come from ``app.booking.staff_queue``.
+come from ``app.calls.staff_queue``.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from sqlalchemy.orm import Session
 
 from app.auth.deps import CurrentStaff
 from app.auth.errors import Forbidden
-from app.booking.staff_queue import STATE_LABELS, CallState, QueueReader, call_state
 from app.calls.consultations import ConsultationError, Consultations
+from app.calls.staff_queue import STATE_LABELS, CallState, QueueReader, call_state
 from app.calls.team import handover_booking
 from app.core.context import AppContext
 from app.core.deps import CtxDep, ReadSession, WriteSession
@@ -217,7 +217,7 @@ def _booking_for(session: Session, claims: dict[str, Any]) -> Booking | None:
 
 
 # A walk-in call's third participants: an interpreter called on demand
-# (app.calls.interpreters) or invited, and an invited colleague (app/api/call_team.py).
+# (app.counter.interpreters) or invited, and an invited colleague (app/api/call_team.py).
 WALK_IN_ROLES = frozenset({"interpreter", "observer"})
 
 

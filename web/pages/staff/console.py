@@ -1,7 +1,7 @@
 """The staff console: today's queue (live), a booking's notes and outcome, my week.
 
-Routes stay thin: the queue and week come from ``app.booking.staff_queue`` and
-``app.booking.staff_week``, records from ``app.calls.consultations``; each writing request
+Routes stay thin: the queue and week come from ``app.calls.staff_queue`` and
+``app.calls.staff_week``, records from ``app.calls.consultations``; each writing request
 commits once.
 """
 
@@ -23,11 +23,11 @@ from sqlalchemy.orm import Session
 
 from app.auth.deps import CurrentStaff, session_expired
 from app.auth.errors import Forbidden, NotLoggedIn
-from app.booking.staff_queue import STATE_LABELS, EventView, QueueEntry, QueueReader, call_state
-from app.booking.staff_week import staff_week, week_start
 from app.booking.views import interpreter_label
 from app.calls.consultations import ConsultationError, Consultations
 from app.calls.models import Outcome
+from app.calls.staff_queue import STATE_LABELS, EventView, QueueEntry, QueueReader, call_state
+from app.calls.staff_week import staff_week, week_start
 from app.core.context import AppContext
 from app.core.deps import CtxDep, ReadSession, WriteSession
 from app.core.i18n import gettext

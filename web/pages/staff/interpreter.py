@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.calls.interpreters import InterpreterCalls
 from app.core.context import AppContext
+from app.counter.interpreters import InterpreterCalls
 from web.pages.staff.format import named
 
 

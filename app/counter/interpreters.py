@@ -27,9 +27,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.booking.notify import Notifier
-from app.calls.models import CallEventRow, InterpreterCall
+from app.calls.models import CallEventRow
 from app.core.context import AppContext
-from app.counter.models import QueueTicket, TicketStatus
+from app.counter.models import InterpreterCall, QueueTicket, TicketStatus
 from scheduler.interpreter_service import InterpreterService, OnDemandInterpreter, languages
 from scheduler.models import (
     Booking,

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.booking.staff_queue import QueueReader, day_bounds
+from app.calls.staff_queue import QueueReader, day_bounds
 from scheduler.calendar import HoursIndex, closed_dates
 from scheduler.models import Booking, HoursOverride, Staff, StaffLeave
 from scheduler.service import SchedulingService

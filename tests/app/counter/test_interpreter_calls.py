@@ -17,18 +17,18 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.calls.interpreters import (
+from app.calls.models import CallEventRow
+from app.core.clock import FixedClock
+from app.core.context import AppContext
+from app.core.outbox import OutboxMail
+from app.core.tokens import Purpose
+from app.counter.interpreters import (
     InterpreterCalls,
     NoInterpreterFree,
     RoomHasInterpreter,
     UnknownLanguage,
 )
-from app.calls.models import CallEventRow, InterpreterCall
-from app.core.clock import FixedClock
-from app.core.context import AppContext
-from app.core.outbox import OutboxMail
-from app.core.tokens import Purpose
-from app.counter.models import QueueTicket, TicketStatus
+from app.counter.models import InterpreterCall, QueueTicket, TicketStatus
 from app.counter.service import CounterService
 from app.counter.settings import CounterSettings
 from scheduler.models import Staff
@@ -185,7 +185,7 @@ def test_two_calls_race_for_the_last_free_interpreter(
     """Both see Nguyen free; the one that commits first wins, the other gets
     'nobody free' (on PostgreSQL through the unique index, while the first
     transaction is still open)."""
-    caplog.set_level(logging.INFO, logger="app.calls.interpreters")
+    caplog.set_level(logging.INFO, logger="app.counter.interpreters")
     with ctx.writer_sessions() as setup:
         walk_in(setup, city, "wi-one", 1)
         walk_in(setup, city, "wi-two", 2)
