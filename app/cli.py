@@ -15,13 +15,15 @@ from pathlib import Path
 
 import uvicorn
 
-from app import api_keys, jobs, logs
-from app.context import AppContext
-from app.db import make_engine
-from app.demo import ensure_demo_city
+from app.auth import api_keys
+from app.core import logs
+from app.core.context import AppContext
+from app.core.db import make_engine
+from app.core.settings import ConfigurationError, Settings
 from app.main import create_app
-from app.migrate import upgrade
-from app.settings import ConfigurationError, Settings
+from app.ops import jobs
+from app.ops.demo import ensure_demo_city
+from app.ops.migrate import upgrade
 from signaling.runner import run_signaling, start_signaling
 
 log = logging.getLogger("madoguchi")
@@ -149,7 +151,7 @@ def cmd_sync_busy(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
     from app.api.staff import sync_staff_busy
-    from scheduler.orm import Staff
+    from scheduler.models import Staff
     from scheduler.service import SchedulingService
 
     ctx = AppContext.from_settings(_settings())

@@ -9,7 +9,6 @@ from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
-from app import errors, metrics
 from app.api import (
     applications,
     bookings,
@@ -22,21 +21,16 @@ from app.api import (
     staff,
     waitlist,
 )
-from app.context import AppContext
-from app.deps import precheck_allowed
-from app.settings import Settings
+from app.api import errors as api_errors
+from app.auth.deps import precheck_allowed
+from app.core import errors
+from app.core.context import AppContext
+from app.core.settings import Settings
+from app.ops import metrics
 from media.echo import EchoService
 from media.http import precheck_router
-from web.pages import admin as admin_pages
-from web.pages import admin_audit as admin_audit_pages
-from web.pages import application_status as application_status_pages
-from web.pages import call as call_pages
-from web.pages import kiosk as kiosk_pages
-from web.pages import resident as resident_pages
-from web.pages import staff as staff_pages
-from web.pages import staff_applications as staff_application_pages
-from web.pages import staff_counter as staff_counter_pages
-from web.pages import staff_dashboard as staff_dashboard_pages
+from web.pages import routes as pages
+from web.pages.resident.support import NOT_FOUND, error_page
 from web.security import SecurityHeaders
 from web.templating import STATIC_DIR
 
@@ -68,7 +62,8 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
         https_only=ctx.settings.public_base_url.startswith("https://"),
     )
     app.add_middleware(SecurityHeaders, hsts=ctx.settings.public_base_url.startswith("https://"))
-    errors.install(app)
+    errors.install(app, lambda request: error_page(request, NOT_FOUND))
+    api_errors.install(app)
     metrics.install(app, ctx)
     errors.document(app)
     for module in (
@@ -85,15 +80,7 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
     app.include_router(call_team.router)
     app.include_router(documents.router)
     app.include_router(precheck_router(precheck, dependencies=[Depends(precheck_allowed)]))
-    app.include_router(staff_pages.router)
-    app.include_router(staff_counter_pages.router)
-    app.include_router(staff_application_pages.router)
-    app.include_router(staff_dashboard_pages.router)
-    app.include_router(admin_pages.router)
-    app.include_router(admin_audit_pages.router)
-    app.include_router(kiosk_pages.router)
-    app.include_router(call_pages.router)
-    app.include_router(resident_pages.router)
-    app.include_router(application_status_pages.router)
+    for page_router in pages.ROUTERS:
+        app.include_router(page_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -67,15 +67,15 @@ sys.path.insert(0, str(BENCH))
 
 from storm_app import LOOPBACK, NOW  # noqa: E402
 
-from app.db import make_engine  # noqa: E402
-from app.migrate import upgrade_engine  # noqa: E402
-from scheduler.orm import (  # noqa: E402
+from app.core.db import make_engine  # noqa: E402
+from app.core.outbox import OutboxMail  # noqa: E402
+from app.ops.migrate import upgrade_engine  # noqa: E402
+from scheduler.models import (  # noqa: E402
     Booking,
     BookingStatus,
     City,
     Department,
     DepartmentHours,
-    OutboxMail,
     Service,
     Staff,
     StaffHours,

@@ -18,10 +18,10 @@ import time
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from app.context import AppContext
+from app.core.context import AppContext
+from app.core.settings import Settings
 from app.main import create_app
-from app.metrics import RequestMetrics
-from app.settings import Settings
+from app.ops.metrics import RequestMetrics
 
 
 def build(with_metrics: bool) -> FastAPI:

@@ -75,7 +75,7 @@ class Node(Madoguchi):
     """One cluster node: the bench's Madoguchi target, started with a Redis URL."""
 
     def __init__(self, secret: str, redis_url: str) -> None:
-        from app.tokens import Tokens
+        from app.core.tokens import Tokens
 
         self.secret = secret
         self.tokens = Tokens(secret)

@@ -8,7 +8,7 @@ Served by uvicorn as a separate process::
 
 ``POST /bench/bare`` is the yardstick: the same stack as ``POST /api/v1/bookings``
 (uvicorn, FastAPI, the same pydantic body model, the writer-session dependency
-of ``app.deps``, SQLAlchemy, psycopg, one commit), but its whole database work is
+of ``app.core.deps``, SQLAlchemy, psycopg, one commit), but its whole database work is
 exactly one INSERT into ``bench_bare``, a table the bench script creates.
 """
 
@@ -27,12 +27,12 @@ from sqlalchemy.engine import make_url
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.api.schemas import BookingCreate
-from app.clock import FixedClock
-from app.context import AppContext
-from app.db import make_engine
-from app.deps import CtxDep, WriteSession
+from app.core.clock import FixedClock
+from app.core.context import AppContext
+from app.core.db import make_engine
+from app.core.deps import CtxDep, WriteSession
+from app.core.settings import Settings
 from app.main import create_app
-from app.settings import Settings
 
 # Monday 2026-06-01 09:00 JST: June has no public holidays, so the next 30 days
 # hold 22 ordinary weekdays and availability never depends on the real date.

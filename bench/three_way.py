@@ -42,8 +42,8 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamTrack
 
-from app.settings import Settings
-from app.tokens import Purpose, Tokens
+from app.core.settings import Settings
+from app.core.tokens import Purpose, Tokens
 from media.client import CallClient
 from media.ice import rtc_configuration
 from media.loopback import NetworkNamespace, allow_loopback_candidates

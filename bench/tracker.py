@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy.orm import Session
 
-from app.db import make_engine
-from app.migrate import upgrade_engine
+from app.core.db import make_engine
+from app.ops.migrate import upgrade_engine
 from app.tracker.dashboard import build_dashboard
 from app.tracker.queries import ApplicationFilter, list_applications
 from app.tracker.workflow import ApplicationStatus

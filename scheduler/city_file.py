@@ -11,7 +11,7 @@ References between entries (a service's department, a staff member's
 departments and skills) are resolved by ``scheduler.importer.import_city``,
 because a file may also name entries that are already in the database.
 
-The format, section by section (``app/demo_city.yaml`` is a full example)::
+The format, section by section (``app/ops/demo_city.yaml`` is a full example)::
 
     demo: false            # true allows plain-text staff passwords
     city: {name_ja, name_en, close_public_holidays, close_year_end,

@@ -5,10 +5,10 @@ their weekly hours and the city's closure policy; building them from rows was
 most of a booking's CPU (docs/benchmarks.md). They change only when an
 administrator edits the city, so each process keeps them keyed by a
 ``config_version`` token that every ORM write to a configuration table
-replaces (hooked in ``scheduler.orm``). Each use
+replaces (hooked in ``scheduler.models``). Each use
 costs one indexed read of that token; several processes stay consistent
 because the token lives in the database. Raw SQL that bypasses the ORM must
-call ``scheduler.orm.bump_config(session)`` itself.
+call ``scheduler.models.bump_config(session)`` itself.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from scheduler.orm import config_token
+from scheduler.models import config_token
 
 T = TypeVar("T")
 

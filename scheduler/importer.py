@@ -49,7 +49,7 @@ from scheduler.interpreter_import import (
     import_interpreter_languages,
     import_interpreters,
 )
-from scheduler.orm import (
+from scheduler.models import (
     Branch,
     City,
     CityClosure,

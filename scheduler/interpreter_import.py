@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from scheduler.city_file import CityConfig
 from scheduler.errors import ImportFileError
-from scheduler.orm import Interpreter, InterpreterHours, InterpreterLanguage
+from scheduler.models import Interpreter, InterpreterHours, InterpreterLanguage
 from scheduler.yaml_source import Problem, SourceMap
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from scheduler.calendar import closed_dates
 from scheduler.interpreters import free_interpreters
-from scheduler.orm import (
+from scheduler.models import (
     Booking,
     BookingStatus,
     City,

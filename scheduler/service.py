@@ -31,7 +31,7 @@ from scheduler.errors import (
     SlotUnavailable,
 )
 from scheduler.interpreter_service import load_interpreters
-from scheduler.orm import (
+from scheduler.models import (
     Booking,
     BookingStatus,
     City,

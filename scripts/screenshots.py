@@ -3,7 +3,7 @@
     .venv/bin/python scripts/screenshots.py [--out docs/screenshots] [--only NAME ...]
 
 Starts the app in this process on 127.0.0.1 (a free port) with a temporary
-SQLite database, the demo city (``app/demo_city.yaml``) and a fixed set of
+SQLite database, the demo city (``app/ops/demo_city.yaml``) and a fixed set of
 bookings, at a fixed moment (Tuesday 2026-12-01 09:50 Japan time, so the
 pages look the same on every run), then drives Debian's Chromium through
 Playwright (fake camera and microphone) and writes one PNG per page and width
@@ -35,15 +35,15 @@ import uvicorn  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
 import scheduler.service  # noqa: E402
-from app.clock import FixedClock  # noqa: E402
-from app.context import AppContext  # noqa: E402
-from app.demo import ensure_demo_city  # noqa: E402
-from app.kiosk import KioskSettings  # noqa: E402
+from app.core.clock import FixedClock  # noqa: E402
+from app.core.context import AppContext  # noqa: E402
+from app.core.settings import Settings  # noqa: E402
+from app.kiosk.service import KioskSettings  # noqa: E402
 from app.main import create_app  # noqa: E402
-from app.migrate import upgrade  # noqa: E402
-from app.settings import Settings  # noqa: E402
+from app.ops.demo import ensure_demo_city  # noqa: E402
+from app.ops.migrate import upgrade  # noqa: E402
 from media.loopback import allow_loopback_candidates  # noqa: E402
-from scheduler.orm import Booking, Kiosk, Service  # noqa: E402
+from scheduler.models import Booking, Kiosk, Service  # noqa: E402
 from scheduler.service import BookingRequest, SchedulingService  # noqa: E402
 from scheduler.types import Channel  # noqa: E402
 
@@ -71,7 +71,7 @@ PUBLIC_URL = "https://madoguchi.city.midori.example"
 NOW = datetime(2026, 12, 1, 0, 50, tzinfo=UTC)
 TODAY = date(2026, 12, 1)
 TOMORROW = date(2026, 12, 2)
-DEMO_PASSWORD = "demo"  # noqa: S105 (the demo city's published password, app/demo_city.yaml)
+DEMO_PASSWORD = "demo"  # noqa: S105 (the demo city's published password, app/ops/demo_city.yaml)
 
 
 @dataclass(frozen=True)

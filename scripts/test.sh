@@ -44,4 +44,6 @@ fi
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
+# The house's import rules (pyproject.toml [tool.importlinter], docs/architecture.md).
+.venv/bin/lint-imports
 exec .venv/bin/pytest "$@"

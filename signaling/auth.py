@@ -1,6 +1,6 @@
 """Adapter from the app's signed link tokens to the core's ``Authenticate`` port.
 
-Join tokens are ``app.tokens.Tokens`` tokens for ``Purpose.JOIN`` whose claims
+Join tokens are ``app.core.tokens.Tokens`` tokens for ``Purpose.JOIN`` whose claims
 are ``{"room": str, "role": str, "pid": str, "name": str}`` plus ``nbf``/``exp``.
 A token for another purpose fails the signature (each purpose has its own
 salt), so a manage link can never open a call.
@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from app.tokens import Purpose, TokenError, Tokens
+from app.core.tokens import Purpose, TokenError, Tokens
 from signaling.core import Admission, Authenticate
 from signaling.errors import AuthError, ErrorCode
 from signaling.messages import MAX_ID_CHARS, Role

@@ -27,8 +27,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
-from app.settings import Settings
-from app.tokens import Tokens
+from app.core.settings import Settings
+from app.core.tokens import Tokens
 from signaling.auth import token_authenticator
 from signaling.bus import Bus, Cluster, MemoryBus, MemoryRoomStore, RoomStore
 from signaling.core import CoreConfig, SignalingCore
@@ -59,7 +59,7 @@ async def start_signaling(
     sink: EventSink
     closers = []
     if engine is not None:
-        from app.call_events import SqlEventSink, ensure_table
+        from app.calls.events import SqlEventSink, ensure_table
 
         await asyncio.to_thread(ensure_table, engine)
         sql_sink = SqlEventSink(engine)

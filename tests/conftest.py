@@ -17,9 +17,8 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from app.db import make_engine
-from app.migrate import upgrade_engine
-from scheduler.orm import Base
+from app.core.db import Base, make_engine
+from app.ops.migrate import upgrade_engine
 
 PG_ADMIN_DSN = os.environ.get("MADOGUCHI_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -116,3 +115,7 @@ def committing_engine(engine: Engine) -> Iterator[Engine]:
     wipe(engine)
     yield engine
     wipe(engine)
+
+
+# The app and page tests' city (tests/support/city_fixtures.py), for tests/app and tests/web alike.
+from city_fixtures import city, city_builder, city_engine, client, clock, ctx  # noqa: E402, F401

@@ -15,7 +15,7 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import HTMLResponse
 
-from app.i18n import LOCALES, gettext, negotiate
+from app.core.i18n import LOCALES, gettext, negotiate
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, selectinload
 from app.admin.forms import Message, Windows, format_windows, message, parse_windows
 from scheduler.city_file import parse_city_yaml
 from scheduler.importer import ImportReport, import_city
-from scheduler.orm import (
+from scheduler.models import (
     Branch,
     City,
     CityClosure,

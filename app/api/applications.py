@@ -15,19 +15,24 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from app.api.schemas import DbId, IdPath, IdQuery
-from app.context import AppContext
-from app.deps import CtxDep, CurrentStaff, WriteSession
-from app.errors import error_body
-from app.tracker.applications import Application
-from app.tracker.audit import Actor, audit
+from app.api.schemas import DbId, IdQuery
+from app.auth.deps import CurrentStaff
+from app.core.context import AppContext
+from app.core.deps import CtxDep, WriteSession
+from app.core.errors import error_body
+from app.core.params import IdPath
+from app.tracker.audit import actor_of, audit
+from app.tracker.models import Application, SessionRecord
 from app.tracker.queries import ApplicationFilter, csv_bytes, is_overdue, list_applications
 from app.tracker.record_builder import RecordBuilder
-from app.tracker.records import SessionRecord
-from app.tracker.service import ApplicationError, ApplicationService, NewApplication
-from app.tracker.status_mail import StatusMail
+from app.tracker.service import (
+    ApplicationError,
+    ApplicationService,
+    NewApplication,
+    application_service,
+)
 from app.tracker.workflow import ApplicationStatus, IllegalTransition
-from scheduler.orm import Booking, Staff
+from scheduler.models import Booking
 
 router = APIRouter(prefix="/api/v1/staff/applications", tags=["applications"])
 
@@ -93,36 +98,28 @@ class AssignIn(BaseModel):
     department_id: DbId | None = None
 
 
-def actor_of(request: Request, staff: Staff) -> Actor:
-    return Actor(staff.id, request.client.host if request.client else None)
-
-
-def service(session: Session, ctx: AppContext) -> ApplicationService:
-    return ApplicationService(session, StatusMail(session, ctx.links), ctx.clock.now())
-
-
-def out(app: Application, ctx: AppContext) -> ApplicationOut:
+def application_out(application: Application, ctx: AppContext) -> ApplicationOut:
     today = ctx.clock.now().astimezone(ctx.tz).date()
     return ApplicationOut(
-        id=app.id,
-        reference=app.reference,
-        procedure=app.procedure,
-        resident_name=app.resident_name,
-        status=ApplicationStatus(app.status),
-        department_id=app.department_id,
-        assignee_id=app.assignee_id,
-        due_date=app.due_date,
-        overdue=is_overdue(app, today),
-        created_at=app.created_at,
-        updated_at=app.updated_at,
+        id=application.id,
+        reference=application.reference,
+        procedure=application.procedure,
+        resident_name=application.resident_name,
+        status=ApplicationStatus(application.status),
+        department_id=application.department_id,
+        assignee_id=application.assignee_id,
+        due_date=application.due_date,
+        overdue=is_overdue(application, today),
+        created_at=application.created_at,
+        updated_at=application.updated_at,
     )
 
 
-def detail(app: Application, svc: ApplicationService, ctx: AppContext) -> ApplicationDetail:
-    records = svc.records(app)
+def detail(application: Application, svc: ApplicationService, ctx: AppContext) -> ApplicationDetail:
+    records = svc.records(application)
     return ApplicationDetail(
-        **out(app, ctx).model_dump(),
-        notes=app.notes,
+        **application_out(application, ctx).model_dump(),
+        notes=application.notes,
         timeline=[
             TimelineEntry(
                 at=e.at,
@@ -132,7 +129,7 @@ def detail(app: Application, svc: ApplicationService, ctx: AppContext) -> Applic
                 to_status=e.to_status,
                 message=e.message,
             )
-            for e in app.events
+            for e in application.events
         ],
         session_record_ids=[r.id for r in records],
         booking_ids=[r.booking_id for r in records if r.booking_id is not None],
@@ -150,10 +147,10 @@ def _refused(exc: Exception) -> JSONResponse:
 
 
 def _load(session: Session, application_id: int) -> Application | JSONResponse:
-    app = session.get(Application, application_id)
-    if app is None:
+    application = session.get(Application, application_id)
+    if application is None:
         return JSONResponse(error_body("not-found", "No such application."), status_code=404)
-    return app
+    return application
 
 
 def _change(
@@ -167,15 +164,15 @@ def _change(
     A refusal (illegal move, invalid field) answers 409/422 and commits
     nothing: the request's session is rolled back when it closes.
     """
-    app = _load(session, application_id)
-    if isinstance(app, JSONResponse):
-        return app
-    svc = service(session, ctx)
+    application = _load(session, application_id)
+    if isinstance(application, JSONResponse):
+        return application
+    svc = application_service(session, ctx)
     try:
-        change(svc, app)
+        change(svc, application)
     except (IllegalTransition, ApplicationError) as exc:
         return _refused(exc)
-    result = detail(app, svc, ctx)
+    result = detail(application, svc, ctx)
     session.commit()
     return result
 
@@ -203,7 +200,7 @@ def list_(
     )
     audit(session, actor_of(request, staff), "read", "application-list", "-", now, repr(f))
     session.commit()
-    return ApplicationPage(total=total, items=[out(a, ctx) for a in apps])
+    return ApplicationPage(total=total, items=[application_out(a, ctx) for a in apps])
 
 
 @router.get("/export.csv", response_class=Response)
@@ -238,7 +235,7 @@ def export_csv(
 def create(
     request: Request, body: ApplicationIn, staff: CurrentStaff, session: WriteSession, ctx: CtxDep
 ) -> ApplicationDetail | JSONResponse:
-    svc = service(session, ctx)
+    svc = application_service(session, ctx)
     record: SessionRecord | None = None
     if body.booking_id is not None:
         booking = session.get(Booking, body.booking_id)
@@ -255,10 +252,10 @@ def create(
         body.notes,
     )
     try:
-        app = svc.open(new, actor_of(request, staff), record=record)
+        application = svc.open(new, actor_of(request, staff), record=record)
     except ApplicationError as exc:
         return _refused(exc)
-    result = detail(app, svc, ctx)
+    result = detail(application, svc, ctx)
     session.commit()
     return result
 
@@ -271,12 +268,12 @@ def read(
     session: WriteSession,
     ctx: CtxDep,
 ) -> ApplicationDetail | JSONResponse:
-    app = _load(session, application_id)
-    if isinstance(app, JSONResponse):
-        return app
-    svc = service(session, ctx)
-    audit(session, actor_of(request, staff), "read", "application", app.id, svc.now)
-    result = detail(app, svc, ctx)
+    application = _load(session, application_id)
+    if isinstance(application, JSONResponse):
+        return application
+    svc = application_service(session, ctx)
+    audit(session, actor_of(request, staff), "read", "application", application.id, svc.now)
+    result = detail(application, svc, ctx)
     session.commit()
     return result
 
@@ -295,7 +292,9 @@ def change_status(
         session,
         ctx,
         application_id,
-        lambda svc, app: svc.change_status(app, body.status.value, actor, body.message),
+        lambda svc, application: svc.change_status(
+            application, body.status.value, actor, body.message
+        ),
     )
 
 
@@ -313,8 +312,8 @@ def assign(
         session,
         ctx,
         application_id,
-        lambda svc, app: svc.assign(
-            app, actor, staff_id=body.assignee_id, department_id=body.department_id
+        lambda svc, application: svc.assign(
+            application, actor, staff_id=body.assignee_id, department_id=body.department_id
         ),
     )
 
@@ -331,10 +330,10 @@ def attach_session(
     """Attach the session record of a booking's call to an existing application."""
     actor = actor_of(request, staff)
 
-    def attach(svc: ApplicationService, app: Application) -> None:
+    def attach(svc: ApplicationService, application: Application) -> None:
         booking = session.get(Booking, body.booking_id)
         if booking is None:
             raise ApplicationError("No such booking.", field="booking_id")
-        svc.attach(app, RecordBuilder(session).sync_booking(booking, svc.now), actor)
+        svc.attach(application, RecordBuilder(session).sync_booking(booking, svc.now), actor)
 
     return _change(session, ctx, application_id, attach)

@@ -6,31 +6,25 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 
-from app import idempotency
-from app.abuse import check_booking, limit_token_requests
-from app.api.schemas import BookingCreate, BookingOut, RescheduleIn
-from app.bookings_view import booking_ics, booking_out
-from app.context import AppContext
-from app.deps import CtxDep, LocaleDep, ReadSchedulingDep, SchedulingDep
-from app.idempotency import request_hash
-from app.metrics import BOOKINGS
-from app.notify import Notifier
-from app.tokens import Purpose, TokenInvalid
-from scheduler.orm import Booking
+from app.api.schemas import BookingCreate, BookingOut, RescheduleIn, booking_out
+from app.booking.access import booking_from_token
+from app.booking.deps import ReadSchedulingDep, SchedulingDep
+from app.booking.notify import Notifier
+from app.booking.views import booking_ics
+from app.core import idempotency
+from app.core.abuse import check_booking, limit_token_requests
+from app.core.context import AppContext
+from app.core.deps import CtxDep, LocaleDep
+from app.core.idempotency import request_hash
+from app.ops.metrics import BOOKINGS
+from scheduler.errors import InvalidBookingRequest
+from scheduler.models import Booking
 from scheduler.service import BookingRequest, SchedulingService
 
 router = APIRouter(prefix="/api/v1/bookings", tags=["booking"])
 
 TOKEN_LIMIT = Depends(limit_token_requests)
 CONFLICT = {"description": "The slot was taken (or never free)", "model": dict}
-
-
-def booking_from_token(svc: SchedulingService, ctx: AppContext, token: str) -> Booking:
-    claims = ctx.links.verify(Purpose.MANAGE, token, ctx.clock.now())
-    booking = svc.booking(int(claims["b"]))
-    if booking.code != claims.get("c"):
-        raise TokenInvalid("booking mismatch")
-    return booking
 
 
 def place_booking(
@@ -59,7 +53,7 @@ def place_booking(
     )
     Notifier(svc.session, ctx).booking_confirmed(booking)
     if idempotency_key is not None:
-        idempotency.record(svc.session, idempotency_key, booking)
+        idempotency.record(svc.session, idempotency_key, booking.id)
     svc.session.commit()
     BOOKINGS.labels(booking.channel).inc()
     return booking
@@ -86,7 +80,11 @@ def create_booking(
         check_booking(ctx, request, body.email)
         return booking_out(place_booking(body, svc, ctx), ctx.links, ctx.tz, locale)
     digest = request_hash(body.model_dump_json().encode())
-    earlier = idempotency.reserve(svc.session, idempotency_key, digest, ctx.clock.now())
+    try:
+        earlier_id = idempotency.reserve(svc.session, idempotency_key, digest, ctx.clock.now())
+    except idempotency.KeyReused as exc:
+        raise InvalidBookingRequest(str(exc), "Idempotency-Key") from exc
+    earlier = svc.session.get(Booking, earlier_id) if earlier_id is not None else None
     if earlier is not None:
         # A retry of a request that booked: it books nothing, so it is not counted.
         return booking_out(earlier, ctx.links, ctx.tz, locale)

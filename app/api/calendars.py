@@ -6,12 +6,13 @@ from datetime import timedelta
 
 from fastapi import APIRouter, Depends, Response
 
-from app.abuse import limit_token_requests
-from app.bookings_view import calendar_event
-from app.deps import CtxDep, ReadSchedulingDep
-from app.tokens import Purpose, TokenInvalid
+from app.booking.deps import ReadSchedulingDep
+from app.booking.views import calendar_event
+from app.core.abuse import limit_token_requests
+from app.core.deps import CtxDep
+from app.core.tokens import Purpose, TokenInvalid
 from scheduler.ical import feed_calendar
-from scheduler.orm import Staff
+from scheduler.models import Staff
 
 router = APIRouter(prefix="/api/v1/calendar", tags=["calendar"])
 

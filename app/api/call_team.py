@@ -5,7 +5,7 @@
     or ``observer``) into the booking's room, valid for the booking's join
     window. It opens the same ``/join/{token}`` page as the resident's link.
     With ``staff_id`` (role ``observer``), the colleague is also rung in their
-    counter console (``app.counter``), the link staying as a fallback.
+    counter console (``app.counter.service``), the link staying as a fallback.
 ``POST /api/v1/staff/counter/tickets/{ticket_id}/invite``
     The same for a walk-in call, by the staff member holding the ticket: the
     link is valid while the walk-in's room can be joined, and the colleague
@@ -35,30 +35,29 @@ from __future__ import annotations
 import logging
 import secrets
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.api.counter import CALL_TICKET_TTL, call_ticket, counter_settings, department_slug
-from app.api.schemas import DbId, IdPath, JoinTicketOut
-from app.consultations import Consultations
-from app.context import AppContext
-from app.counter import CounterService, InvalidHandover, TicketNotFound
-from app.counter_orm import HandoverKind, QueueTicket
-from app.deps import (
-    CtxDep,
-    CurrentStaff,
-    Forbidden,
-    ReadSchedulingDep,
-    SchedulingDep,
-    WriteSession,
-)
-from app.tokens import Purpose, TokenError
-from scheduler.errors import BookingCancelled, BookingNotFound, InvalidBookingRequest
-from scheduler.orm import Booking, BookingStatus, Staff
+from app.api.schemas import DbId
+from app.auth.deps import CurrentStaff
+from app.auth.errors import Forbidden
+from app.booking.deps import ReadSchedulingDep, SchedulingDep
+from app.calls.consultations import Consultations
+from app.calls.team import handover_claims
+from app.calls.tickets import CALL_TICKET_TTL, JoinTicketOut, call_ticket
+from app.core.context import AppContext
+from app.core.deps import CtxDep, WriteSession
+from app.core.params import IdPath
+from app.core.tokens import Purpose
+from app.counter.models import HandoverKind, QueueTicket
+from app.counter.service import CounterService, InvalidHandover, TicketNotFound
+from app.counter.settings import counter_settings
+from app.counter.views import department_slug
+from scheduler.errors import BookingCancelled, InvalidBookingRequest
+from scheduler.models import Booking, BookingStatus, Staff
 
 log = logging.getLogger(__name__)
 
@@ -273,25 +272,6 @@ def handover(
     svc.session.commit()
     log.info("booking %s: %s hand-over from staff %s", booking.code, body.mode, staff.id)
     return out
-
-
-def handover_claims(ctx: AppContext, token: str, staff: Staff) -> dict[str, Any]:
-    """The hand-over token's claims if it is valid and meant for ``staff``."""
-    try:
-        claims = ctx.tokens.verify(Purpose.HANDOVER, token, now=ctx.clock.now())
-    except TokenError:
-        raise Forbidden from None
-    if claims.get("to") != staff.id or not isinstance(claims.get("c"), str):
-        raise Forbidden
-    return claims
-
-
-def handover_booking(session: Session, ctx: AppContext, token: str, staff: Staff) -> Booking:
-    claims = handover_claims(ctx, token, staff)
-    booking = session.scalar(select(Booking).where(Booking.code == claims["c"]))
-    if booking is None:
-        raise BookingNotFound(str(claims["c"]))
-    return booking
 
 
 @router.post("/handover/{token}/join")

@@ -2,7 +2,7 @@
 
 The kiosk side is authorised by the kiosk's own signed link (``/kiosk/{token}``
 uses the same token); the staff side by the console login. Every request runs
-a routing round (``app.counter``) and commits once, so a lapsed offer moves
+a routing round (``app.counter.service``) and commits once, so a lapsed offer moves
 on at the next poll of anyone: kiosks and consoles poll every few seconds.
 """
 
@@ -17,37 +17,34 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from app.api.schemas import DbId, IdPath, JoinTicketOut
-from app.context import AppContext
-from app.counter import (
-    CounterError,
-    CounterService,
-    CounterSettings,
-    TicketView,
-)
-from app.counter_orm import (
+from app.api.schemas import DbId
+from app.auth.deps import CurrentStaff
+from app.auth.errors import Forbidden
+from app.calls.tickets import JoinTicketOut, call_ticket, kiosk_participant
+from app.core.context import AppContext
+from app.core.deps import CtxDep, LocaleDep, WriteSession
+from app.core.errors import error_body
+from app.core.i18n import gettext
+from app.core.params import IdPath
+from app.core.tokens import Purpose
+from app.counter.interpreters import InterpreterCallError, InterpreterCalls
+from app.counter.models import (
     HandoverKind,
-    HandoverOffer,
     HandoverRequest,
     QueueOffer,
     QueueTicket,
     TicketStatus,
 )
-from app.deps import CtxDep, CurrentStaff, Forbidden, LocaleDep, WriteSession
-from app.errors import error_body
-from app.i18n import gettext
-from app.interpreter_calls import InterpreterCallError, InterpreterCalls
-from app.kiosk import KioskService, KioskUnavailable
-from app.tokens import Purpose
-from scheduler.orm import Booking, Department, Kiosk, Service, Staff
+from app.counter.service import CounterError, CounterService, TicketView
+from app.counter.settings import counter_settings
+from app.counter.views import HandoverOfferOut, department_slug, handover_offer_out
+from app.kiosk.service import KioskService, KioskUnavailable
+from scheduler.models import Booking, Kiosk, Service, Staff
 from scheduler.routing import Presence
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["counter"])
 
-# A call room's tokens outlive any realistic counter call; the room ends when
-# staff send ``end``.
-CALL_TICKET_TTL = timedelta(hours=2)
 
 _MESSAGES: dict[str, tuple[int, str]] = {
     "service-not-at-kiosk": (422, "This service is not offered at the kiosk."),
@@ -69,16 +66,8 @@ def _json(model: BaseModel, status: int = 200) -> JSONResponse:
     return JSONResponse(model.model_dump(mode="json"), status_code=status)
 
 
-def counter_settings(request: Request) -> CounterSettings:
-    settings: CounterSettings | None = getattr(request.app.state, "counter_settings", None)
-    if settings is None:
-        settings = CounterSettings()
-        request.app.state.counter_settings = settings
-    return settings
-
-
 def counter_error_response(exc: CounterError, locale: str) -> JSONResponse:
-    """The JSON answer to a refused counter action (installed by app.errors)."""
+    """The JSON answer to a refused counter action (installed by app.core.errors)."""
     status, message = _MESSAGES.get(exc.code, (409, "The request could not be completed."))
     return JSONResponse(error_body(exc.code, gettext(locale, message)), status_code=status)
 
@@ -92,29 +81,6 @@ def _kiosk(ctx: AppContext, session: WriteSession, token: str, now: datetime) ->
         return KioskService(session, ctx.tz).kiosk_from_token(ctx.tokens, token, now)
     except KioskUnavailable:
         raise Forbidden from None
-
-
-def call_ticket(
-    ctx: AppContext, room: str, role: str, pid: str, name: str, *, handover: bool = False
-) -> JoinTicketOut:
-    """A short-lived join ticket for a call room, from a logged-in session or a kiosk."""
-    expires = ctx.clock.now() + CALL_TICKET_TTL
-    token = ctx.links.room_join_token(
-        room, role=role, pid=pid, name=name, expires=expires, handover=handover
-    )
-    return JoinTicketOut(
-        room=room,
-        role=role,
-        participant=pid,
-        token=token,
-        signaling_url=ctx.settings.signaling_url(),
-        expires=expires,
-    )
-
-
-def kiosk_participant(kiosk: Kiosk) -> str:
-    # The same id as a booked kiosk call (web.pages.kiosk_call.participant).
-    return f"kiosk:{kiosk.id}"
 
 
 # -- the kiosk's side ---------------------------------------------------------------------------
@@ -227,23 +193,6 @@ class OfferOut(BaseModel):
     expires_at: datetime
 
 
-class HandoverOfferOut(BaseModel):
-    """A ringing hand-over (or invitation) from a colleague in a call."""
-
-    id: int
-    kind: str  # handover / invite
-    mode: str  # warm / cold
-    from_staff: str
-    department: str | None
-    service: str | None
-    context: str  # the notes so far
-    room: str
-    booking_code: str | None
-    ticket_id: int | None
-    expires_at: datetime
-    text: str
-
-
 class ConsoleOut(BaseModel):
     presence: str
     offers: list[OfferOut]
@@ -266,54 +215,6 @@ def _offer_out(session: WriteSession, offer: QueueOffer, locale: str) -> OfferOu
         number=ticket.number,
         service=service.name_en if locale == "en" else service.name_ja,
         expires_at=offer.expires_at,
-    )
-
-
-def _name(row: Department | Service | None, locale: str) -> str | None:
-    if row is None:
-        return None
-    return row.name_en if locale == "en" else row.name_ja
-
-
-def handover_offer_out(session: Session, offer: HandoverOffer, locale: str) -> HandoverOfferOut:
-    request = session.get(HandoverRequest, offer.request_id)
-    assert request is not None
-    first = session.get(Staff, request.from_staff_id)
-    who = first.display_name if first else ""
-    department = _name(
-        session.get(Department, request.department_id) if request.department_id else None, locale
-    )
-    service = _name(
-        session.get(Service, request.service_id) if request.service_id else None, locale
-    )
-    booking = session.get(Booking, request.booking_id) if request.booking_id else None
-    ticket = session.get(QueueTicket, request.ticket_id) if request.ticket_id else None
-    if request.kind == HandoverKind.INVITE:
-        text = gettext(locale, "{name} invites you into a call", name=who)
-    elif department is not None:
-        text = gettext(
-            locale,
-            "Hand-over from {name} to {department}",
-            name=who,
-            department=" ".join(x for x in (department, service) if x),
-        )
-    else:
-        text = gettext(locale, "Hand-over from {name} to you", name=who)
-    if ticket is not None:
-        text += " " + gettext(locale, "(ticket {number})", number=ticket.number)
-    return HandoverOfferOut(
-        id=offer.id,
-        kind=request.kind,
-        mode=request.mode,
-        from_staff=who,
-        department=department,
-        service=service,
-        context=request.context,
-        room=request.room_id,
-        booking_code=booking.code if booking else None,
-        ticket_id=request.ticket_id,
-        expires_at=offer.expires_at,
-        text=text,
     )
 
 
@@ -474,11 +375,6 @@ def decline_handover(
     _service(request, ctx, session).decline_handover(staff, offer_id, ctx.clock.now())
     session.commit()
     return Response(status_code=204)
-
-
-def department_slug(session: Session, req: HandoverRequest) -> str | None:
-    dept = session.get(Department, req.department_id) if req.department_id else None
-    return dept.slug if dept else None
 
 
 class CounterHandoverIn(BaseModel):

@@ -29,12 +29,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.api.call_team import may_join
-from app.deps import CtxDep, CurrentStaff, Forbidden, ReadSession, WriteSession
-from app.documents import MAX_BYTES, CallDocument, DocumentError, Documents
-from app.errors import error_body
-from app.tokens import Purpose, TokenError, TokenExpired
+from app.auth.deps import CurrentStaff
+from app.auth.errors import Forbidden
+from app.calls.documents import MAX_BYTES, DocumentError, Documents
+from app.calls.models import CallDocument
+from app.core.deps import CtxDep, ReadSession, WriteSession
+from app.core.errors import error_body
+from app.core.tokens import Purpose, TokenError, TokenExpired
 from scheduler.errors import BookingNotFound
-from scheduler.orm import Booking
+from scheduler.models import Booking
 
 router = APIRouter(prefix="/api/v1", tags=["documents"])
 

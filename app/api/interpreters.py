@@ -2,7 +2,7 @@
 
 ``POST /api/v1/staff/counter/tickets/{id}/interpreter`` and
 ``POST /api/v1/staff/bookings/{code}/interpreter`` call the first free
-interpreter of a language into that call's room (``app.interpreter_calls``);
+interpreter of a language into that call's room (``app.counter.interpreters``);
 ``DELETE /api/v1/staff/interpreter-calls/{id}`` withdraws the request.
 """
 
@@ -18,21 +18,23 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from app.api.call_team import may_join
-from app.api.counter import counter_settings
-from app.api.schemas import IdPath
-from app.counter import CounterError, CounterService
-from app.counter_orm import InterpreterCall
-from app.deps import CtxDep, CurrentStaff, Forbidden, LocaleDep, ReadSession, WriteSession
-from app.errors import error_body
-from app.i18n import gettext
-from app.interpreter_calls import (
+from app.auth.deps import CurrentStaff
+from app.auth.errors import Forbidden
+from app.core.deps import CtxDep, LocaleDep, ReadSession, WriteSession
+from app.core.errors import error_body
+from app.core.i18n import gettext
+from app.core.params import IdPath
+from app.counter.interpreters import (
     Called,
     InterpreterCallError,
     InterpreterCalls,
     NoInterpreterFree,
 )
+from app.counter.models import InterpreterCall
+from app.counter.service import CounterError, CounterService
+from app.counter.settings import counter_settings
 from scheduler.interpreter_service import languages
-from scheduler.orm import Booking, InterpreterLanguage, Staff
+from scheduler.models import Booking, InterpreterLanguage, Staff
 
 log = logging.getLogger(__name__)
 

@@ -8,10 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from sqlalchemy import text
 
-from app.api.schemas import MAX_ID, AvailabilityOut, DepartmentOut, ServiceOut, SlotOut
-from app.deps import CtxDep, LocaleDep, ReadSchedulingDep, ReadSession, session_expired
-from app.tokens import Purpose, TokenError
-from app.turn import ice_servers
+from app.api.schemas import AvailabilityOut, DepartmentOut, ServiceOut, SlotOut
+from app.auth.deps import session_expired
+from app.booking.deps import ReadSchedulingDep
+from app.calls.turn import ice_servers
+from app.core.deps import CtxDep, LocaleDep, ReadSession
+from app.core.params import MAX_ID
+from app.core.tokens import Purpose, TokenError
 from scheduler.types import Channel
 
 router = APIRouter()

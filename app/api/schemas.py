@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
-from fastapi import Path, Query
+from fastapi import Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from app.booking.views import interpreter_label
+from app.core.links import Links
+from app.core.params import EMAIL_PATTERN, MAX_ID, PHONE_PATTERN
+from scheduler.models import Booking
 from scheduler.types import Channel
 
-EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-PHONE_PATTERN = r"^\+?[0-9][0-9\- ]{6,18}[0-9]$"
-# Row ids are 32-bit integers on PostgreSQL; a larger number can name no row
-# and must be refused as input, not overflow the database driver.
-MAX_ID = 2**31 - 1
 DbId = Annotated[int, Field(ge=1, le=MAX_ID)]
-# The same bound for ids in paths and query strings.
-IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 
@@ -153,12 +151,25 @@ class BusyImportOut(BaseModel):
     imported: int
 
 
-class JoinTicketOut(BaseModel):
-    """What a client needs to enter a call room through signaling."""
-
-    room: str
-    role: str
-    participant: str
-    token: str
-    signaling_url: str
-    expires: datetime
+def booking_out(booking: Booking, links: Links, tz: ZoneInfo, locale: str) -> BookingOut:
+    service = booking.service
+    dept = service.department
+    return BookingOut(
+        code=booking.code,
+        status=booking.status,
+        start=booking.start_at.astimezone(tz),
+        end=booking.end_at.astimezone(tz),
+        channel=Channel(booking.channel),
+        department=dept.name_ja if locale == "ja" else dept.name_en,
+        service=service.name_ja if locale == "ja" else service.name_en,
+        service_id=service.id,
+        kiosk_id=booking.kiosk_id,
+        interpreter_language=booking.interpreter_language,
+        interpreter=interpreter_label(booking, "ja" if locale == "ja" else "en"),
+        manage_url=links.manage_url(booking),
+        ics_url=links.ics_url(booking),
+        join_url=links.join_url(booking),
+        change_deadline=(
+            booking.start_at - timedelta(minutes=service.change_cutoff_min)
+        ).astimezone(tz),
+    )

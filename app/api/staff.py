@@ -11,47 +11,40 @@ from zoneinfo import ZoneInfo
 import httpx
 import qrcode
 import qrcode.image.svg
-from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import APIRouter, Body, Path, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import select
 
-from app import abuse
 from app.api.bookings import place_booking
-from app.api.counter import call_ticket
 from app.api.schemas import (
-    MAX_ID,
     BusyImportOut,
-    JoinTicketOut,
     LoginIn,
     ProxyBookingCreate,
     ProxyBookingOut,
     StaffOut,
+    booking_out,
 )
-from app.bookings_view import booking_out
-from app.deps import (
-    CtxDep,
-    CurrentStaff,
-    Forbidden,
-    LocaleDep,
-    ReadSchedulingDep,
-    SchedulingDep,
-    start_staff_session,
-)
-from app.errors import error_body
-from app.i18n import gettext
-from app.notify import japanese_when
+from app.auth.deps import CurrentStaff, start_staff_session
+from app.auth.errors import Forbidden
+from app.booking.deps import ReadSchedulingDep, SchedulingDep
+from app.booking.notify import japanese_when
+from app.calls.tickets import JoinTicketOut, call_ticket
+from app.core import abuse
+from app.core.deps import CtxDep, LocaleDep
+from app.core.errors import error_body
+from app.core.i18n import gettext
+from app.core.params import MAX_ID
+from app.core.passwords import hasher
 from scheduler.errors import BookingCancelled, CalendarParseError, InvalidBookingRequest
 from scheduler.ical import busy_from_ics
-from scheduler.orm import City, Staff
+from scheduler.models import City, Staff
 from scheduler.service import SchedulingService
 from scheduler.types import Channel
 from web.templating import templates
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["staff"])
-hasher = PasswordHasher()
 BUSY_WINDOW_DAYS = 120
 StaffIdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 
-from app.abuse import check_booking, limit_token_requests
-from app.api.schemas import BookingOut, WaitlistCreate, WaitlistOut
-from app.bookings_view import booking_out
-from app.deps import CtxDep, LocaleDep, SchedulingDep
-from app.notify import Notifier
-from app.tokens import Purpose
+from app.api.schemas import BookingOut, WaitlistCreate, WaitlistOut, booking_out
+from app.booking.deps import SchedulingDep
+from app.booking.notify import Notifier
+from app.core.abuse import check_booking, limit_token_requests
+from app.core.deps import CtxDep, LocaleDep
+from app.core.tokens import Purpose
 
 router = APIRouter(prefix="/api/v1/waitlist", tags=["booking"])
 

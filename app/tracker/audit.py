@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from fastapi import Request
 from sqlalchemy.orm import Session
 
-from app.tracker.applications import AuditEntry
+from app.tracker.models import AuditEntry
+from scheduler.models import Staff
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,3 +44,7 @@ def audit(
             ip=actor.ip,
         )
     )
+
+
+def actor_of(request: Request, staff: Staff) -> Actor:
+    return Actor(staff.id, request.client.host if request.client else None)

@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Date, Index, Integer, Select, case, cast, func, select, text
 from sqlalchemy.orm import Session
 
-from app.tracker.records import RecordChannel, RecordKind, SessionRecord
+from app.tracker.models import RecordChannel, RecordKind, SessionRecord
 from scheduler.calendar import closed_dates
-from scheduler.orm import Booking, Branch, DepartmentHours, Service
+from scheduler.models import Booking, Branch, DepartmentHours, Service
 from scheduler.service import SchedulingService
 
 QUARTER = 15  # minutes: office hours are compared at this resolution

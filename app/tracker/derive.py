@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from app.staff_queue import NO_SHOW_GRACE, VISITOR_ROLES, EventView
+from app.calls.staff_queue import NO_SHOW_GRACE, VISITOR_ROLES, EventView
 
 # A call with no end event and nothing heard for this long is taken as cut off
 # by a restart; its end is then the last event we have.

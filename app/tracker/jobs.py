@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from app.context import AppContext
+from app.core.context import AppContext
 from app.tracker import webhooks
 from app.tracker.record_builder import RecordBuilder
 from app.tracker.retention import apply_retention

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, func, or_, select, text
 from sqlalchemy.orm import Session, selectinload
 
-from app.tracker.applications import Application
+from app.tracker.models import Application
 from app.tracker.workflow import FINAL, ApplicationStatus
 
 PAGE_SIZE = 50

@@ -15,17 +15,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from app.consultations import Consultation, Outcome
-from app.counter_orm import QueueTicket
-from app.staff_queue import NO_SHOW_GRACE, QueueReader
+from app.calls.models import Consultation, Outcome
+from app.calls.staff_queue import NO_SHOW_GRACE, QueueReader
+from app.counter.models import QueueTicket
 from app.tracker.derive import DerivedCall, derive_call, staff_id_of
-from app.tracker.records import (
-    RecordChannel,
-    RecordKind,
-    SessionRecord,
-    SessionSegment,
-)
-from scheduler.orm import Booking, BookingStatus, Kiosk, Service, Staff
+from app.tracker.models import RecordChannel, RecordKind, SessionRecord, SessionSegment
+from scheduler.models import Booking, BookingStatus, Kiosk, Service, Staff
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +121,7 @@ class RecordBuilder:
         return record
 
     def sync_walk_ins(self, now: datetime, *, limit: int = 500) -> int:
-        """Records of walk-in tickets staff answered (app/counter.py); returns how many."""
+        """Records of walk-in tickets staff answered (app/counter/service.py); returns how many."""
         stmt = (
             select(QueueTicket)
             .outerjoin(SessionRecord, SessionRecord.room == QueueTicket.room_id)

@@ -19,12 +19,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from app.consultations import Consultation
-from app.tracker.applications import Application, ApplicationDocument, ApplicationEvent
+from app.calls.models import Consultation
 from app.tracker.audit import Actor, audit
-from app.tracker.records import SessionRecord
+from app.tracker.models import Application, ApplicationDocument, ApplicationEvent, SessionRecord
 from app.tracker.workflow import FINAL
-from scheduler.orm import Booking
+from scheduler.models import Booking
 
 log = logging.getLogger(__name__)
 

@@ -15,18 +15,19 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.core.context import AppContext
 from app.tracker import webhooks
-from app.tracker.applications import (
+from app.tracker.audit import Actor, audit
+from app.tracker.models import (
     Application,
     ApplicationDocument,
     ApplicationEvent,
     ApplicationSession,
+    SessionRecord,
 )
-from app.tracker.audit import Actor, audit
-from app.tracker.records import SessionRecord
 from app.tracker.status_mail import StatusMail
 from app.tracker.workflow import ApplicationStatus, transition
-from scheduler.orm import Department, Staff
+from scheduler.models import Department, Staff
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +70,15 @@ class ApplicationService:
         return self.session.get(Application, application_id)
 
     def _event(
-        self, app: Application, actor: Actor | None, kind: str, message: str = "", **extra: object
+        self,
+        application: Application,
+        actor: Actor | None,
+        kind: str,
+        message: str = "",
+        **extra: object,
     ) -> ApplicationEvent:
         event = ApplicationEvent(
-            application_id=app.id,
+            application_id=application.id,
             at=self.now,
             kind=kind,
             actor=actor.label if actor else "resident",
@@ -83,7 +89,7 @@ class ApplicationService:
             detail=dict(extra),
         )
         self.session.add(event)
-        app.updated_at = self.now
+        application.updated_at = self.now
         return event
 
     def open(
@@ -100,7 +106,7 @@ class ApplicationService:
         reference = _reference(self.now)
         while self.session.scalar(select(Application.id).where(Application.reference == reference)):
             reference = _reference(self.now)
-        app = Application(
+        application = Application(
             reference=reference,
             procedure=procedure,
             resident_name=name,
@@ -114,19 +120,19 @@ class ApplicationService:
             created_at=self.now,
             updated_at=self.now,
         )
-        self.session.add(app)
+        self.session.add(application)
         self.session.flush()
-        self._event(app, actor, "opened", to_status=ApplicationStatus.RECEIVED.value)
+        self._event(application, actor, "opened", to_status=ApplicationStatus.RECEIVED.value)
         if record is not None:
-            self.attach(app, record, actor)
-        audit(self.session, actor, "change", "application", app.id, self.now, "opened")
-        self.mail.opened(app)
+            self.attach(application, record, actor)
+        audit(self.session, actor, "change", "application", application.id, self.now, "opened")
+        self.mail.opened(application)
         self.session.flush()
-        log.info("application %s: opened by %s", app.id, actor.label)
-        return app
+        log.info("application %s: opened by %s", application.id, actor.label)
+        return application
 
-    def attach(self, app: Application, record: SessionRecord, actor: Actor) -> None:
-        existing = self.session.get(ApplicationSession, (app.id, record.id))
+    def attach(self, application: Application, record: SessionRecord, actor: Actor) -> None:
+        existing = self.session.get(ApplicationSession, (application.id, record.id))
         if existing is not None:
             return
         taken = self.session.scalar(
@@ -139,47 +145,54 @@ class ApplicationService:
                 "This session already belongs to another application.", field="record_id"
             )
         self.session.add(
-            ApplicationSession(application_id=app.id, record_id=record.id, linked_at=self.now)
+            ApplicationSession(
+                application_id=application.id, record_id=record.id, linked_at=self.now
+            )
         )
-        self._event(app, actor, "session-attached", record=record.id)
+        self._event(application, actor, "session-attached", record=record.id)
         audit(
             self.session,
             actor,
             "change",
             "application",
-            app.id,
+            application.id,
             self.now,
             f"attached record {record.id}",
         )
         self.session.flush()
 
-    def records(self, app: Application) -> list[SessionRecord]:
+    def records(self, application: Application) -> list[SessionRecord]:
         return list(
             self.session.scalars(
                 select(SessionRecord)
                 .join(ApplicationSession, ApplicationSession.record_id == SessionRecord.id)
-                .where(ApplicationSession.application_id == app.id)
+                .where(ApplicationSession.application_id == application.id)
                 .order_by(SessionRecord.started_at)
             )
         )
 
     def change_status(
-        self, app: Application, target: str, actor: Actor, message: str = ""
+        self, application: Application, target: str, actor: Actor, message: str = ""
     ) -> ApplicationEvent:
         if len(message) > MESSAGE_MAX:
             raise ApplicationError("The message is too long.", field="message")
-        current = app.status_enum
+        current = application.status_enum
         new = transition(current, target)  # raises IllegalTransition
-        app.status = new.value
+        application.status = new.value
         event = self._event(
-            app, actor, "status", message.strip(), from_status=current.value, to_status=new.value
+            application,
+            actor,
+            "status",
+            message.strip(),
+            from_status=current.value,
+            to_status=new.value,
         )
         audit(
             self.session,
             actor,
             "change",
             "application",
-            app.id,
+            application.id,
             self.now,
             f"status {current} -> {new}",
         )
@@ -187,81 +200,98 @@ class ApplicationService:
             self.session,
             "application.status_changed",
             {
-                "id": app.id,
-                "reference": app.reference,
+                "id": application.id,
+                "reference": application.reference,
                 "from": current.value,
                 "to": new.value,
-                "department_id": app.department_id,
+                "department_id": application.department_id,
             },
             self.now,
         )
-        self.mail.status_changed(app, message.strip())
+        self.mail.status_changed(application, message.strip())
         self.session.flush()
-        log.info("application %s: %s -> %s by %s", app.id, current, new, actor.label)
+        log.info("application %s: %s -> %s by %s", application.id, current, new, actor.label)
         return event
 
     def assign(
-        self, app: Application, actor: Actor, *, staff_id: int | None, department_id: int | None
+        self,
+        application: Application,
+        actor: Actor,
+        *,
+        staff_id: int | None,
+        department_id: int | None,
     ) -> None:
         if department_id is not None:
             if self.session.get(Department, department_id) is None:
                 raise ApplicationError("Choose a department.", field="department_id")
-            app.department_id = department_id
+            application.department_id = department_id
         if staff_id is not None and self.session.get(Staff, staff_id) is None:
             raise ApplicationError("Choose a staff member.", field="assignee_id")
-        app.assignee_id = staff_id
-        self._event(app, actor, "assigned", staff=staff_id, department=app.department_id)
+        application.assignee_id = staff_id
+        self._event(
+            application, actor, "assigned", staff=staff_id, department=application.department_id
+        )
         audit(
             self.session,
             actor,
             "change",
             "application",
-            app.id,
+            application.id,
             self.now,
-            f"assigned staff={staff_id} department={app.department_id}",
+            f"assigned staff={staff_id} department={application.department_id}",
         )
         self.session.flush()
 
-    def set_due(self, app: Application, due: date | None, actor: Actor) -> None:
-        app.due_date = due
-        self._event(app, actor, "due", due=due.isoformat() if due else None)
-        audit(self.session, actor, "change", "application", app.id, self.now, f"due {due}")
+    def set_due(self, application: Application, due: date | None, actor: Actor) -> None:
+        application.due_date = due
+        self._event(application, actor, "due", due=due.isoformat() if due else None)
+        audit(self.session, actor, "change", "application", application.id, self.now, f"due {due}")
         self.session.flush()
 
     def request_document(
-        self, app: Application, label: str, actor: Actor, message: str = ""
+        self, application: Application, label: str, actor: Actor, message: str = ""
     ) -> ApplicationDocument:
         label = label.strip()
         if not label or len(label) > 200:
             raise ApplicationError("Name the document.", field="label")
-        doc = ApplicationDocument(application_id=app.id, label=label, requested_at=self.now)
+        doc = ApplicationDocument(application_id=application.id, label=label, requested_at=self.now)
         self.session.add(doc)
         self.session.flush()
-        self._event(app, actor, "document-requested", message.strip(), document=doc.id, label=label)
-        audit(self.session, actor, "change", "application", app.id, self.now, f"requested {doc.id}")
+        self._event(
+            application, actor, "document-requested", message.strip(), document=doc.id, label=label
+        )
+        audit(
+            self.session,
+            actor,
+            "change",
+            "application",
+            application.id,
+            self.now,
+            f"requested {doc.id}",
+        )
         self.session.flush()
         return doc
 
-    def resident_reply(self, app: Application, text: str) -> ApplicationEvent:
+    def resident_reply(self, application: Application, text: str) -> ApplicationEvent:
         text = text.strip()
         if not text:
             raise ApplicationError("Write a message.", field="message")
         if len(text) > MESSAGE_MAX:
             raise ApplicationError("The message is too long.", field="message")
-        event = self._event(app, None, "reply", text)
+        event = self._event(application, None, "reply", text)
         self.session.flush()
-        log.info("application %s: reply from the resident", app.id)
+        log.info("application %s: reply from the resident", application.id)
         return event
 
     def resident_upload(
         self,
-        app: Application,
+        application: Application,
         doc: ApplicationDocument,
         filename: str,
         content_type: str,
         data: bytes,
     ) -> None:
-        if doc.application_id != app.id:
+        if doc.application_id != application.id:
             raise ApplicationError("Unknown document.", field="document")
         doc.filename = filename[-200:]
         doc.content_type = content_type
@@ -269,6 +299,12 @@ class ApplicationService:
         doc.data = data
         doc.uploaded_at = self.now
         doc.erased_at = None
-        self._event(app, None, "document-uploaded", document=doc.id, label=doc.label)
+        self._event(application, None, "document-uploaded", document=doc.id, label=doc.label)
         self.session.flush()
-        log.info("application %s: document %s uploaded (%d bytes)", app.id, doc.id, len(data))
+        log.info(
+            "application %s: document %s uploaded (%d bytes)", application.id, doc.id, len(data)
+        )
+
+
+def application_service(session: Session, ctx: AppContext) -> ApplicationService:
+    return ApplicationService(session, StatusMail(session, ctx.links), ctx.clock.now())

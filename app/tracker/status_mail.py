@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from app.links import Links
-from app.tracker.applications import Application
+from app.core.links import Links
+from app.core.outbox import OutboxMail
+from app.tracker.models import Application
 from app.tracker.workflow import ApplicationStatus
-from scheduler.orm import OutboxMail
 
 STATUS_JA: dict[ApplicationStatus, str] = {
     ApplicationStatus.RECEIVED: "受付",
@@ -32,58 +32,63 @@ class StatusMail:
         self.session = session
         self.links = links
 
-    def _queue(self, kind: str, app: Application, subject: str, body: str) -> None:
-        if not app.resident_email:
+    def _queue(self, kind: str, application: Application, subject: str, body: str) -> None:
+        if not application.resident_email:
             return
         self.session.add(
             OutboxMail(
                 kind=kind,
-                to_addr=app.resident_email,
+                to_addr=application.resident_email,
                 subject=subject,
                 body=body,
                 ics=None,
-                created_at=app.updated_at,
+                created_at=application.updated_at,
                 attempts=0,
             )
         )
 
-    def opened(self, app: Application) -> None:
-        url = self.links.application_url(app.id, app.reference)
-        if app.locale == "en":
-            subject = f"Your application {app.reference} was received"
+    def opened(self, application: Application) -> None:
+        url = self.links.application_url(application.id, application.reference)
+        if application.locale == "en":
+            subject = f"Your application {application.reference} was received"
             body = (
-                f"{app.resident_name},\n\nWe received your application: {app.procedure}.\n"
-                f"Reference: {app.reference}\n\n"
+                f"{application.resident_name},\n\n"
+                f"We received your application: {application.procedure}.\n"
+                f"Reference: {application.reference}\n\n"
                 f"Follow its status at any time (keep this link private): {url}\n"
             )
         else:
-            subject = f"【申請受付】{app.procedure}（{app.reference}）"
+            subject = f"【申請受付】{application.procedure}（{application.reference}）"
             body = (
-                f"{app.resident_name} 様\n\n次の申請を受け付けました：{app.procedure}\n"
-                f"受付番号：{app.reference}\n\n"
+                f"{application.resident_name} 様\n\n"
+                f"次の申請を受け付けました：{application.procedure}\n"
+                f"受付番号：{application.reference}\n\n"
                 f"進み具合はいつでも次のリンクで確認できます（他の人に教えないでください）：{url}\n"
             )
-        self._queue("application-opened", app, subject, body)
+        self._queue("application-opened", application, subject, body)
 
-    def status_changed(self, app: Application, message: str) -> None:
-        url = self.links.application_url(app.id, app.reference)
-        status = app.status_enum
-        if app.locale == "en":
-            subject = f"Application {app.reference}: {STATUS_EN[status]}"
+    def status_changed(self, application: Application, message: str) -> None:
+        url = self.links.application_url(application.id, application.reference)
+        status = application.status_enum
+        if application.locale == "en":
+            subject = f"Application {application.reference}: {STATUS_EN[status]}"
             body = (
-                f"{app.resident_name},\n\n"
-                f"Your application ({app.procedure}) is now {STATUS_EN[status]}.\n"
+                f"{application.resident_name},\n\n"
+                f"Your application ({application.procedure}) is now {STATUS_EN[status]}.\n"
             )
             if message:
                 body += f"\nMessage from the city office:\n{message}\n"
             body += f"\nDetails: {url}\n"
         else:
-            subject = f"【申請状況】{app.procedure}：{STATUS_JA[status]}（{app.reference}）"
+            subject = (
+                f"【申請状況】{application.procedure}：{STATUS_JA[status]}"
+                f"（{application.reference}）"
+            )
             body = (
-                f"{app.resident_name} 様\n\n"
-                f"申請（{app.procedure}）の状況が「{STATUS_JA[status]}」になりました。\n"
+                f"{application.resident_name} 様\n\n"
+                f"申請（{application.procedure}）の状況が「{STATUS_JA[status]}」になりました。\n"
             )
             if message:
                 body += f"\n担当からのメッセージ：\n{message}\n"
             body += f"\n詳しくはこちら：{url}\n"
-        self._queue("application-status", app, subject, body)
+        self._queue("application-status", application, subject, body)

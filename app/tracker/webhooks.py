@@ -15,29 +15,16 @@ from typing import Any
 
 import httpx
 import orjson
-from sqlalchemy import Integer, String, Text, select
-from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
-from app.clock import Clock
-from scheduler.orm import Base
+from app.core.clock import Clock
+from app.tracker.models import WebhookDelivery
 
 log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Madoguchi-Signature"
 MAX_ATTEMPTS = 8
-
-
-class WebhookDelivery(Base):
-    __tablename__ = "webhook_outbox"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    event: Mapped[str] = mapped_column(String(40))
-    body: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime]
-    next_attempt_at: Mapped[datetime] = mapped_column(index=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    delivered_at: Mapped[datetime | None] = mapped_column(nullable=True)
-    last_error: Mapped[str | None] = mapped_column(String(300), nullable=True)
 
 
 def sign(secret: str, body: bytes) -> str:

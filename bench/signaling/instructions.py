@@ -30,7 +30,7 @@ sys.path.insert(0, str(HERE))
 
 from load import Madoguchi, start_process  # noqa: E402
 
-from app.tokens import Tokens  # noqa: E402
+from app.core.tokens import Tokens  # noqa: E402
 
 
 async def instructions(messages: int, pairs: int) -> int:

@@ -54,7 +54,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.tokens import Purpose, Tokens  # noqa: E402
+from app.core.tokens import Purpose, Tokens  # noqa: E402
 
 SDP = "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\n" + "a=bench-padding\r\n" * 110
 CAND = "1 1 udp 2122260223 192.0.2.7 54400 typ host generation 0 ufrag Abcd network-id 1"

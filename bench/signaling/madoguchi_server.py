@@ -14,7 +14,7 @@ import logging
 import signal
 import sys
 
-from app.settings import Settings
+from app.core.settings import Settings
 from signaling.core import CoreConfig
 from signaling.runner import start_signaling
 

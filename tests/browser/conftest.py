@@ -67,7 +67,7 @@ from browser_harness import (
     wait_until_up,
 )
 
-from app.migrate import upgrade
+from app.ops.migrate import upgrade
 from media.loopback import NetworkNamespace, namespace_unavailable_reason
 
 if TYPE_CHECKING:

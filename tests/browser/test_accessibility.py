@@ -29,7 +29,7 @@ import httpx
 import pytest
 from browser_harness import ADMIN_LOGIN, ADMIN_PASSWORD, IN_CI, SECRET, AppInNetns
 
-from app.tokens import Purpose, Tokens
+from app.core.tokens import Purpose, Tokens
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page

@@ -34,7 +34,7 @@ from browser_harness import (
     wait_connected,
 )
 
-from app.tokens import Purpose, Tokens
+from app.core.tokens import Purpose, Tokens
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page

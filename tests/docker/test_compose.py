@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from app.settings import Settings
+from app.core.settings import Settings
 
 DOCKER = Path(__file__).resolve().parents[2] / "docker"
 ENV = {

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from app.tokens import Purpose, Tokens
+from app.core.tokens import Purpose, Tokens
 from media.loopback import NetworkNamespace
 
 ROOT = Path(__file__).resolve().parents[2]

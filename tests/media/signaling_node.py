@@ -14,8 +14,8 @@ import logging
 import signal
 import sys
 
-from app.db import make_engine
-from app.settings import Settings
+from app.core.db import make_engine
+from app.core.settings import Settings
 from signaling.core import CoreConfig
 from signaling.runner import start_signaling
 

@@ -29,18 +29,19 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-import app.models
-from app.clock import FixedClock
-from app.context import AppContext
-from app.counter import CounterSettings
-from app.counter_orm import InterpreterCall
-from app.db import make_engine
+import app.ops.tables
+from app.core.clock import FixedClock
+from app.core.context import AppContext
+from app.core.db import make_engine
+from app.core.outbox import OutboxMail
+from app.core.settings import Settings
+from app.counter.models import InterpreterCall
+from app.counter.settings import CounterSettings
 from app.main import create_app
-from app.settings import Settings
 from media.client import CallClient
 from media.loopback import NetworkNamespace
 from media.peerlink import PeerLink
-from scheduler.orm import (
+from scheduler.models import (
     Branch,
     City,
     Department,
@@ -49,7 +50,6 @@ from scheduler.orm import (
     InterpreterHours,
     InterpreterLanguage,
     Kiosk,
-    OutboxMail,
     Service,
     Staff,
 )
@@ -164,7 +164,7 @@ def build_city(engine: Engine) -> tuple[int, list[int], dict[str, int]]:
     """Two departments; the kiosk's service belongs to the first, but staff of
     the second are qualified for it too (skills are services, not departments).
     The first has one member of its own, for hand-overs to the department."""
-    app.models.Base.metadata.create_all(engine)
+    app.ops.tables.Base.metadata.create_all(engine)
     with Session(engine) as session:
         # Open every day, holidays too: the ticket API refuses outside staffed
         # hours, and this test runs at the wall-clock time.

@@ -22,7 +22,7 @@ from call_harness import SECRET, TIMEOUT, join_token
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
-from app.settings import Settings
+from app.core.settings import Settings
 from media.client import CallClient
 from media.echo import EchoService
 from media.http import precheck_router

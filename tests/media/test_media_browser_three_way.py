@@ -24,7 +24,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from test_media_browser import browser_page
 
-from app.settings import Settings
+from app.core.settings import Settings
 from media.client import CallClient
 from media.loopback import NetworkNamespace
 from signaling.messages import Consent, ConsentPurpose, TransferMode

@@ -24,7 +24,7 @@ from call_harness import (
 )
 
 import media.client as client_module
-from app.settings import Settings
+from app.core.settings import Settings
 from media.client import CallClient
 from media.errors import SignalingRefused
 from media.loopback import NetworkNamespace

@@ -17,14 +17,14 @@ from call_harness import SECRET, TIMEOUT, SignalingNode, join_token
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from app.call_events import CallEventRow
-from app.db import make_engine
-from app.migrate import upgrade_engine
-from app.settings import Settings
+from app.calls.models import CallEventRow
+from app.core.db import make_engine
+from app.core.settings import Settings
+from app.ops.migrate import upgrade_engine
 from app.tracker.record_builder import RecordBuilder
 from media.client import CallClient
 from media.loopback import NetworkNamespace
-from scheduler.orm import Booking, Department, Service, Staff
+from scheduler.models import Booking, Department, Service, Staff
 from signaling.runner import start_signaling
 
 pytestmark = pytest.mark.media

@@ -20,8 +20,8 @@ import pytest
 from call_harness import SECRET, TIMEOUT
 from test_media_call import assert_media_flows
 
-from app.settings import Settings
-from app.tokens import Purpose, Tokens
+from app.core.settings import Settings
+from app.core.tokens import Purpose, Tokens
 from media.client import CallClient
 from media.loopback import NetworkNamespace
 from signaling.events import EventKind, MemoryEventSink

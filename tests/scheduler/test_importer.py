@@ -11,11 +11,11 @@ from argon2 import PasswordHasher
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from app.core.db import Base
 from scheduler.city_file import CityConfig, parse_city_yaml
 from scheduler.errors import ImportFileError
 from scheduler.importer import ImportReport, import_city, load_city_file
-from scheduler.orm import (
-    Base,
+from scheduler.models import (
     Branch,
     City,
     CityClosure,
@@ -29,7 +29,7 @@ from scheduler.orm import (
     StaffLeave,
 )
 
-DEMO = Path(__file__).parents[2] / "app" / "demo_city.yaml"
+DEMO = Path(__file__).parents[2] / "app" / "ops" / "demo_city.yaml"
 
 # Real argon2, cheap parameters: the demo has 18 passwords to hash per import.
 FAST = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)

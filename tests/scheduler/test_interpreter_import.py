@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from scheduler.city_file import parse_city_yaml
 from scheduler.errors import ImportFileError
 from scheduler.importer import import_city
-from scheduler.orm import Interpreter, InterpreterLanguage
+from scheduler.models import Interpreter, InterpreterLanguage
 
 FAST = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 

@@ -11,7 +11,7 @@ import sys
 
 from sig_helpers import FAST_CLUSTER, SECRET
 
-from app.settings import Settings
+from app.core.settings import Settings
 from signaling.runner import start_signaling
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from app.tokens import Purpose, Tokens
+from app.core.tokens import Purpose, Tokens
 from signaling.auth import token_authenticator
 from signaling.bus import Cluster, MemoryBus, MemoryRoomStore
 from signaling.core import CoreConfig, SignalingCore

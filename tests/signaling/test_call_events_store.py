@@ -10,7 +10,8 @@ import pytest
 from sig_helpers import Client, issue, make_server, pair
 from sqlalchemy import Engine, create_engine, select
 
-from app.call_events import CallEventRow, SqlEventSink, ensure_table
+from app.calls.events import SqlEventSink, ensure_table
+from app.calls.models import CallEventRow
 from signaling.errors import CloseCode
 from signaling.events import CallEvent, EventKind
 from signaling.messages import Role

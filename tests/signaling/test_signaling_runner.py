@@ -8,8 +8,8 @@ from pathlib import Path
 from sig_helpers import SECRET, Client, issue
 from sqlalchemy import create_engine, select
 
-from app.call_events import CallEventRow
-from app.settings import Settings
+from app.calls.models import CallEventRow
+from app.core.settings import Settings
 from signaling.errors import CloseCode
 from signaling.runner import run_signaling, start_signaling
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from sig_helpers import Client, issue, make_server, pair
 
-from app.tokens import Purpose
+from app.core.tokens import Purpose
 from signaling.core import CoreConfig
 from signaling.errors import CloseCode
 from signaling.events import EventKind, MemoryEventSink

@@ -17,7 +17,7 @@ from test_signaling_core import (
     sent,
 )
 
-from app.tokens import Purpose, Tokens
+from app.core.tokens import Purpose, Tokens
 from signaling.auth import token_authenticator
 from signaling.bus import SeatEvent, decode_event, encode_event
 from signaling.core import Admission, Publish, Record

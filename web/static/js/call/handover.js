@@ -116,7 +116,7 @@ export function setupInvite({ form, view, t }) {
 }
 
 // Tells the server this staff member is at their desk (in a call), so the
-// counter console's timeout does not set them offline (app/counter.py).
+// counter console's timeout does not set them offline (app/counter/service.py).
 export function keepPresence(url, everyMs = 20000) {
   if (!url) return;
   const beat = () =>

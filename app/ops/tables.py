@@ -1,0 +1,10 @@
+"""Every table the app knows, imported in one place for Alembic and create_all.
+
+Each domain keeps its tables in its own ``models.py``; importing them here
+registers them all on ``Base.metadata``.
+"""
+
+import scheduler.models  # noqa: F401
+from app.core.db import Base
+
+__all__ = ["Base"]
