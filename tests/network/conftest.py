@@ -2,8 +2,8 @@
 
 The ``city`` fixture (one per test session) builds the network of
 ``topology.py``, makes a test CA and the TURN server's certificate
-(``pki.py``), starts Debian's coturn with docker/turnserver.conf
-(``coturn.py``) and ``madoguchi serve`` in the DMZ. The app hands out per-call
+(``tests/support/tls_helpers.py``), starts Debian's coturn with docker/turnserver.conf
+(``tests/support/coturn_helpers.py``) and ``madoguchi serve`` in the DMZ. The app hands out per-call
 TURN credentials for the TURN URLs of docker/compose.yaml, plus TURNS on 443.
 Browsers and aiortc peers run in the resident and staff namespaces; each test
 sets the client networks' egress policy (``CityNetwork.set_egress``).
@@ -33,8 +33,8 @@ sys.path[:0] = [
 ]
 
 from browser_harness import CHROMIUM, IN_CI, thread_in_namespace, wait_until_up  # noqa: E402
-from coturn import TURNSERVER, Coturn, running_coturn  # noqa: E402
-from pki import ServerCert, make_server_cert, trusting_home  # noqa: E402
+from coturn_helpers import TURNSERVER, Coturn, running_coturn  # noqa: E402
+from tls_helpers import ServerCert, make_server_cert, trusting_home  # noqa: E402
 from topology import (  # noqa: E402
     APP_PORT,
     DMZ_INTERNAL,

@@ -26,7 +26,7 @@ from call_harness import join_token
 from conftest import APP_SECRET, INTERNAL_URL, TURN_SECRET, City
 from topology import TURN_ADDR, TURN_PORT, TURNS_PORT
 
-from app.turn import turn_credential
+from app.calls.turn import turn_credential
 
 pytestmark = [pytest.mark.media]
 

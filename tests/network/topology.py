@@ -9,7 +9,7 @@
 Addresses come from 198.18.0.0/15, the block reserved for testing network
 devices (RFC 2544, listed in RFC 6890). It is not routed on the internet, is
 outside every private range coturn's ``denied-peer-ip`` lines list (so the
-shipped lines stay as they are; ``coturn.py`` adds the two client ranges, which
+shipped lines stay as they are; ``coturn_helpers.py`` adds the two client ranges, which
 stand in for a home LAN and the city LAN), and cannot be confused with a real
 city LAN. The namespaces are linked only to each other by veth pairs:
 none has a link to the host namespace, and the DMZ has no default route, so

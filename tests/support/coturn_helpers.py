@@ -42,7 +42,7 @@ def write_config(
     local = "\n".join(
         [
             "",
-            "# -- added by the test for its own host (tests/network/coturn.py) --",
+            "# -- added by the test for its own host (tests/support/coturn_helpers.py) --",
             # The test's client networks stand in for a home LAN (192.168.x) and
             # the city LAN (10.x), which the shipped lines above deny. Deny them
             # too, so that coturn relays only between its own allocations, as it
