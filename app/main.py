@@ -25,6 +25,7 @@ from app.api import errors as api_errors
 from app.auth.deps import precheck_allowed
 from app.core import errors
 from app.core.context import AppContext
+from app.core.networks import StaffNetworkGate
 from app.core.settings import Settings
 from app.ops import metrics
 from media.echo import EchoService
@@ -62,6 +63,7 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
         https_only=ctx.settings.public_base_url.startswith("https://"),
     )
     app.add_middleware(SecurityHeaders, hsts=ctx.settings.public_base_url.startswith("https://"))
+    app.add_middleware(StaffNetworkGate, networks=ctx.settings.staff_networks)
     errors.install(app, lambda request: error_page(request, NOT_FOUND))
     api_errors.install(app)
     metrics.install(app, ctx)

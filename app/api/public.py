@@ -19,6 +19,9 @@ from scheduler.types import Channel
 
 router = APIRouter()
 
+# Join tokens of these roles come from staff consoles and kiosks (MADOGUCHI_STAFF_ICE_POLICY).
+CITY_NETWORK_ROLES = ("staff", "kiosk")
+
 
 @router.get("/healthz", tags=["operations"])
 def healthz(session: ReadSession) -> dict[str, str]:
@@ -104,13 +107,18 @@ def rtc_config(
     """What a browser needs to open a call: ICE servers and the signaling URL.
 
     With a valid join ``token`` (or, for logged-in staff, a ``room``) the ICE
-    servers include TURN credentials for that call only.
+    servers include TURN credentials for that call only. Staff consoles and
+    kiosks get ``iceTransportPolicy: "relay"`` when MADOGUCHI_STAFF_ICE_POLICY
+    is ``relay``; everyone else ``"all"``.
     """
     now = ctx.clock.now()
     call_id: str | None = None
+    on_city_network = False  # a staff console or a kiosk
     if token:
         try:
-            call_id = str(ctx.tokens.verify(Purpose.JOIN, token, now=now)["room"])
+            claims = ctx.tokens.verify(Purpose.JOIN, token, now=now)
+            call_id = str(claims["room"])
+            on_city_network = claims.get("role") in CITY_NETWORK_ROLES
         except (TokenError, KeyError):
             call_id = None  # no relay for a bad link; the call may still work directly
     elif (
@@ -119,9 +127,13 @@ def rtc_config(
         and not session_expired(request, ctx)
     ):
         call_id = room
+        on_city_network = True
     if call_id is not None and ":" in call_id:
         call_id = None
+    relay_only = on_city_network and ctx.settings.staff_ice_policy == "relay"
     return {
         "iceServers": ice_servers(ctx.settings, call_id, now),
+        # Relay only: internal addresses never leave the city network in a candidate.
+        "iceTransportPolicy": "relay" if relay_only else "all",
         "signalingUrl": ctx.settings.signaling_url(),
     }

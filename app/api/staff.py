@@ -113,7 +113,7 @@ def book_on_behalf(
     out = booking_out(booking, ctx.links, ctx.tz, locale)
     return ProxyBookingOut(
         **out.model_dump(),
-        slip_url=f"{ctx.settings.public_base_url.rstrip('/')}/api/v1/staff/bookings/"
+        slip_url=f"{ctx.settings.internal_url().rstrip('/')}/api/v1/staff/bookings/"
         f"{booking.code}/slip",
     )
 

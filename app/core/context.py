@@ -32,6 +32,7 @@ class AppContext:
         self.links = Links(
             tokens=self.tokens,
             base_url=self.settings.public_base_url,
+            internal_base_url=self.settings.internal_base_url,
             join_opens_before=timedelta(minutes=self.settings.join_opens_before_minutes),
             join_grace_after=timedelta(minutes=self.settings.join_grace_after_minutes),
         )

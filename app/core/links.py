@@ -64,11 +64,16 @@ MANAGE_VALID_AFTER_END = timedelta(days=30)
 class Links:
     tokens: Tokens
     base_url: str
+    # Links for kiosks (and staff), on the city network; empty means base_url.
+    internal_base_url: str = ""
     join_opens_before: timedelta = timedelta(minutes=15)
     join_grace_after: timedelta = timedelta(minutes=30)
 
     def _url(self, path: str) -> str:
         return self.base_url.rstrip("/") + path
+
+    def _internal_url(self, path: str) -> str:
+        return (self.internal_base_url or self.base_url).rstrip("/") + path
 
     def manage_token(self, booking: Booking) -> str:
         return self.tokens.issue(
@@ -149,7 +154,7 @@ class Links:
         return self.tokens.issue(Purpose.KIOSK, {"k": kiosk.id}, expires=expires)
 
     def kiosk_url(self, kiosk: Kiosk, *, expires: datetime) -> str:
-        return self._url(f"/kiosk/{self.kiosk_token(kiosk, expires=expires)}")
+        return self._internal_url(f"/kiosk/{self.kiosk_token(kiosk, expires=expires)}")
 
     def application_token(self, application_id: int, reference: str) -> str:
         """The resident's status page; it stays valid while the application exists."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from functools import cached_property
+from ipaddress import ip_network
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -29,6 +30,18 @@ class Settings(BaseSettings):
     secret_key: str | None = None
     timezone: str = "Asia/Tokyo"
     public_base_url: str = "http://127.0.0.1:8000"
+    # Links for staff and kiosks (kiosk links and pairing, staff calendar feeds,
+    # printed slips), e.g. https://madoguchi.city.lan on the city network; empty
+    # means public_base_url (docs/deploy.md, 三層の対策).
+    internal_base_url: str = ""
+    # CIDR allow-list for staff and admin pages and the staff JSON API, e.g.
+    # MADOGUCHI_STAFF_NETWORKS='["10.20.0.0/16"]'; any other source address gets
+    # 404. Empty: reachable from everywhere. Behind a proxy, set uvicorn's
+    # FORWARDED_ALLOW_IPS to the proxy's address so the client's address is checked.
+    staff_networks: list[str] = Field(default_factory=list)
+    # "relay": staff consoles and kiosks send media only through TURN
+    # (iceTransportPolicy "relay"), so no internal address leaves the city network.
+    staff_ice_policy: str = Field(default="all", pattern="^(all|relay)$")
     host: str = "127.0.0.1"
     port: int = 8000
     signaling_host: str = "127.0.0.1"
@@ -104,6 +117,18 @@ class Settings(BaseSettings):
         if self.mode == "production" and self.secret_key == INSECURE_DEMO_SECRET:
             raise ConfigurationError("MADOGUCHI_SECRET_KEY must not be the demo secret.")
         ZoneInfo(self.timezone)  # fail early on an unknown zone
+        if self.staff_ice_policy == "relay" and not (self.turn_urls and self.turn_secret):
+            raise ConfigurationError(
+                "MADOGUCHI_STAFF_ICE_POLICY=relay needs a TURN server: set "
+                "MADOGUCHI_TURN_URLS and MADOGUCHI_TURN_SECRET."
+            )
+        for network in self.staff_networks:
+            try:
+                ip_network(network, strict=False)
+            except ValueError as exc:
+                raise ConfigurationError(
+                    f"MADOGUCHI_STAFF_NETWORKS: {network!r} is not a CIDR network ({exc})"
+                ) from exc
         return self
 
     @property
@@ -119,6 +144,10 @@ class Settings(BaseSettings):
     @cached_property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def internal_url(self) -> str:
+        """The base URL of links for staff and kiosks."""
+        return self.internal_base_url or self.public_base_url
 
     def signaling_url(self) -> str:
         if self.signaling_public_url:

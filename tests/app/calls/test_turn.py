@@ -85,3 +85,42 @@ def test_call_pages_point_rtc_config_at_their_call(
     page = client.get(f"/join/{token}")
     assert page.status_code == 200
     assert f'data-rtc-config-url="/api/v1/rtc-config?token={token}"' in page.text
+
+
+def _join_token(ctx: AppContext, clock: FixedClock, role: str) -> str:
+    return ctx.tokens.issue(
+        Purpose.JOIN,
+        {"room": "room-p", "role": role, "pid": f"{role}-1", "name": role},
+        not_before=clock.now() - timedelta(minutes=1),
+        expires=clock.now() + timedelta(hours=1),
+    )
+
+
+def test_relay_only_policy_goes_to_staff_consoles_and_kiosks_only(
+    client: TestClient, turn_ctx: AppContext, clock: FixedClock, city: Any
+) -> None:
+    turn_ctx.settings.staff_ice_policy = "relay"
+    policy = {
+        role: client.get(
+            "/api/v1/rtc-config", params={"token": _join_token(turn_ctx, clock, role)}
+        ).json()["iceTransportPolicy"]
+        for role in ("staff", "kiosk", "resident", "interpreter")
+    }
+    assert policy == {"staff": "relay", "kiosk": "relay", "resident": "all", "interpreter": "all"}
+    # A logged-in staff console asking for its room, and a stranger asking for it.
+    stranger = client.get("/api/v1/rtc-config", params={"room": "room-p"}).json()
+    assert stranger["iceTransportPolicy"] == "all"
+    login = client.post("/api/v1/auth/login", json={"login": "staff0", "password": "pw"})
+    assert login.status_code == 200
+    console = client.get("/api/v1/rtc-config", params={"room": "room-p"}).json()
+    assert console["iceTransportPolicy"] == "relay"
+
+
+def test_without_the_relay_policy_everyone_may_connect_directly(
+    client: TestClient, turn_ctx: AppContext, clock: FixedClock, city: Any
+) -> None:
+    assert turn_ctx.settings.staff_ice_policy == "all"
+    for role in ("staff", "kiosk", "resident"):
+        token = _join_token(turn_ctx, clock, role)
+        body = client.get("/api/v1/rtc-config", params={"token": token}).json()
+        assert body["iceTransportPolicy"] == "all"

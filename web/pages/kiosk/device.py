@@ -308,7 +308,7 @@ def issue_pairing(
             "kiosk": kiosk,
             "code": show_pair_code(code),
             "minutes": settings.pairing_minutes,
-            "pair_url": ctx.settings.public_base_url.rstrip("/") + "/kiosk/pair",
+            "pair_url": ctx.settings.internal_url().rstrip("/") + "/kiosk/pair",
         },
     )
     # Shown once: never from a cache or the back button.

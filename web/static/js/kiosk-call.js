@@ -91,6 +91,7 @@ async function enterRoom() {
     role: "kiosk",
     getToken: async () => config.token,
     iceServers: rtc.iceServers,
+    iceTransportPolicy: rtc.iceTransportPolicy,
     stream: state.stream,
     view,
     t,

@@ -28,10 +28,12 @@
 const DISCONNECTED_GRACE_MS = 4000;
 
 export class PeerManager extends EventTarget {
-  constructor({ signaling, iceServers, stream }) {
+  constructor({ signaling, iceServers, iceTransportPolicy, stream }) {
     super();
     this.signaling = signaling;
     this.iceServers = iceServers || [];
+    // "relay" on staff consoles and kiosks when the city asks for it (rtc-config).
+    this.iceTransportPolicy = iceTransportPolicy || "all";
     this.stream = stream;
     this.peers = new Map();
     this.restarts = 0;
@@ -125,7 +127,10 @@ export class PeerManager extends EventTarget {
 
   addPeer(info) {
     if (this.peers.has(info.id)) this.closePeer(info.id);
-    const pc = new RTCPeerConnection({ iceServers: this.iceServers });
+    const pc = new RTCPeerConnection({
+      iceServers: this.iceServers,
+      iceTransportPolicy: this.iceTransportPolicy,
+    });
     const peer = {
       id: info.id,
       info,

@@ -22,7 +22,17 @@ export async function loadRtcConfig(url) {
 }
 
 export class CallSession extends EventTarget {
-  constructor({ signalingUrl, room, role, getToken, iceServers, stream, view, t }) {
+  constructor({
+    signalingUrl,
+    room,
+    role,
+    getToken,
+    iceServers,
+    iceTransportPolicy,
+    stream,
+    view,
+    t,
+  }) {
     super();
     this.view = view;
     this.t = t;
@@ -30,7 +40,12 @@ export class CallSession extends EventTarget {
     this.state = "connecting";
     this.endedBy = null;
     this.signaling = new SignalingClient({ url: signalingUrl, room, role, getToken });
-    this.peers = new PeerManager({ signaling: this.signaling, iceServers, stream });
+    this.peers = new PeerManager({
+      signaling: this.signaling,
+      iceServers,
+      iceTransportPolicy,
+      stream,
+    });
     this.wire();
     const session = this;
     window.madoguchiCall = {

@@ -108,6 +108,7 @@ async function join() {
     role: "staff",
     getToken: fetchTicket,
     iceServers: rtc.iceServers,
+    iceTransportPolicy: rtc.iceTransportPolicy,
     stream: devices.stream,
     view,
     t,
