@@ -41,6 +41,7 @@ from topology import (  # noqa: E402
     DMZ_PUBLIC,
     RESIDENT_ADDR,
     SIGNALING_PORT,
+    STAFF_CIDR,
     STAFF_NET,
     TURN_ADDR,
     TURN_PORT,
@@ -120,6 +121,12 @@ def app_env(database: Path) -> dict[str, str]:
         "MADOGUCHI_ICE_SERVERS": "[]",
         "MADOGUCHI_TURN_URLS": "[" + ", ".join(f'"{u}"' for u in TURN_URLS) + "]",
         "MADOGUCHI_TURN_SECRET": TURN_SECRET,
+        # The city's settings for its networks (docs/deploy.md): staff pages only
+        # from the staff network, staff links on the internal address, and staff
+        # consoles and kiosks relay-only.
+        "MADOGUCHI_INTERNAL_BASE_URL": INTERNAL_URL,
+        "MADOGUCHI_STAFF_NETWORKS": f'["{STAFF_CIDR}"]',
+        "MADOGUCHI_STAFF_ICE_POLICY": "relay",
         "PYTHONUNBUFFERED": "1",
     }
 

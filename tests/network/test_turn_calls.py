@@ -18,6 +18,7 @@ flowing both ways (getStats counters rising in each direction).
 from __future__ import annotations
 
 import json
+import re
 import select
 import subprocess
 import sys
@@ -31,7 +32,7 @@ import pytest
 from browser_harness import CHROMIUM_ARGS
 from call_harness import child_env, join_token
 from conftest import APP_SECRET, INTERNAL_URL, PUBLIC_URL, City
-from topology import TURN_ADDR
+from topology import STAFF_ADDR, TURN_ADDR
 
 from media.loopback import NetworkNamespace
 
@@ -130,6 +131,15 @@ def assert_flowing(page: Page, before: dict[str, Any], who: str) -> dict[str, An
     return after
 
 
+def local_sdp(page: Page) -> str:
+    sdp: str = page.evaluate("window.madoguchiCall.pc.localDescription.sdp")
+    return sdp
+
+
+def candidate_types(page: Page) -> set[str]:
+    return set(re.findall(r"^a=candidate:.* typ (\w+)", local_sdp(page), re.MULTILINE))
+
+
 def assert_relay(stats: dict[str, Any], case: str, who: str) -> None:
     pair = stats["pair"]
     assert pair["local"] == "relay", (who, pair)
@@ -160,6 +170,12 @@ def test_chromium_to_chromium_through_turn(
                 before = stats_when_media(page, who)
                 assert_relay(before, case, who)
                 assert_flowing(page, before, who)
+            # MADOGUCHI_STAFF_ICE_POLICY=relay: the staff console offered relay
+            # candidates only, so its address never left the staff network;
+            # the resident's browser (policy "all") offered its own too.
+            assert candidate_types(staff) == {"relay"}, candidate_types(staff)
+            assert STAFF_ADDR not in local_sdp(staff)
+            assert "host" in candidate_types(resident), candidate_types(resident)
     except BaseException:
         print("\n".join(logs[-60:]))
         print(city.app_tail())

@@ -33,7 +33,8 @@ from media.loopback import NetworkNamespace
 
 RESIDENT_ADDR = "198.18.1.10"
 STAFF_ADDR = "198.18.2.10"
-STAFF_NET = "198.18.2.0-198.18.2.255"  # coturn's range syntax
+STAFF_CIDR = "198.18.2.0/24"
+STAFF_NET = "198.18.2.0-198.18.2.255"  # the same, in coturn's range syntax
 DMZ_PUBLIC = "198.18.1.1"  # the app as residents reach it
 DMZ_INTERNAL = "198.18.2.1"  # the app as staff and kiosks reach it
 TURN_ADDR = "198.18.1.3"  # coturn's own address (its 443 cannot be the web proxy's)
