@@ -21,7 +21,7 @@ from app.core.context import AppContext
 from app.core.db import make_engine
 from app.core.settings import ConfigurationError, Settings
 from app.main import create_app
-from app.ops import jobs
+from app.ops import doctor, jobs
 from app.ops.demo import ensure_demo_city
 from app.ops.migrate import upgrade
 from signaling.runner import run_signaling, start_signaling
@@ -172,6 +172,21 @@ def cmd_api_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    checks = asyncio.run(
+        doctor.run_doctor(
+            args.base_url,
+            token=args.token,
+            turn_urls=args.turn_url,
+            ca_file=args.ca_file,
+            seconds=args.timeout,
+        )
+    )
+    for check in checks:
+        print(check.line())
+    return 0 if all(check.ok for check in checks) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="madoguchi", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -194,6 +209,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_worker)
     p = sub.add_parser("sync-busy", help="re-read staff members' external busy calendars")
     p.set_defaults(func=cmd_sync_busy)
+    p = sub.add_parser(
+        "doctor", help="check from this network that the API, signaling and TURN are reachable"
+    )
+    p.add_argument(
+        "base_url", help="the address staff or kiosks open, e.g. https://madoguchi.city.lan"
+    )
+    p.add_argument(
+        "--token", help="a join token (from a join link): checks the TURN credentials too"
+    )
+    p.add_argument(
+        "--turn-url", action="append", default=[], help="a TURN URL to probe when no token is given"
+    )
+    p.add_argument("--ca-file", help="a CA certificate (PEM) to trust besides the system's")
+    p.add_argument("--timeout", type=float, default=5.0, help="seconds per check")
+    p.set_defaults(func=cmd_doctor)
     p = sub.add_parser("api-key", help="make an API key acting as a staff account")
     p.add_argument("login")
     p.set_defaults(func=cmd_api_key)
