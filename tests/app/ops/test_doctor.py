@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 import uvicorn
-from sqlalchemy import Engine
 from coturn_helpers import TURNSERVER, running_coturn  # type: ignore[import-not-found]
+from sqlalchemy import Engine
 from tls_helpers import make_server_cert  # type: ignore[import-not-found]
 
 from app.core.clock import FixedClock
@@ -43,7 +43,10 @@ TURN_URLS = [
     f"turn:{HOST}:3478?transport=tcp",
     f"turns:{HOST}:5349?transport=tcp",
 ]
-LABELS = [f"TURN over {kind} ({HOST}:{port})" for kind, port in (("UDP", 3478), ("TCP", 3478), ("TLS", 5349))]
+LABELS = [
+    f"TURN over {kind} ({HOST}:{port})"
+    for kind, port in (("UDP", 3478), ("TCP", 3478), ("TLS", 5349))
+]
 
 
 @dataclass(frozen=True)
@@ -172,9 +175,7 @@ def test_a_closed_api_port_is_one_failure(lab: Lab, app_ctx: AppContext, city: A
     assert failed["signaling"] == "not checked: the API gave no signaling URL"
 
 
-def test_signaling_that_does_not_open_is_reported(
-    lab: Lab, app_ctx: AppContext, city: Any
-) -> None:
+def test_signaling_that_does_not_open_is_reported(lab: Lab, app_ctx: AppContext, city: Any) -> None:
     async def closed() -> int:
         return closed_port()
 
