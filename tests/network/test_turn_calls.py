@@ -120,6 +120,15 @@ def stats_when_media(page: Page, who: str) -> dict[str, Any]:
         page.wait_for_timeout(250)
 
 
+def assert_call_screen_says_relay(page: Page, case: str, who: str) -> None:
+    """The call screen's line about the path (ui.js, path.js), as the person sees it."""
+    expected = f"Connected through the relay server ({case.upper()})."
+    page.wait_for_function(
+        "text => document.getElementById('call-path').textContent === text", arg=expected
+    )
+    assert page.locator("#call-path").get_attribute("data-path") == "relay", who
+
+
 def assert_flowing(page: Page, before: dict[str, Any], who: str) -> dict[str, Any]:
     """Every counter, in and out, keeps rising, and the path is still relayed."""
     page.wait_for_timeout(2000)
@@ -170,6 +179,7 @@ def test_chromium_to_chromium_through_turn(
                 before = stats_when_media(page, who)
                 assert_relay(before, case, who)
                 assert_flowing(page, before, who)
+                assert_call_screen_says_relay(page, case, who)
             # MADOGUCHI_STAFF_ICE_POLICY=relay: the staff console offered relay
             # candidates only, so its address never left the staff network;
             # the resident's browser (policy "all") offered its own too.
@@ -243,6 +253,7 @@ def test_aiortc_to_chromium_through_turn(
             before = stats_when_media(resident, "resident")
             assert_relay(before, case, "resident")
             assert_flowing(resident, before, "resident")
+            assert_call_screen_says_relay(resident, case, "resident")
             # The other direction, seen by aiortc: decoded video and audio from Chromium.
             result = read_result(peer, TIMEOUT_MS / 1000)
             assert result["video_frames"] > 0 and result["audio_frames"] >= 50, result

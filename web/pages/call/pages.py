@@ -118,6 +118,21 @@ CALL_MESSAGES: dict[str, str] = {
     "check.network-slow": (
         "The connection is slow. Close other apps that use the internet, or try another network."
     ),
+    # how the check and the call connect (web/static/js/call/path.js)
+    "check.path-direct": "Your device connects directly.",
+    "check.path-relay-only": (
+        "Only the relay server could be reached: this network blocks direct connections. "
+        "Calls work through the relay server."
+    ),
+    "check.network-ask": (
+        "On an office or branch network, ask its network team to allow HTTPS (TCP 443) to "
+        "{host}, and {ports} to the relay server {turn}."
+    ),
+    "check.network-ask-no-relay": (
+        "On an office or branch network, ask its network team to allow HTTPS (TCP 443) to {host}."
+    ),
+    "path.direct": "Connected directly.",
+    "path.relay": "Connected through the relay server ({protocol}).",
     # waiting room and call
     "wait.connecting": "Connecting to the waiting room…",
     "wait.waiting": "Staff will join shortly.",

@@ -4,6 +4,8 @@
 // data channel carries ping/pong for the round-trip time and, at the end,
 // the report.
 
+import { connectionPath } from "./path.js";
+
 const GATHER_TIMEOUT_MS = 5000;
 const REPORT_TIMEOUT_MS = 40000;
 
@@ -65,7 +67,8 @@ export async function runPrecheck({ url, stream, iceServers, headers = {} }) {
       result = again.ok ? await again.json() : null;
       if (!result || result.status !== "complete") throw new Error("no report");
     }
-    return result;
+    // How the check's media travelled: direct, or only through the relay.
+    return { ...result, path: await connectionPath(pc).catch(() => null) };
   } finally {
     pc.close();
     if (checkId) {

@@ -4,6 +4,7 @@
 import { DeviceError, openDevices, stopStream } from "./media.js";
 import { PrecheckBusy, runPrecheck } from "./precheck.js";
 import { followCall } from "./follow.js";
+import { networkRequest } from "./path.js";
 import { CallSession, loadRtcConfig } from "./session.js";
 import { CallView, readConfig, translator } from "./ui.js";
 
@@ -69,9 +70,22 @@ function showItem(name, item) {
   }
 }
 
+// How the check connected: directly, only through the relay server, or not at
+// all (then what to ask the network team for).
+function showPath(report, iceServers) {
+  const path = report ? report.path : null;
+  const unreachable = !report || report.network?.code === "network-no-connection";
+  let text = "";
+  if (unreachable) text = networkRequest(t, iceServers);
+  else if (path) text = t(path.relayed ? "check.path-relay-only" : "check.path-direct");
+  root.dataset.path = unreachable ? "none" : path ? (path.relayed ? "relay" : "direct") : "";
+  view.setText("check-path", text);
+}
+
 async function startCheck() {
   step("check");
   for (const name of ITEMS) showItem(name, null);
+  view.setText("check-path", "");
   view.setText("check-summary", t("check.measuring"));
   $("btn-check-again").hidden = true;
   const enter = $("btn-enter");
@@ -90,6 +104,7 @@ async function startCheck() {
     state.report = report;
     for (const name of ITEMS) showItem(name, report[name]);
     summary = t(report.passed ? "check.passed" : "check.failed");
+    showPath(report, rtc.iceServers);
   } catch (err) {
     state.report = { passed: false, error: String(err) };
     for (const name of ITEMS) {
@@ -98,6 +113,7 @@ async function startCheck() {
       li.querySelector(".check-result").textContent = "";
     }
     summary = t(err instanceof PrecheckBusy ? "check.busy" : "check.error");
+    if (!(err instanceof PrecheckBusy)) showPath(null, state.iceServers);
   }
   view.setText("check-summary", summary);
   $("btn-check-again").hidden = false;

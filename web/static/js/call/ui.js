@@ -3,6 +3,7 @@
 // (data-messages, translated on the server); nothing here is hard-coded.
 
 import { setKindEnabled } from "./media.js";
+import { connectionPath, describePath } from "./path.js";
 import { watchQuality } from "./quality.js";
 
 export function readConfig(root) {
@@ -209,6 +210,7 @@ export class CallView {
       this.setText("quality", this.t(`quality.${lvl}`));
     };
     show("unknown");
+    this.setText("call-path", "");
     let last = "unknown";
     this.stopQuality = watchQuality(getPc, (lvl) => {
       // Announce only changes: a live region repeating itself is noise.
@@ -216,6 +218,15 @@ export class CallView {
         last = lvl;
         show(lvl);
       }
+      // Direct or through the relay server (and over what), as it is now.
+      connectionPath(getPc())
+        .then((path) => {
+          const el = $("call-path");
+          if (!el || !path) return;
+          el.dataset.path = path.relayed ? "relay" : "direct";
+          this.setText("call-path", describePath(path, this.t));
+        })
+        .catch(() => {});
     });
   }
 
