@@ -23,6 +23,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -32,7 +33,14 @@ sys.path[:0] = [
     str(Path(__file__).parents[1] / "media"),
 ]
 
-from browser_harness import CHROMIUM, IN_CI, thread_in_namespace, wait_until_up  # noqa: E402
+from browser_harness import (  # noqa: E402
+    CHROMIUM,
+    IN_CI,
+    TINY_CITY_YAML,
+    madoguchi,
+    thread_in_namespace,
+    wait_until_up,
+)
 from coturn_helpers import TURNSERVER, Coturn, running_coturn  # noqa: E402
 from tls_helpers import ServerCert, make_server_cert, trusting_home  # noqa: E402
 from topology import (  # noqa: E402
@@ -51,7 +59,11 @@ from topology import (  # noqa: E402
     city_network,
 )
 
+from app.ops.migrate import upgrade  # noqa: E402
 from media.loopback import namespace_unavailable_reason  # noqa: E402
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Playwright
 
 APP_SECRET = "network-tests-secret-not-for-production"
 TURN_SECRET = "network-tests-turn-secret"
@@ -127,6 +139,8 @@ def app_env(database: Path) -> dict[str, str]:
         "MADOGUCHI_INTERNAL_BASE_URL": INTERNAL_URL,
         "MADOGUCHI_STAFF_NETWORKS": f'["{STAFF_CIDR}"]',
         "MADOGUCHI_STAFF_ICE_POLICY": "relay",
+        # Join links open well before the slot: the pre-call check test books the next one.
+        "MADOGUCHI_JOIN_OPENS_BEFORE_MINUTES": "120",
         "PYTHONUNBUFFERED": "1",
     }
 
@@ -148,6 +162,10 @@ def city(network_requirements: None, tmp_path_factory: pytest.TempPathFactory) -
             denied=[RESIDENT_ADDR, STAFF_NET],
         ) as turn:
             env = app_env(root / "madoguchi.db")
+            # The tiny all-day city of the browser tests, for bookings to check with.
+            upgrade(env["MADOGUCHI_DATABASE_URL"])
+            (root / "city.yaml").write_text(TINY_CITY_YAML, encoding="utf-8")
+            madoguchi(net.dmz, env, "import", str(root / "city.yaml"))
             log_path = root / "serve.log"
             with log_path.open("wb") as log:
                 proc = subprocess.Popen(
@@ -179,3 +197,11 @@ def chromium_path(network_requirements: None) -> str:
         unavailable("network tests need playwright (python)")
     assert path is not None
     return path
+
+
+@pytest.fixture(scope="module")
+def playwright(chromium_path: str) -> Iterator[Playwright]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as manager:
+        yield manager

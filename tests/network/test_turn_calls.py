@@ -29,12 +29,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from browser_harness import CHROMIUM_ARGS
+from browsers import browser_in
 from call_harness import child_env, join_token
 from conftest import APP_SECRET, INTERNAL_URL, PUBLIC_URL, City
 from topology import STAFF_ADDR, TURN_ADDR
-
-from media.loopback import NetworkNamespace
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page, Playwright
@@ -45,42 +43,6 @@ PAGE = Path(__file__).with_name("turn_call_page.html").read_text(encoding="utf-8
 PEER = Path(__file__).with_name("aiortc_peer.py")
 CASES = ["udp", "tcp", "tls"]
 TIMEOUT_MS = 40_000
-# The app is served over plain HTTP inside the namespaces; these origins may
-# still use the camera, as the real site on https may.
-SECURE_ORIGINS = f"--unsafely-treat-insecure-origin-as-secure={PUBLIC_URL},{INTERNAL_URL}"
-
-
-def chromium_in(ns: NetworkNamespace, chromium: str, directory: Path) -> str:
-    """An executable that runs Chromium inside ``ns`` (Playwright launches it)."""
-    wrapper = directory / f"chromium-{ns.name}"
-    wrapper.write_text(f'#!/bin/sh\nexec ip netns exec {ns.name} {chromium} "$@"\n')
-    wrapper.chmod(0o755)
-    return str(wrapper)
-
-
-@pytest.fixture(scope="module")
-def playwright(chromium_path: str) -> Iterator[Playwright]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as manager:
-        yield manager
-
-
-@contextmanager
-def browser_in(
-    playwright: Playwright, city: City, ns: NetworkNamespace, chromium: str, tmp: Path
-) -> Iterator[Browser]:
-    browser = playwright.chromium.launch(
-        executable_path=chromium_in(ns, chromium, tmp),
-        args=[*CHROMIUM_ARGS, SECURE_ORIGINS],
-        headless=True,
-        # Chromium on Linux reads trusted roots from $HOME/.pki/nssdb.
-        env={"HOME": str(city.home), "PATH": "/usr/bin:/bin"},
-    )
-    try:
-        yield browser
-    finally:
-        browser.close()
 
 
 def open_call_page(browser: Browser, base_url: str, logs: list[str], who: str) -> Page:

@@ -57,6 +57,12 @@ EGRESS = {
         ip daddr {{ {DMZ_PUBLIC}, {DMZ_INTERNAL} }} tcp dport {{ {APP_PORT}, {SIGNALING_PORT} }} accept
         drop
     """,
+    # Nothing but the app itself: no way to the relay server at all.
+    "none": f"""
+        oif lo accept
+        ip daddr {{ {DMZ_PUBLIC}, {DMZ_INTERNAL} }} tcp dport {{ {APP_PORT}, {SIGNALING_PORT} }} accept
+        drop
+    """,
 }
 
 DMZ_RULES = f"""

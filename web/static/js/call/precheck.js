@@ -9,7 +9,35 @@ import { connectionPath } from "./path.js";
 const GATHER_TIMEOUT_MS = 5000;
 const REPORT_TIMEOUT_MS = 40000;
 
+const POLL_MS = 3000;
+
 export class PrecheckBusy extends Error {}
+
+function pollReport(reportUrl, headers) {
+  let timer = null;
+  let stopped = false;
+  const done = new Promise((resolve) => {
+    const ask = async () => {
+      if (stopped) return;
+      try {
+        const response = await fetch(reportUrl, { headers, credentials: "same-origin" });
+        const body = response.ok ? await response.json() : null;
+        if (body && body.status === "complete") return resolve(body);
+      } catch {
+        // The next try, or the data channel, or the time limit decides.
+      }
+      if (!stopped) timer = setTimeout(ask, POLL_MS);
+    };
+    timer = setTimeout(ask, POLL_MS);
+  });
+  return {
+    done,
+    stop: () => {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}
 
 function gathered(pc) {
   if (pc.iceGatheringState === "complete") return Promise.resolve();
@@ -60,7 +88,12 @@ export async function runPrecheck({ url, stream, iceServers, headers = {} }) {
     checkId = answer.check_id;
     await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
     const timeout = new Promise((resolve) => setTimeout(() => resolve(null), REPORT_TIMEOUT_MS));
-    let result = await Promise.race([report, timeout]);
+    // When no media path works the channel never opens; the server still
+    // completes its report (no connection) after its own time limit, so ask
+    // for it now and then instead of waiting for REPORT_TIMEOUT_MS.
+    const polled = pollReport(`${url}/${checkId}`, headers);
+    let result = await Promise.race([report, timeout, polled.done]);
+    polled.stop();
     if (!result) {
       // The channel never delivered: ask over HTTP before giving up.
       const again = await fetch(`${url}/${checkId}`, { headers, credentials: "same-origin" });
