@@ -30,9 +30,9 @@ class Settings(BaseSettings):
     secret_key: str | None = None
     timezone: str = "Asia/Tokyo"
     public_base_url: str = "http://127.0.0.1:8000"
-    # Links for staff and kiosks (kiosk links and pairing, staff calendar feeds,
-    # printed slips), e.g. https://madoguchi.city.lan on the city network; empty
-    # means public_base_url (docs/deploy.md, 三層の対策).
+    # Links for staff and kiosks (kiosk links and pairing, printed booking slips),
+    # e.g. https://madoguchi.city.lan on the city network; empty means
+    # public_base_url (docs/deploy.md, 三層の対策).
     internal_base_url: str = ""
     # CIDR allow-list for staff and admin pages and the staff JSON API, e.g.
     # MADOGUCHI_STAFF_NETWORKS='["10.20.0.0/16"]'; any other source address gets
