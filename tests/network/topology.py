@@ -145,7 +145,8 @@ def city_network() -> Iterator[CityNetwork]:
         run(staff, "ip", "route", "add", "default", "via", DMZ_INTERNAL)
         # Forwarding on, so that it is the nftables rule, not a missing route,
         # that keeps resident and staff apart.
-        run(dmz, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        # /proc/sys/net is per namespace (and needs no procps installed).
+        run(dmz, "sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward")
         nft(dmz, DMZ_RULES)
         net = CityNetwork(resident, dmz, staff)
         net.set_egress("udp")

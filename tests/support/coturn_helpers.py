@@ -10,6 +10,7 @@ The shared secret and realm go on the command line, as compose passes them.
 from __future__ import annotations
 
 import subprocess
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -74,7 +75,7 @@ def _wait_tcp(ns: NetworkNamespace, address: str, port: int, proc: subprocess.Po
         if proc.poll() is not None:
             raise RuntimeError("coturn exited at start-up")
         check = subprocess.run(
-            ns.command(["python3", "-c", probe, address, str(port)]), capture_output=True
+            ns.command([sys.executable, "-c", probe, address, str(port)]), capture_output=True
         )
         if check.returncode == 0:
             return
