@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from browser_harness import CHROMIUM_ARGS
-from conftest import INTERNAL_URL, PUBLIC_URL, City
+from city_harness import INTERNAL_URL, PUBLIC_URL, City
 
 from media.loopback import NetworkNamespace
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from conftest import INTERNAL_URL, PUBLIC_URL, City
+from city_harness import INTERNAL_URL, PUBLIC_URL, City
 
 from media.loopback import NetworkNamespace
 

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from browsers import browser_in
-from conftest import PUBLIC_URL, City
+from city_harness import PUBLIC_URL, City
 from topology import DMZ_PUBLIC, TURN_ADDR
 
 if TYPE_CHECKING:

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from browsers import browser_in
 from call_harness import child_env, join_token
-from conftest import APP_SECRET, INTERNAL_URL, PUBLIC_URL, City
+from city_harness import APP_SECRET, INTERNAL_URL, PUBLIC_URL, City
 from topology import STAFF_ADDR, TURN_ADDR
 
 if TYPE_CHECKING:

@@ -23,7 +23,7 @@ import pytest
 from aioice.stun import TransactionFailed
 from aioice.turn import create_turn_endpoint
 from call_harness import join_token
-from conftest import APP_SECRET, INTERNAL_URL, TURN_SECRET, City
+from city_harness import APP_SECRET, INTERNAL_URL, TURN_SECRET, City
 from topology import TURN_ADDR, TURN_PORT, TURNS_PORT
 
 from app.calls.turn import turn_credential
