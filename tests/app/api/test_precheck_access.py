@@ -24,4 +24,8 @@ def test_precheck_needs_a_join_link_or_a_staff_session(client: TestClient, city)
 
 def test_rtc_config_names_signaling_and_no_ice_servers_by_default(client: TestClient) -> None:
     body = client.get("/api/v1/rtc-config").json()
-    assert body == {"iceServers": [], "signalingUrl": "ws://127.0.0.1:8765/ws"}
+    assert body == {
+        "iceServers": [],
+        "iceTransportPolicy": "all",
+        "signalingUrl": "ws://127.0.0.1:8765/ws",
+    }
