@@ -16,8 +16,9 @@ command -v chromium >/dev/null || missing+=(chromium)
 [ -d /usr/share/fonts/opentype/noto ] || missing+=(fonts-noto-cjk)
 # Compose (v2 plugin, else Debian's v1) for tests/docker's `compose config` check.
 docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null || missing+=(docker-compose)
-# Node and npm install axe-core for the accessibility checks (tests/browser/package.json).
-command -v npm >/dev/null || missing+=(nodejs npm)
+# Node runs the browser scripts' unit tests (tests/js/); npm installs axe-core for
+# the accessibility checks (tests/browser/package.json).
+{ command -v node && command -v npm; } >/dev/null || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update
@@ -41,4 +42,8 @@ fi
 .venv/bin/mypy
 # The house's import rules (pyproject.toml [tool.importlinter], docs/architecture.md).
 .venv/bin/lint-imports
+# The browser scripts' pure functions (back-off, negotiation ids, quality) and
+# how the scripts hang together: Node's own test runner, no npm packages. The
+# files are named so that every Node since 18 finds the same ones.
+node --test tests/js/*.test.mjs
 exec .venv/bin/pytest "$@"
