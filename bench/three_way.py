@@ -12,7 +12,7 @@ participant decodes both others' video, CPU seconds (utime + stime from
 ``/proc/PID/stat``) are sampled over the same window for every process:
 
 * **mesh**: the production path. The server is the signaling node
-  (``signaling.runner.start_signaling``); each participant is a
+  (``app.main.start_signaling``); each participant is a
   ``media.client.CallClient`` with one peer connection per other participant
   (so it encodes its camera twice and decodes two streams). The server relays
   SDP only.
@@ -44,12 +44,12 @@ from aiortc.mediastreams import MediaStreamTrack
 
 from app.core.settings import Settings
 from app.core.tokens import Purpose, Tokens
+from app.main import start_signaling
 from media.client import CallClient
 from media.ice import rtc_configuration
 from media.loopback import NetworkNamespace, allow_loopback_candidates
 from media.meter import TrackMeter
 from media.synthetic import SineToneAudioTrack, TestPatternVideoTrack
-from signaling.runner import start_signaling
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = Path(__file__).resolve()

@@ -21,8 +21,9 @@ docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null |
 command -v turnserver >/dev/null || missing+=(coturn)
 command -v nft >/dev/null || missing+=(nftables)
 command -v certutil >/dev/null || missing+=(libnss3-tools)
-# Node and npm install axe-core for the accessibility checks (tests/browser/package.json).
-command -v npm >/dev/null || missing+=(nodejs npm)
+# Node runs the browser scripts' unit tests (tests/js/); npm installs axe-core for
+# the accessibility checks (tests/browser/package.json).
+{ command -v node && command -v npm; } >/dev/null || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update
@@ -46,4 +47,8 @@ fi
 .venv/bin/mypy
 # The house's import rules (pyproject.toml [tool.importlinter], docs/architecture.md).
 .venv/bin/lint-imports
+# The browser scripts' pure functions (back-off, negotiation ids, quality) and
+# how the scripts hang together: Node's own test runner, no npm packages. The
+# files are named so that every Node since 18 finds the same ones.
+node --test tests/js/*.test.mjs
 exec .venv/bin/pytest "$@"

@@ -3,7 +3,7 @@
 Counted as they happen (process-wide, prometheus_client's default registry):
 HTTP requests by route template and status with a latency histogram, bookings
 made, and, when signaling runs in this process (``madoguchi serve``), its
-connections and messages (``signaling/metrics.py``; a standalone node serves
+connections and messages (``signaling/asyncio/metrics.py``; a standalone node serves
 its own ``/metrics``). Read from the database at scrape time, so every app
 process reports the same city-wide numbers: the outbox backlog, calls active,
 residents waiting and today's waits.

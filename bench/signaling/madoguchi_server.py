@@ -15,8 +15,8 @@ import signal
 import sys
 
 from app.core.settings import Settings
+from app.main import start_signaling
 from signaling.core import CoreConfig
-from signaling.runner import start_signaling
 
 
 async def main(secret: str, redis_url: str | None = None) -> None:

@@ -16,8 +16,8 @@ import sys
 
 from app.core.db import make_engine
 from app.core.settings import Settings
+from app.main import start_signaling
 from signaling.core import CoreConfig
-from signaling.runner import start_signaling
 
 
 async def main(argv: list[str]) -> None:

@@ -37,7 +37,7 @@ from app.core.outbox import OutboxMail
 from app.core.settings import Settings
 from app.counter.models import InterpreterCall
 from app.counter.settings import CounterSettings
-from app.main import create_app
+from app.main import create_app, start_signaling
 from media.client import CallClient
 from media.loopback import NetworkNamespace
 from media.peerlink import PeerLink
@@ -53,9 +53,8 @@ from scheduler.models import (
     Service,
     Staff,
 )
+from signaling.asyncio.server import SignalingServer
 from signaling.messages import TransferMode
-from signaling.runner import start_signaling
-from signaling.server import SignalingServer
 
 pytestmark = pytest.mark.media
 

@@ -23,11 +23,11 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
 from app.core.settings import Settings
+from app.main import start_signaling
 from media.client import CallClient
 from media.echo import EchoService
 from media.http import precheck_router
 from media.loopback import NetworkNamespace
-from signaling.runner import start_signaling
 
 if TYPE_CHECKING:
     # Imported lazily below: without Playwright the chromium fixture skips (or fails in CI).

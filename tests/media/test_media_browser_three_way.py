@@ -25,10 +25,10 @@ from fastapi.staticfiles import StaticFiles
 from test_media_browser import browser_page
 
 from app.core.settings import Settings
+from app.main import start_signaling
 from media.client import CallClient
 from media.loopback import NetworkNamespace
 from signaling.messages import Consent, ConsentPurpose, TransferMode
-from signaling.runner import start_signaling
 
 if TYPE_CHECKING:
     from playwright.async_api import Page

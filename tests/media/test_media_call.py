@@ -25,13 +25,13 @@ from call_harness import (
 
 import media.client as client_module
 from app.core.settings import Settings
+from app.main import start_signaling
 from media.client import CallClient
 from media.errors import SignalingRefused
 from media.loopback import NetworkNamespace
 from media.peerlink import PeerLink
+from signaling.asyncio.server import SignalingServer
 from signaling.events import EventKind, MemoryEventSink
-from signaling.runner import start_signaling
-from signaling.server import SignalingServer
 
 pytestmark = pytest.mark.media
 

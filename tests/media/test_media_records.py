@@ -20,12 +20,12 @@ from sqlalchemy.orm import Session
 from app.calls.models import CallEventRow
 from app.core.db import make_engine
 from app.core.settings import Settings
+from app.main import start_signaling
 from app.ops.migrate import upgrade_engine
 from app.tracker.record_builder import RecordBuilder
 from media.client import CallClient
 from media.loopback import NetworkNamespace
 from scheduler.models import Booking, Department, Service, Staff
-from signaling.runner import start_signaling
 
 pytestmark = pytest.mark.media
 

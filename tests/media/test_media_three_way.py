@@ -22,12 +22,12 @@ from test_media_call import assert_media_flows
 
 from app.core.settings import Settings
 from app.core.tokens import Purpose, Tokens
+from app.main import start_signaling
 from media.client import CallClient
 from media.loopback import NetworkNamespace
+from signaling.asyncio.server import SignalingServer
 from signaling.events import EventKind, MemoryEventSink
 from signaling.messages import RoomState, TransferMode
-from signaling.runner import start_signaling
-from signaling.server import SignalingServer
 
 pytestmark = pytest.mark.media
 

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from tests_app_helpers import book
 
+from app.calls.signaling_auth import token_authenticator
 from app.core.clock import FixedClock
 from app.core.context import AppContext
 from app.core.outbox import OutboxMail
@@ -25,7 +26,6 @@ from app.core.tokens import Purpose
 from app.ops import jobs
 from scheduler.interpreter_service import InterpreterService
 from scheduler.models import Booking, Interpreter, InterpreterHours, InterpreterLanguage
-from signaling.auth import token_authenticator
 from signaling.messages import Role
 
 # Tuesday 2026-12-01 (the MiniCity clock is Monday 2026-11-30 09:00 JST).

@@ -565,7 +565,7 @@ def test_call_pages_offer_the_department_picker_and_the_console_shows_the_ring(
         in walk_in
     )
     assert f'<option value="{kosodate.dept_id}">子育て支援課</option>' in walk_in
-    assert 'src="/static/js/counter-call.js"' in walk_in
+    assert 'src="/static/js/pages/staff-counter-call.js"' in walk_in
 
 
 def test_a_hand_over_nobody_takes_escalates_on_the_supervisor_board(

@@ -266,7 +266,7 @@ def test_pairing_heartbeat_board_and_revocation(
         start = device.get("/kiosk/device?lang=ja")
         assert start.status_code == 200 and "北支所" in start.text
         assert 'data-heartbeat="/kiosk/device/heartbeat"' in start.text
-        assert "/static/js/kiosk-heartbeat.js" in start.text
+        assert "/static/js/pages/kiosk-heartbeat.js" in start.text
         assert device.get("/kiosk/device/menu?lang=ja").status_code == 200
         assert board_state(client, city.kiosk_id) == "waiting"
 

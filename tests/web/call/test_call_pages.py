@@ -62,7 +62,7 @@ def test_open_link_renders_the_call_page(
     messages = json.loads(data["messages"])
     assert messages["wait.waiting"] == "職員がまもなく参加します。"
     assert "2026年11月30日(月) 10:00〜10:30" in r.text
-    assert '<script type="module" src="/static/js/call/resident.js"></script>' in r.text
+    assert '<script type="module" src="/static/js/pages/call-join.js"></script>' in r.text
     # No inline script or style anywhere (the CSP forbids them).
     assert "<script>" not in r.text and "style=" not in r.text
     assert 'id="step-waiting"' in r.text and 'aria-pressed="false"' in r.text

@@ -182,11 +182,11 @@ def test_a_booking_of_this_kiosk_starts_the_call(
     call = client.get(location + "?lang=ja")
     assert call.status_code == 200
     assert 'data-role="kiosk"' in call.text and f'data-room="{booking.room_id}"' in call.text
-    assert '<script type="module" src="/static/js/kiosk-call.js"></script>' in call.text
+    assert '<script type="module" src="/static/js/pages/kiosk-call.js"></script>' in call.text
     assert 'data-idle="0"' in call.text
     assert 'hreflang="en"' not in call.text  # a language switch would reload and hang up
     assert "転入の相談" in call.text and "11:00〜11:30" in call.text
-    assert client.get("/static/js/kiosk-call.js").status_code == 200
+    assert client.get("/static/js/pages/kiosk-call.js").status_code == 200
 
 
 def test_call_screen_takes_only_this_kiosks_join_tokens(
@@ -364,7 +364,7 @@ def test_every_screen_loads_the_idle_reset_script(
     path = kiosk_path(ctx, city.kiosk_id)
     for suffix in ("/menu", "/code", "/walk-in"):
         r = client.get(path + suffix + "?lang=ja")
-        assert '<script type="module" src="/static/js/kiosk.js"></script>' in r.text
+        assert '<script type="module" src="/static/js/pages/kiosk.js"></script>' in r.text
         assert 'data-idle="60"' in r.text and 'data-warn="15"' in r.text
         assert f'data-home="{path}?lang=ja"' in r.text
         assert "まもなく最初の画面に戻ります" in r.text
@@ -374,7 +374,7 @@ def test_every_screen_loads_the_idle_reset_script(
     # The Japanese start screen is where the kiosk rests; English goes back to it.
     assert 'data-idle="0"' in client.get(path + "?lang=ja").text
     assert 'data-idle="60"' in client.get(path + "?lang=en").text
-    js = client.get("/static/js/kiosk.js")
+    js = client.get("/static/js/pages/kiosk.js")
     assert js.status_code == 200 and "location.replace(home)" in js.text
     assert client.get("/static/css/kiosk.css").status_code == 200
 

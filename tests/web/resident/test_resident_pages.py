@@ -167,7 +167,7 @@ def test_full_booking_flow_shows_the_confirmation(
     assert "2026年12月1日(火) 10:00〜10:30" in text
     code = re.search(r"MDG-[0-9A-Z]{6}", text)
     assert code is not None
-    assert "/static/js/copy.js" in page.script_srcs
+    assert "/static/js/pages/resident-manage.js" in page.script_srcs
     assert r.headers["cache-control"] == "no-store"
     # The join link is shown as text (copyable without JS), with a copy button.
     assert re.search(r">http://127\.0\.0\.1:8000/join/[^<]+<", r.text)

@@ -57,7 +57,7 @@ def test_walk_in_gets_a_ticket_number_and_an_estimate_and_can_leave(
     assert "受付番号" in page.text
     # Nobody on duty: 8 min default × 2nd in line ÷ 1.
     assert "2番目" in page.text and "約16分" in page.text
-    assert 'src="/static/js/kiosk-ticket.js"' in page.text
+    assert 'src="/static/js/pages/kiosk-ticket.js"' in page.text
     assert " style=" not in page.text and not re.search(r"<script(?![^>]*\bsrc=)", page.text)
     english = client.get(first + "?lang=en").text
     assert "You are next." in english and "about 8 minutes" in english
@@ -93,7 +93,7 @@ def test_accepted_walk_in_moves_both_sides_into_the_same_room(
     login(staff, "staff1")
     page = staff.get("/staff/counter?lang=ja")
     assert page.status_code == 200
-    assert "リモート窓口" in page.text and 'src="/static/js/counter.js"' in page.text
+    assert "リモート窓口" in page.text and 'src="/static/js/pages/staff-counter.js"' in page.text
     staff.put("/api/v1/staff/presence", json={"status": "available"})
     state = console_state(ctx, client.app.state.counter_settings, city.staff_ids[1], "ja")  # type: ignore[attr-defined]
     assert state is not None and state["presence"] == "available"

@@ -210,7 +210,7 @@ def test_accepting_a_call_that_needs_an_interpreter_calls_one(
     assert "住民の方が端末で通訳を希望しています：ベトナム語" in page.text
     assert "グエン さん（ベトナム語）を呼び出しました" in page.text
     assert f'data-url="/api/v1/staff/interpreter-calls/{call.id}"' in page.text
-    assert 'src="/static/js/interpreter-call.js"' in page.text
+    assert 'src="/static/js/pages/staff-counter-call.js"' in page.text
     # The emailed link opens the join page of the walk-in room, as an interpreter.
     token = re.search(r"/join/(\S+)", mail.body)
     assert token

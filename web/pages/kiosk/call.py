@@ -6,7 +6,7 @@ instead, ``/kiosk/{kiosk_token}/call/{join_token}``, reached from the
 booking-code screen. Both tokens are checked: the kiosk's own link, and a
 join token with role ``kiosk`` made for this very kiosk (``participant``).
 
-The page's script (``web/static/js/kiosk-call.js``) reuses the call modules
+The page's script (``web/static/js/pages/kiosk-call.js``) reuses the call modules
 of ``web/static/js/call/`` and the call page's texts (``call_messages``):
 camera and microphone start by themselves (the device is set up once by
 branch staff), then the waiting room ("職員がまもなく参加します"), then the

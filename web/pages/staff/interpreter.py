@@ -1,7 +1,7 @@
 """The "call an interpreter" panel of the staff call pages (walk-in and booked).
 
 The page renders who is called now (or that nobody is, and which languages
-someone could interpret right now); ``interpreter-call.js`` posts the
+someone could interpret right now); ``call/interpreter.js`` posts the
 language to the API (``app.api.interpreters``) without leaving the call and
 shows the answer in the same panel.
 """

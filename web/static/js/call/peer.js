@@ -20,10 +20,13 @@
 // connection the other side has already replaced), and never answer an offer
 // older than one already answered. Offers, answers and candidates are handled
 // one at a time, in arrival order, so each answer is made for, and labelled
-// with, the offer it answers. Media/peerlink.py follows the same rule.
+// with, the offer it answers. The rules are in negotiation.js;
+// media/peerlink.py follows the same ones.
 //
 // Events: "track" {peer, stream}, "connection" {peer, state},
 // "peer" {peer, info, status} (joined / left / reconnecting / resumed).
+
+import { isStaleAnswer, nextNegotiation, offerToAnswer } from "./negotiation.js";
 
 const DISCONNECTED_GRACE_MS = 4000;
 
@@ -45,12 +48,6 @@ export class PeerManager extends EventTarget {
   enqueue(task) {
     this.serial = this.serial.then(task).catch((err) => this.note(`ERROR ${err}`));
     return this.serial;
-  }
-
-  // Milliseconds since the epoch, but above the last id: rising even across a
-  // reloaded page (whose counter would begin again) or a clock stepped back.
-  static nextNegotiation(last) {
-    return Math.min(Number.MAX_SAFE_INTEGER, Math.max(last + 1, Date.now()));
   }
 
   emit(type, detail) {
@@ -208,7 +205,7 @@ export class PeerManager extends EventTarget {
       if (iceRestart) pc.restartIce();
       const offer = await pc.createOffer(iceRestart ? { iceRestart: true } : undefined);
       await pc.setLocalDescription(offer);
-      const negotiation = PeerManager.nextNegotiation(peer.lastOffered);
+      const negotiation = nextNegotiation(peer.lastOffered);
       peer.lastOffered = negotiation;
       peer.offerNegotiation = negotiation;
       this.signaling.send({
@@ -242,15 +239,12 @@ export class PeerManager extends EventTarget {
       peer = this.addPeer({ id: msg.from, role: "", name: "", status: "present", initiator: false });
     }
     const pc = peer.pc;
-    // Without an id (a peer or server from before), answer as before.
-    const negotiation = Number.isInteger(msg.negotiation) ? msg.negotiation : null;
-    if (negotiation !== null) {
-      if (negotiation <= peer.lastAnswered) {
-        this.note(`superseded offer ${negotiation} of ${peer.id} ignored`);
-        return;
-      }
-      peer.lastAnswered = negotiation;
+    const { id: negotiation, answer: toAnswer } = offerToAnswer(msg.negotiation, peer.lastAnswered);
+    if (!toAnswer) {
+      this.note(`superseded offer ${negotiation} of ${peer.id} ignored`);
+      return;
     }
+    if (negotiation !== null) peer.lastAnswered = negotiation;
     try {
       await pc.setRemoteDescription({ type: "offer", sdp: msg.sdp });
       await this.flush(peer);
@@ -268,8 +262,7 @@ export class PeerManager extends EventTarget {
   async onAnswer(msg) {
     const peer = this.peers.get(msg.from);
     if (!peer || peer.pc.signalingState !== "have-local-offer") return;
-    if (Number.isInteger(msg.negotiation) && msg.negotiation !== peer.offerNegotiation) {
-      // It answers an offer we have since replaced.
+    if (isStaleAnswer(msg.negotiation, peer.offerNegotiation)) {
       this.note(`stale answer ${msg.negotiation} of ${peer.id} ignored`);
       return;
     }

@@ -1,49 +1,10 @@
-// Connection quality from getStats(): packet loss and round-trip time over
-// the last interval, as one of "good", "fair", "poor" (or "unknown").
+// Connection quality of a live RTCPeerConnection, measured every few seconds
+// (the rules are in quality-level.js).
 
-export const LIMITS = {
-  good: { loss: 0.02, rtt: 0.3 },
-  fair: { loss: 0.08, rtt: 0.6 },
-};
-
-export function level(loss, rtt) {
-  if (loss === null) return "unknown";
-  const r = rtt ?? 0;
-  if (loss <= LIMITS.good.loss && r <= LIMITS.good.rtt) return "good";
-  if (loss <= LIMITS.fair.loss && r <= LIMITS.fair.rtt) return "fair";
-  return "poor";
-}
+import { intervalLoss, level, summarize } from "./quality-level.js";
 
 export async function snapshot(pc) {
-  const report = await pc.getStats();
-  const out = {
-    received: 0,
-    lost: 0,
-    rtt: null,
-    framesDecoded: 0,
-    audioPacketsReceived: 0,
-    videoPacketsReceived: 0,
-  };
-  let pairId = null;
-  report.forEach((s) => {
-    if (s.type === "transport" && s.selectedCandidatePairId) pairId = s.selectedCandidatePairId;
-  });
-  report.forEach((s) => {
-    if (s.type === "inbound-rtp") {
-      out.received += s.packetsReceived || 0;
-      out.lost += Math.max(0, s.packetsLost || 0);
-      if (s.kind === "video") {
-        out.framesDecoded += s.framesDecoded || 0;
-        out.videoPacketsReceived += s.packetsReceived || 0;
-      } else if (s.kind === "audio") {
-        out.audioPacketsReceived += s.packetsReceived || 0;
-      }
-    } else if (s.type === "candidate-pair") {
-      const selected = pairId ? s.id === pairId : s.nominated && s.state === "succeeded";
-      if (selected && typeof s.currentRoundTripTime === "number") out.rtt = s.currentRoundTripTime;
-    }
-  });
-  return out;
+  return summarize(await pc.getStats());
 }
 
 // Calls onLevel(level, details) every `everyMs` while the connection lives.
@@ -62,11 +23,7 @@ export function watchQuality(getPc, onLevel, everyMs = 2000) {
       return;
     }
     if (previous) {
-      const received = now.received - previous.received;
-      const lost = now.lost - previous.lost;
-      const total = received + lost;
-      // Nothing arrived at all in the interval: as bad as it gets.
-      const loss = total > 0 ? lost / total : 1;
+      const loss = intervalLoss(previous, now);
       onLevel(level(loss, now.rtt), { loss, rtt: now.rtt, ...now });
     }
     previous = now;

@@ -2,8 +2,8 @@
 //
 // One WebSocket to the signaling server: `join` with the token (and `resume`
 // with the session id after a drop), a keep-alive ping, and reconnection with
-// back-off (0.5 s doubling to 8 s, with jitter) whenever the close code allows
-// it. Any 4xxx close, 1000, 1008 or 1009 means "do not reconnect".
+// back-off (backoff.js: 0.5 s doubling to 8 s, with jitter) whenever the close
+// code allows it. Any 4xxx close, 1000, 1008 or 1009 means "do not reconnect".
 //
 // Events (all CustomEvent, the message in `detail`):
 //   "joined"        the server's `joined` (also after a resume)
@@ -12,22 +12,12 @@
 //   "closed"        {code, error}: for good (`error` is the last error code)
 //   "state"         {state}: idle → connecting → joined ⇄ reconnecting → closed
 
+import { backoffDelay, isFinalClose } from "./backoff.js";
+
 export const PROTOCOL_VERSION = 1;
-const BACKOFF_FIRST_MS = 500;
-const BACKOFF_MAX_MS = 8000;
 const PING_EVERY_MS = 10000;
 const PONG_TIMEOUT_MS = 8000;
 const JOIN_TIMEOUT_MS = 10000;
-
-export function isFinalClose(code) {
-  return code === 1000 || code === 1008 || code === 1009 || (code >= 4000 && code < 5000);
-}
-
-export function backoffDelay(attempt, random = Math.random) {
-  const base = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** attempt);
-  // Full jitter on the upper half: never 0, never in lock-step with others.
-  return Math.round(base / 2 + (random() * base) / 2);
-}
 
 export class SignalingClient extends EventTarget {
   // getToken: async () => token (called before every join, so it may refresh).

@@ -1,10 +1,11 @@
-// "Call an interpreter" on the staff call pages: post the language to the API
-// (app/api/interpreters.py) without leaving the call, and say who was called,
-// or that nobody of that language is free and which languages are.
+// "Call an interpreter" on the staff call pages (templates/staff/_interpreter.html):
+// post the language to the API (app/api/interpreters.py) without leaving the
+// call, and say who was called, or that nobody of that language is free and
+// which languages are.
 
-const panel = document.getElementById("interpreter-panel");
-
-if (panel) {
+export function setupInterpreterPanel() {
+  const panel = document.getElementById("interpreter-panel");
+  if (!panel) return;
   const form = document.getElementById("interpreter-form");
   const status = document.getElementById("interp-status");
   const free = document.getElementById("interp-free");

@@ -12,13 +12,13 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from app.calls.signaling_auth import token_authenticator
 from app.core.tokens import Purpose, Tokens
-from signaling.auth import token_authenticator
-from signaling.bus import Cluster, MemoryBus, MemoryRoomStore
+from signaling.asyncio.bus import Cluster, MemoryBus, MemoryRoomStore
+from signaling.asyncio.server import SignalingServer
 from signaling.core import CoreConfig, SignalingCore
 from signaling.events import EventSink, MemoryEventSink
 from signaling.messages import Message, Source, parse
-from signaling.server import SignalingServer
 
 SECRET = "test-secret-for-signaling-" + "x" * 20
 TOKENS = Tokens(SECRET)

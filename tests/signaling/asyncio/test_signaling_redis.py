@@ -13,14 +13,15 @@ import pytest
 import redis.asyncio as aioredis
 from sig_helpers import FAST_CLUSTER, Client, issue, known_peers, make_server
 
-from signaling.bus import Cluster, MemoryRoomStore
-from signaling.redis_bus import RedisBus, RedisRoomStore
-from signaling.server import SignalingServer
+from signaling.asyncio.bus import Cluster, MemoryRoomStore
+from signaling.asyncio.redis_bus import RedisBus, RedisRoomStore
+from signaling.asyncio.server import SignalingServer
 
 pytestmark = pytest.mark.redis
 
 ROOM = "room-r"
 HERE = Path(__file__).parent
+SUPPORT = HERE.parents[1] / "support"  # sig_helpers, for node_proc.py
 
 
 def redis_node(url: str, prefix: str, node: str) -> tuple[SignalingServer, RedisBus]:
@@ -131,7 +132,10 @@ async def test_bus_recovers_after_its_redis_connection_is_killed(
 
 
 async def test_seat_survives_the_death_of_its_node(redis_url: str, key_prefix: str) -> None:
-    env = {**os.environ, "PYTHONPATH": f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join((str(SUPPORT), os.environ.get("PYTHONPATH", ""))),
+    }
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         str(HERE / "node_proc.py"),

@@ -11,11 +11,11 @@ import pytest
 from sig_helpers import Client, issue, make_server, pair
 
 from app.core.tokens import Purpose
+from signaling.asyncio.server import SignalingServer
 from signaling.core import CoreConfig
 from signaling.errors import CloseCode
 from signaling.events import EventKind, MemoryEventSink
 from signaling.messages import RoomState
-from signaling.server import SignalingServer
 
 ROOM = "room-1"
 

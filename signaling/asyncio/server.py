@@ -40,7 +40,9 @@ try:  # websockets' C extension; the pure-Python fallback where it was not built
 except ImportError:  # pragma: no cover
     from websockets.utils import apply_mask
 
-from signaling.bus import BusEvent, Cluster
+from signaling.asyncio.bus import Cluster
+from signaling.asyncio.metrics import CONNECTIONS, CONNECTIONS_TOTAL, FRAMES
+from signaling.bus import BusEvent
 from signaling.core import (
     Action,
     Close,
@@ -53,7 +55,6 @@ from signaling.core import (
 from signaling.errors import BusError, CloseCode
 from signaling.events import EventKind, EventSink
 from signaling.messages import serialize
-from signaling.metrics import CONNECTIONS, CONNECTIONS_TOTAL, FRAMES
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ from sig_helpers import Client, make_server, pair  # type: ignore[import-not-fou
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
+from signaling.asyncio.server import MAX_FRAME_BYTES, CoreConnection, SignalingServer
 from signaling.core import CoreConfig
 from signaling.messages import MAX_MESSAGE_CHARS
-from signaling.server import MAX_FRAME_BYTES, CoreConnection, SignalingServer
 
 ROOM = "room-1"
 TO = f"{ROOM}-res"

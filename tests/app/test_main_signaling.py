@@ -1,4 +1,5 @@
-"""The composition entry points the CLI uses: start_signaling / run_signaling."""
+"""The composition root's signaling node (app.main.start_signaling / run_signaling): the
+app's join tokens and the call_events table wired into signaling."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from sqlalchemy import create_engine, select
 
 from app.calls.models import CallEventRow
 from app.core.settings import Settings
+from app.main import run_signaling, start_signaling
 from signaling.errors import CloseCode
-from signaling.runner import run_signaling, start_signaling
 
 
 async def test_start_signaling_with_a_database_records_and_refuses_ended_rooms(

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from sig_helpers import Client, issue, make_server, pair
 from websockets.exceptions import ConnectionClosed
 
-from signaling.server import SignalingServer
+from signaling.asyncio.server import SignalingServer
 
 TYPES = [
     "join", "offer", "answer", "candidate", "leave", "end", "ping", "connected",

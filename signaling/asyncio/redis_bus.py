@@ -37,9 +37,9 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from signaling.asyncio.bus import Handler
 from signaling.bus import (
     ENDED_MEMORY_SECONDS,
-    Handler,
     SeatChange,
     SeatEvent,
     SeatRecord,

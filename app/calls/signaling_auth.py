@@ -1,4 +1,7 @@
-"""Adapter from the app's signed link tokens to the core's ``Authenticate`` port.
+"""Adapter from the app's signed link tokens to signaling's ``Authenticate`` port.
+
+The composition root (``app.main.start_signaling``) hands it to the node;
+signaling itself never sees ``app.core.tokens``.
 
 Join tokens are ``app.core.tokens.Tokens`` tokens for ``Purpose.JOIN`` whose claims
 are ``{"room": str, "role": str, "pid": str, "name": str}`` plus ``nbf``/``exp``.
@@ -12,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from app.core.tokens import Purpose, TokenError, Tokens
-from signaling.core import Admission, Authenticate
+from signaling.actions import Admission, Authenticate
 from signaling.errors import AuthError, ErrorCode
 from signaling.messages import MAX_ID_CHARS, Role
 

@@ -1,56 +1,33 @@
-// The resident's join page: camera and microphone → pre-call check →
-// waiting room → call → ended. An early link stops after the check.
+// The join page (templates/call/join.html) of a resident, an interpreter or
+// an invited colleague: camera and microphone → pre-call check → waiting
+// room → call → ended. An early link stops after the check.
 
-import { DeviceError, openDevices, stopStream } from "./media.js";
-import { PrecheckBusy, runPrecheck } from "./precheck.js";
-import { followCall } from "./follow.js";
-import { networkRequest } from "./path.js";
-import { CallSession, loadRtcConfig } from "./session.js";
-import { CallView, readConfig, translator } from "./ui.js";
+import { PrecheckBusy, runPrecheck } from "../call/precheck.js";
+import { followCall } from "../call/follow.js";
+import { networkRequest } from "../call/path.js";
+import { callPage, joinCall, openCamera, rtcConfig } from "../call/start.js";
 
-const root = document.getElementById("call-app");
-const config = readConfig(root);
-const t = translator(config.messages);
-const view = new CallView(t);
-const $ = (id) => document.getElementById(id);
+const page = callPage({ exposeAs: "madoguchiJoin", state: { report: null } }); // tests: step, report
+const { root, config, t, view, $, state } = page;
 const ITEMS = ["camera", "microphone", "network"];
 
-const state = { step: "device", stream: null, audioOnly: false, report: null, session: null };
-window.madoguchiJoin = state; // for tests: step, report
-
-function step(name, options) {
-  state.step = name;
-  root.dataset.step = name;
-  view.showStep(name, options);
-}
-
 // -- 1. camera and microphone ------------------------------------------------------
-
-function showDeviceProblem(kind) {
-  view.setText("device-status", t(`device.${kind}`));
-  const help = $("device-help");
-  help.hidden = false;
-  for (const part of help.querySelectorAll("[data-help]")) part.hidden = part.dataset.help !== kind;
-}
 
 async function askDevices() {
   const button = $("btn-devices");
   button.disabled = true;
   $("device-help").hidden = true;
-  view.setText("device-status", t("device.asking"));
-  try {
-    const { stream, audioOnly } = await openDevices();
-    state.stream = stream;
-    state.audioOnly = audioOnly;
-    view.attachLocal(stream);
-    view.setText("device-status", t(audioOnly ? "device.audio-only" : "device.ready"));
-    button.hidden = true;
-    startCheck();
-  } catch (err) {
-    const kind = err instanceof DeviceError ? err.kind : "failed";
-    showDeviceProblem(kind);
-    button.disabled = kind === "unsupported";
-  }
+  const stream = await openCamera(page, {
+    onProblem: (kind) => {
+      const help = $("device-help");
+      help.hidden = false;
+      for (const part of help.querySelectorAll("[data-help]")) part.hidden = part.dataset.help !== kind;
+      button.disabled = kind === "unsupported";
+    },
+  });
+  if (!stream) return;
+  button.hidden = true;
+  startCheck();
 }
 
 // -- 2. the pre-call check ---------------------------------------------------------------
@@ -83,7 +60,7 @@ function showPath(report, iceServers) {
 }
 
 async function startCheck() {
-  step("check");
+  page.step("check");
   for (const name of ITEMS) showItem(name, null);
   view.setText("check-path", "");
   view.setText("check-summary", t("check.measuring"));
@@ -92,9 +69,7 @@ async function startCheck() {
   if (enter) enter.hidden = true;
   let summary;
   try {
-    const rtc = await loadRtcConfig(config.rtcConfigUrl);
-    state.iceServers = rtc.iceServers;
-    state.signalingUrl = rtc.signalingUrl;
+    const rtc = await rtcConfig(page);
     const report = await runPrecheck({
       url: config.precheckUrl,
       stream: state.stream,
@@ -113,7 +88,7 @@ async function startCheck() {
       li.querySelector(".check-result").textContent = "";
     }
     summary = t(err instanceof PrecheckBusy ? "check.busy" : "check.error");
-    if (!(err instanceof PrecheckBusy)) showPath(null, state.iceServers);
+    if (!(err instanceof PrecheckBusy)) showPath(null, page.rtc?.iceServers);
   }
   view.setText("check-summary", summary);
   $("btn-check-again").hidden = false;
@@ -128,53 +103,31 @@ async function startCheck() {
 
 // -- 3. waiting room and 4. the call ---------------------------------------------------------
 
-async function enterRoom() {
-  step("waiting");
+function enterRoom() {
+  page.step("waiting");
   view.setText("wait-status", t("wait.connecting"));
-  if (!state.signalingUrl) {
-    const rtc = await loadRtcConfig(config.rtcConfigUrl);
-    state.iceServers = rtc.iceServers;
-    state.signalingUrl = rtc.signalingUrl;
-  }
-  const session = new CallSession({
-    signalingUrl: state.signalingUrl,
-    room: config.room,
+  joinCall(page, {
     // The same page also serves an interpreter (booked or invited) and an observer.
     role: config.role || "resident",
-    getToken: async () => config.token,
-    iceServers: state.iceServers,
-    stream: state.stream,
-    view,
-    t,
-  });
-  state.session = session;
-  followCall(session, {
-    root,
-    view,
-    t,
-    step,
-    state,
-    messages: config.messages,
-    onFinished: (s) => {
-      if (s === "left") $("btn-rejoin").hidden = false;
+    follow: (session) =>
+      followCall(session, page, {
+        onFinished: (s) => {
+          if (s === "left") $("btn-rejoin").hidden = false;
+        },
+      }),
+    onNoConfig: () => {
+      // Back to the check, whose "enter" button tries again.
+      page.step("check");
+      view.setText("check-summary", t("net.failed"));
     },
   });
-  session.start();
 }
 
 // -- wiring -------------------------------------------------------------------------------------
 
-view.watchNetwork();
 $("btn-devices").addEventListener("click", askDevices);
 $("btn-check-again").addEventListener("click", startCheck);
-$("btn-enter")?.addEventListener("click", () => enterRoom());
+$("btn-enter")?.addEventListener("click", enterRoom);
 $("btn-hangup")?.addEventListener("click", () => state.session?.hangUp());
 $("btn-rejoin")?.addEventListener("click", () => window.location.reload());
-window.addEventListener("pagehide", () => {
-  if (state.session && ["waiting", "connecting-peer", "in-call"].includes(state.session.state)) {
-    state.session.hangUp();
-  } else if (!state.session) {
-    stopStream(state.stream);
-  }
-});
-step("device", { focus: false });
+page.step("device", { focus: false });

@@ -1,20 +1,17 @@
-// The staff member's call page: see whether the resident is waiting, join
-// with a fresh ticket from the logged-in session, talk, keep notes, and end
-// the call for everyone while recording the outcome.
+// The staff call page (templates/call/staff.html): see whether the resident
+// is waiting, join with a fresh ticket from the logged-in session, talk, keep
+// notes, and end the call for everyone while recording the outcome.
 
-import { DeviceError, openDevices } from "./media.js";
-import { CallSession, loadRtcConfig } from "./session.js";
-import { keepPresence, setupHandover, setupInvite, showTeamLink } from "./handover.js";
-import { CallView, readConfig, translator } from "./ui.js";
+import { followAsStaff } from "../call/follow.js";
+import { keepPresence, setupHandover, setupInvite, showTeamLink } from "../call/handover.js";
+import { setupInterpreterPanel } from "../call/interpreter.js";
+import { FINISHED, callPage, joinCall, openCamera, staffTicket } from "../call/start.js";
+import { autosaveNotes } from "../lib/notes.js";
 
-const root = document.getElementById("call-app");
-const config = readConfig(root);
-const t = translator(config.messages);
-const view = new CallView(t);
-const $ = (id) => document.getElementById(id);
+const page = callPage({ exposeAs: "madoguchiStaffCall", state: { finished: false } }); // tests: session, finished
+const { root, config, t, view, $, state } = page;
 const POLL_MS = 3000;
-
-const state = { session: null, finished: false, pollTimer: null };
+let pollTimer = null;
 
 // -- presence of the resident -----------------------------------------------------------
 
@@ -42,31 +39,15 @@ async function poll() {
 
 function startPolling() {
   poll();
-  state.pollTimer = setInterval(poll, POLL_MS);
+  pollTimer = setInterval(poll, POLL_MS);
 }
 
 function stopPolling() {
-  clearInterval(state.pollTimer);
-  state.pollTimer = null;
+  clearInterval(pollTimer);
+  pollTimer = null;
 }
 
 // -- joining ---------------------------------------------------------------------------------
-
-async function fetchTicket() {
-  const response = await fetch(config.ticketUrl, {
-    method: "POST",
-    credentials: "same-origin",
-    headers: { Accept: "application/json" },
-  });
-  if (!response.ok) {
-    const err = new Error(`ticket ${response.status}`);
-    // Logged out, not allowed, or a cancelled booking: retrying will not help.
-    err.fatal = [401, 403, 404, 409].includes(response.status);
-    err.code = "ticket";
-    throw err;
-  }
-  return (await response.json()).token;
-}
 
 function onPeer(detail) {
   const { status, info } = detail;
@@ -83,136 +64,53 @@ function onPeer(detail) {
 async function join() {
   const button = $("btn-join");
   button.disabled = true;
-  view.setText("device-status", t("device.asking"));
-  let devices;
-  try {
-    devices = await openDevices();
-  } catch (err) {
-    view.setText("device-status", t(`device.${err instanceof DeviceError ? err.kind : "failed"}`));
+  if (!(await openCamera(page))) {
     button.disabled = false;
     return;
   }
-  view.attachLocal(devices.stream);
-  let rtc;
-  try {
-    rtc = await loadRtcConfig(config.rtcConfigUrl);
-  } catch {
-    view.setText("device-status", t("net.failed"));
-    button.disabled = false;
-    return;
-  }
-  stopPolling();
-  const session = new CallSession({
-    signalingUrl: rtc.signalingUrl,
-    room: config.room,
+  await joinCall(page, {
     role: "staff",
-    getToken: fetchTicket,
-    iceServers: rtc.iceServers,
-    iceTransportPolicy: rtc.iceTransportPolicy,
-    stream: devices.stream,
-    view,
-    t,
+    getToken: staffTicket(config.ticketUrl),
+    follow: (session) => {
+      stopPolling();
+      session.addEventListener("peer", (event) => onPeer(event.detail));
+      session.addEventListener("consent", (event) => onConsent(event.detail));
+      followAsStaff(session, page, {
+        onState: (s) => {
+          if (s === "waiting") showPresence("not-yet", t("staff.resident-absent"));
+        },
+        onFinished: showEnded,
+      });
+    },
+    onNoConfig: () => {
+      view.setText("device-status", t("net.failed"));
+      button.disabled = false;
+    },
   });
-  state.session = session;
-  session.addEventListener("peer", (event) => onPeer(event.detail));
-  session.addEventListener("consent", (event) => onConsent(event.detail));
-  session.addEventListener("state", (event) => {
-    const s = event.detail.state;
-    root.dataset.callState = s;
-    if (s === "waiting") {
-      showPresence("not-yet", t("staff.resident-absent"));
-      view.setText("call-status", t("staff.resident-absent"));
-    } else if (s === "connecting-peer") {
-      view.setText("call-status", t("call.connecting"));
-    } else if (s === "in-call") {
-      view.setText("call-status", t("call.connected"));
-      view.setText("peer-status", "");
-    } else if (s === "restoring") {
-      view.setText("call-status", t("call.restarting"));
-      view.setText("peer-status", t("call.restarting"));
-    } else if (s === "ended" || s === "left") {
-      showEnded();
-    } else if (s === "error") {
-      view.showStep("error");
-      const key = session.errorCode === "ticket" ? "staff.ticket-failed" : `fatal.${session.errorCode}`;
-      view.setText("error-text", config.messages[key] ? t(key) : t("fatal.other"));
-    }
-  });
-  view.showStep("call");
-  view.setText("call-status", t("wait.connecting"));
-  session.start();
 }
 
 function showEnded() {
-  view.showStep("ended");
+  page.step("ended");
   view.setText("ended-text", state.finished ? t("staff.finished") : t("staff.call-ended"));
 }
 
 // -- notes (autosaved through the console's notes endpoint) ---------------------------------------
 
 const notesForm = $("notes-form");
-let notesTimer = null;
-let notesBusy = false;
-let notesDirty = false;
+const notes = autosaveNotes(notesForm, { inBackground: true });
 
-async function saveNotes() {
-  notesTimer = null;
-  if (notesBusy) {
-    notesDirty = true;
-    return;
-  }
-  notesBusy = true;
-  notesDirty = false;
-  view.setText("notes-status", t("notes.saving"));
-  try {
-    const response = await fetch(notesForm.action, {
-      method: "POST",
-      body: new FormData(notesForm),
-      credentials: "same-origin",
-      headers: { Accept: "application/json" },
-    });
-    if (!response.ok) throw new Error(String(response.status));
-    const body = await response.json();
-    view.setText("notes-status", t("notes.saved", { time: body.saved_at }));
-  } catch {
-    view.setText("notes-status", t("notes.failed"));
-  } finally {
-    notesBusy = false;
-    if (notesDirty) scheduleNotes();
-  }
-}
-
-function scheduleNotes() {
-  clearTimeout(notesTimer);
-  notesTimer = setTimeout(saveNotes, 1500);
-}
-
-notesForm.addEventListener("submit", (event) => {
-  event.preventDefault();
-  clearTimeout(notesTimer);
-  saveNotes();
-});
-notesForm.elements.notes.addEventListener("input", scheduleNotes);
-
-// -- hand-over and invitations (app/api/call_team.py; `transfer` in docs/signaling.md) ------------
-
-function showLink(messageKey, url) {
-  showTeamLink(view, t, messageKey, url);
-}
+// -- hand-over, invitations (app/api/call_team.py; `transfer` in docs/signaling.md), interpreters ---
 
 setupHandover({
   form: $("handover-form"),
   getSession: () => state.session,
   view,
   t,
-  showLink,
-  beforeLeave: async () => {
-    clearTimeout(notesTimer);
-    await saveNotes();
-  },
+  showLink: (messageKey, url) => showTeamLink(view, t, messageKey, url),
+  beforeLeave: () => notes.flush(),
 });
-
 setupInvite({ form: $("invite-form"), view, t });
+setupInterpreterPanel();
 
 // -- documents at the counter (app/api/documents.py) -----------------------------------------------
 
@@ -308,7 +206,7 @@ finishForm.addEventListener("submit", async (event) => {
   button.disabled = true;
   view.setText("finish-status", "");
   const session = state.session;
-  if (session && !["ended", "left", "error"].includes(session.state)) {
+  if (session && !FINISHED.includes(session.state)) {
     view.setText("call-status", t("staff.ending"));
     await session.endForAll();
   }
@@ -338,13 +236,7 @@ finishForm.addEventListener("submit", async (event) => {
 
 // -- start --------------------------------------------------------------------------------------------
 
-window.madoguchiStaffCall = state; // for tests: session, finished
-view.watchNetwork();
 $("btn-join").addEventListener("click", join);
-window.addEventListener("pagehide", () => {
-  const session = state.session;
-  if (session && !["ended", "left", "error"].includes(session.state)) session.hangUp();
-});
-view.showStep("device", { focus: false });
+page.step("device", { focus: false });
 startPolling();
 keepPresence(config.heartbeatUrl);
