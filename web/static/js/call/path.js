@@ -33,7 +33,7 @@ export function describePath(path, t) {
 
 // What a resident or branch staff should ask their network team for when
 // nothing connects: HTTPS to this site, and one way to the relay server.
-export function networkRequest(t, iceServers) {
+export function networkRequest(t, iceServers, host) {
   let turn = "";
   const ports = [];
   for (const server of iceServers || []) {
@@ -48,7 +48,7 @@ export function networkRequest(t, iceServers) {
     }
   }
   return t(turn ? "check.network-ask" : "check.network-ask-no-relay", {
-    host: window.location.hostname,
+    host,
     turn,
     ports: ports.join(" / "),
   });

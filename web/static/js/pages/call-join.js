@@ -53,7 +53,7 @@ function showPath(report, iceServers) {
   const path = report ? report.path : null;
   const unreachable = !report || report.network?.code === "network-no-connection";
   let text = "";
-  if (unreachable) text = networkRequest(t, iceServers);
+  if (unreachable) text = networkRequest(t, iceServers, window.location.hostname);
   else if (path) text = t(path.relayed ? "check.path-relay-only" : "check.path-direct");
   root.dataset.path = unreachable ? "none" : path ? (path.relayed ? "relay" : "direct") : "";
   view.setText("check-path", text);
