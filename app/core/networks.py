@@ -64,7 +64,7 @@ class StaffNetworkGate:
             client = scope.get("client")
             host = client[0] if client else None
             if is_staff_path(path) and not allowed(self.networks, host):
-                log.info("staff path refused outside the staff networks")
+                log.debug("staff path refused outside the staff networks")
                 hidden = _HIDDEN_API if path.startswith("/api/") else _HIDDEN_PAGE
                 scope = {**scope, "path": hidden, "raw_path": hidden.encode()}
         await self.app(scope, receive, send)

@@ -27,6 +27,7 @@ from aioice.stun import TransactionFailed, TransactionTimeout
 from aioice.turn import create_turn_endpoint
 from aiortc.rtcicetransport import parse_stun_turn_uri
 from websockets.asyncio.client import connect
+from websockets.exceptions import WebSocketException
 
 # Any credentials will do to learn whether a TURN server answers: it refuses them.
 _PROBE_USER = "madoguchi-doctor"
@@ -158,7 +159,7 @@ async def check_signaling(url: str, seconds: float, context: ssl.SSLContext) -> 
             f"cannot open the WebSocket {url} ({exc}): WebSocket upgrades must pass the proxy "
             "and the firewall",
         )
-    except Exception as exc:  # websockets' handshake errors have no common base but Exception
+    except WebSocketException as exc:  # a refused upgrade, a bad URL
         return Check("signaling", False, f"the WebSocket {url} was refused ({exc})")
     return Check("signaling", True, f"WebSocket {url} opens")
 
