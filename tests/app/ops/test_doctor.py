@@ -30,10 +30,9 @@ from tls_helpers import make_server_cert  # type: ignore[import-not-found]
 from app.core.clock import FixedClock
 from app.core.context import AppContext
 from app.core.tokens import Purpose
-from app.main import create_app
+from app.main import create_app, start_signaling
 from app.ops.doctor import Check, run_doctor
 from media.loopback import NetworkNamespace, namespace_unavailable_reason
-from signaling.runner import start_signaling
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 HOST = "127.0.0.1"
