@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import shutil
 import socket
 import sys
@@ -244,3 +245,38 @@ def test_the_command_prints_one_line_per_check_and_fails_on_any(
     assert len(lines) == 5, out
     assert lines[-1].startswith(f"FAIL {LABELS[2]}: the TLS certificate is not trusted"), out
     assert all(line.startswith("OK   ") for line in lines[:-1]), out
+
+
+def test_an_api_that_answers_an_error_is_reported(lab: Lab, app_ctx: AppContext, city: Any) -> None:
+    async def scenario() -> list[Check]:
+        async with serving(app_ctx):
+            # The signaling node speaks HTTP too, but has no /healthz: a wrong base URL.
+            wrong = app_ctx.settings.signaling_public_url.replace("ws://", "http://")
+            return await run_doctor(wrong.removesuffix("/ws"), turn_urls=TURN_URLS, seconds=2.0)
+
+    failed = failures(lab.ns.run(scenario, timeout=60))
+    assert set(failed) == {"API", "signaling", LABELS[2]}
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+ answered HTTP \d{3}", failed["API"])
+
+
+def test_a_websocket_upgrade_refused_is_reported(lab: Lab, app_ctx: AppContext, city: Any) -> None:
+    async def scenario() -> list[Check]:
+        async with serving(app_ctx) as base_url:
+            # A plain HTTP server where the WebSocket should be (a proxy that
+            # does not pass upgrades answers the same way).
+            app_ctx.settings.signaling_public_url = (
+                base_url.replace("http://", "ws://") + "/healthz"
+            )
+            return await run_doctor(
+                base_url, token=join_token(app_ctx), ca_file=str(lab.ca), seconds=2.0
+            )
+
+    failed = failures(lab.ns.run(scenario, timeout=60))
+    assert list(failed) == ["signaling"]
+    assert "was refused" in failed["signaling"]
+
+
+def test_no_turn_url_to_check_is_reported(lab: Lab, app_ctx: AppContext, city: Any) -> None:
+    checks = doctor(lab, app_ctx)  # no token, no --turn-url
+    failed = failures(checks)
+    assert failed == {"TURN": "no TURN URL to check: pass --token, or --turn-url for each URL"}
