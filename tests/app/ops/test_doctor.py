@@ -138,7 +138,7 @@ def join_token(ctx: AppContext) -> str:
 def doctor(lab: Lab, ctx: AppContext, *, base_url: str | None = None, **kwargs: Any) -> list[Check]:
     async def scenario() -> list[Check]:
         async with serving(ctx) as served:
-            return await run_doctor(base_url or served, seconds=2.0, **kwargs)
+            return await run_doctor(base_url or served, seconds=5.0, **kwargs)
 
     return lab.ns.run(scenario, timeout=60)
 
@@ -166,7 +166,7 @@ def test_without_a_token_turn_is_probed_without_credentials(
 def test_a_closed_api_port_is_one_failure(lab: Lab, app_ctx: AppContext, city: Any) -> None:
     async def scenario() -> list[Check]:
         url = f"http://{HOST}:{closed_port()}"
-        return await run_doctor(url, turn_urls=TURN_URLS, ca_file=str(lab.ca), seconds=2.0)
+        return await run_doctor(url, turn_urls=TURN_URLS, ca_file=str(lab.ca), seconds=5.0)
 
     checks = lab.ns.run(scenario, timeout=60)
     failed = failures(checks)
@@ -232,7 +232,7 @@ def test_the_command_prints_one_line_per_check_and_fails_on_any(
         async with serving(app_ctx) as base_url:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "app.cli", "doctor", base_url,
-                "--token", join_token(app_ctx), "--timeout", "2",
+                "--token", join_token(app_ctx), "--timeout", "5",
                 stdout=asyncio.subprocess.PIPE,
             )  # fmt: skip
             out, _ = await proc.communicate()
@@ -252,7 +252,7 @@ def test_an_api_that_answers_an_error_is_reported(lab: Lab, app_ctx: AppContext,
         async with serving(app_ctx):
             # The signaling node speaks HTTP too, but has no /healthz: a wrong base URL.
             wrong = app_ctx.settings.signaling_public_url.replace("ws://", "http://")
-            return await run_doctor(wrong.removesuffix("/ws"), turn_urls=TURN_URLS, seconds=2.0)
+            return await run_doctor(wrong.removesuffix("/ws"), turn_urls=TURN_URLS, seconds=5.0)
 
     failed = failures(lab.ns.run(scenario, timeout=60))
     assert set(failed) == {"API", "signaling", LABELS[2]}
@@ -268,7 +268,7 @@ def test_a_websocket_upgrade_refused_is_reported(lab: Lab, app_ctx: AppContext, 
                 base_url.replace("http://", "ws://") + "/healthz"
             )
             return await run_doctor(
-                base_url, token=join_token(app_ctx), ca_file=str(lab.ca), seconds=2.0
+                base_url, token=join_token(app_ctx), ca_file=str(lab.ca), seconds=15.0
             )
 
     failed = failures(lab.ns.run(scenario, timeout=60))
