@@ -23,7 +23,8 @@ import logging
 import os
 import secrets
 import socket
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
@@ -33,7 +34,7 @@ from signaling.auth import token_authenticator
 from signaling.bus import Bus, Cluster, MemoryBus, MemoryRoomStore, RoomStore
 from signaling.core import CoreConfig, SignalingCore
 from signaling.events import EventSink, MemoryEventSink
-from signaling.server import SignalingServer
+from signaling.server import SignalingServer, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +53,13 @@ async def start_signaling(
     node: str | None = None,
     config: CoreConfig | None = None,
     key_prefix: str = "madoguchi:",
+    clock: Callable[[], datetime] = utc_now,
 ) -> SignalingServer:
-    """Build a node from settings, start it and return the running server."""
+    """Build a node from settings, start it and return the running server.
+
+    ``clock`` is the time tokens are checked against and events are stamped
+    with: the app's clock when the app embeds the node (tests choose it).
+    """
     node = node or new_node_id()
     config = config or CoreConfig()
     sink: EventSink
@@ -85,9 +91,7 @@ async def start_signaling(
         node=node,
         authenticate=token_authenticator(Tokens(settings.effective_secret)),
         config=config,
-        ended_rooms=await sink.ended_rooms(
-            since=datetime.now(UTC) - timedelta(seconds=config.ended_memory)
-        ),
+        ended_rooms=await sink.ended_rooms(since=clock() - timedelta(seconds=config.ended_memory)),
     )
     server = SignalingServer(
         core,
@@ -96,6 +100,7 @@ async def start_signaling(
         host=host or settings.signaling_host,
         port=settings.signaling_port if port is None else port,
         on_close=closers,
+        clock=clock,
     )
     await server.start()
     return server
