@@ -17,6 +17,7 @@ import uvicorn
 
 from app.auth import api_keys
 from app.core import logs
+from app.core.clock import Clock
 from app.core.context import AppContext
 from app.core.db import make_engine
 from app.core.settings import ConfigurationError, Settings
@@ -28,7 +29,7 @@ from app.ops.migrate import upgrade
 log = logging.getLogger("madoguchi")
 
 
-def _settings() -> Settings:
+def load_settings() -> Settings:
     try:
         settings = Settings()
         logs.register_secrets(settings.secret_key, settings.smtp_password)
@@ -39,8 +40,14 @@ def _settings() -> Settings:
         raise SystemExit(f"madoguchi: configuration error: {exc}") from exc
 
 
-async def _serve(settings: Settings) -> None:
-    ctx = AppContext.from_settings(settings)
+async def serve(settings: Settings, clock: Clock | None = None) -> None:
+    """App, signaling and jobs in this process until SIGINT/SIGTERM.
+
+    ``clock`` defaults to the system clock; the browser tests pass one that
+    starts at a time of their choosing (tests/browser/serve_in_netns.py), and
+    it reaches the app, the embedded signaling node and the jobs alike.
+    """
+    ctx = AppContext.from_settings(settings, clock=clock)
     if settings.mode == "demo":
         # The embedded default must come up with one command on a fresh machine.
         upgrade(settings.database_url)
@@ -59,7 +66,7 @@ async def _serve(settings: Settings) -> None:
         )
     )
     # Embedded default: one process also serves signaling and background jobs.
-    signaling = await start_signaling(settings, engine=ctx.engine)
+    signaling = await start_signaling(settings, engine=ctx.engine, clock=ctx.clock.now)
     stop = asyncio.Event()
     background = asyncio.create_task(jobs.run_forever(ctx, stop))
     # uvicorn finishes in-flight requests on SIGTERM/SIGINT, then re-raises the
@@ -78,7 +85,7 @@ async def _serve(settings: Settings) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    settings = _settings()
+    settings = load_settings()
     if args.port:
         settings.port = args.port
     log.info(
@@ -86,12 +93,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings.public_base_url,
         settings.database_url.split("@")[-1],
     )
-    asyncio.run(_serve(settings))
+    asyncio.run(serve(settings))
     return 0
 
 
 def cmd_signaling(args: argparse.Namespace) -> int:
-    settings = _settings()
+    settings = load_settings()
     if args.port is not None:
         settings.signaling_port = args.port
     if args.host:
@@ -113,7 +120,7 @@ def cmd_signaling(args: argparse.Namespace) -> int:
 
 
 def cmd_db(args: argparse.Namespace) -> int:
-    settings = _settings()
+    settings = load_settings()
     if args.action == "upgrade":
         upgrade(settings.database_url, args.revision)
         print("database is at", args.revision)
@@ -124,7 +131,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from scheduler.errors import SchedulerError
     from scheduler.importer import import_city, load_city_file
 
-    settings = _settings()
+    settings = load_settings()
     ctx = AppContext.from_settings(settings)
     try:
         config = load_city_file(Path(args.file))
@@ -139,7 +146,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    ctx = AppContext.from_settings(_settings())
+    ctx = AppContext.from_settings(load_settings())
     stop = asyncio.Event()
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(jobs.run_forever(ctx, stop, interval=args.interval))
@@ -153,7 +160,7 @@ def cmd_sync_busy(args: argparse.Namespace) -> int:
     from scheduler.models import Staff
     from scheduler.service import SchedulingService
 
-    ctx = AppContext.from_settings(_settings())
+    ctx = AppContext.from_settings(load_settings())
     with ctx.writer_sessions() as session:
         svc = SchedulingService(session, tz=ctx.tz)
         for staff in session.scalars(select(Staff).where(Staff.busy_calendar_url.is_not(None))):

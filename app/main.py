@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -39,7 +40,7 @@ from media.echo import EchoService
 from media.http import precheck_router
 from signaling.actions import CoreConfig
 from signaling.asyncio.runner import start_node
-from signaling.asyncio.server import SignalingServer
+from signaling.asyncio.server import SignalingServer, utc_now
 from signaling.events import EventSink
 from web.pages import routes as pages
 from web.pages.resident.support import NOT_FOUND, error_page
@@ -108,6 +109,7 @@ async def start_signaling(
     node: str | None = None,
     config: CoreConfig | None = None,
     key_prefix: str = "madoguchi:",
+    clock: Callable[[], datetime] | None = None,
 ) -> SignalingServer:
     """Start a signaling node configured from ``settings`` (``madoguchi serve``
     embeds one, ``madoguchi signaling`` runs one alone).
@@ -127,6 +129,7 @@ async def start_signaling(
         authenticate=token_authenticator(Tokens(settings.effective_secret)),
         sink=sink,
         on_close=closers,
+        clock=clock or utc_now,
     )
 
 

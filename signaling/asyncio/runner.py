@@ -26,12 +26,12 @@ import secrets
 import socket
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from signaling.actions import Authenticate, CoreConfig
 from signaling.asyncio.bus import Bus, Cluster, MemoryBus, MemoryRoomStore, RoomStore
 from signaling.asyncio.redis_bus import RedisBus, RedisRoomStore
-from signaling.asyncio.server import SignalingServer
+from signaling.asyncio.server import SignalingServer, utc_now
 from signaling.core import SignalingCore
 from signaling.events import EventSink, MemoryEventSink
 
@@ -63,8 +63,12 @@ async def start_node(
     authenticate: Authenticate,
     sink: EventSink | None = None,
     on_close: Iterable[Callable[[], Awaitable[None]]] = (),
+    clock: Callable[[], datetime] = utc_now,
 ) -> SignalingServer:
     """Build a node, start it and return the running server.
+
+    ``clock`` is the time tokens are checked against and events are stamped
+    with: the app's clock when the app embeds the node (tests choose it).
 
     ``on_close`` are closers of resources the caller handed over (a database
     sink): the server runs them after it flushed the sink at shutdown.
@@ -92,7 +96,7 @@ async def start_node(
         authenticate=authenticate,
         config=core_config,
         ended_rooms=await events.ended_rooms(
-            since=datetime.now(UTC) - timedelta(seconds=core_config.ended_memory)
+            since=clock() - timedelta(seconds=core_config.ended_memory)
         ),
     )
     server = SignalingServer(
@@ -102,6 +106,7 @@ async def start_node(
         host=config.host,
         port=config.port,
         on_close=closers,
+        clock=clock,
     )
     await server.start()
     return server

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from app.core.clock import Clock
 from media.loopback import NetworkNamespace
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ ADMIN_PASSWORD = "demo"
 
 TINY_CITY_YAML = """\
 # A tiny city for browser tests: open around the clock, no holidays, so a
-# slot a few minutes from now always exists, whatever day the tests run.
+# slot a few minutes after the app's clock (conftest.app_clock) always exists.
 demo: true
 city:
   name_ja: てすと市
@@ -142,6 +143,7 @@ class AppInNetns:
     base_url: str
     signaling_url: str
     env: dict[str, str]
+    clock: Clock  # the app's: the same instant in the test as in the server
     log_path: Path
     process: subprocess.Popen[bytes] = field(repr=False)
 

@@ -18,16 +18,22 @@ screenshots):
     The city the app is seeded with (``madoguchi import``). The default,
     ``TINY_CITY_YAML``, is open every day 00:00-23:59 with no holidays, and
     its service ``sodan`` has no minimum notice and a 5-minute slot step, so
-    the next slot is always a few minutes away whatever the wall-clock day.
+    the next slot is always a few minutes after the app's clock.
     Override the fixture in a test module for another city.
 ``app_env``
     The ``MADOGUCHI_*`` environment of the app (temporary SQLite database,
     fixed secret, empty ICE servers, join links open 2 hours early). Override
     or extend it to change settings.
+``app_clock``
+    The clock the app runs on: an ``OffsetClock`` that starts at
+    ``served_clock.CITY_OPEN`` (a weekday 10:00 in Tokyo, inside the test
+    cities' hours) and runs at real speed, so no test depends on the wall
+    clock's time of day. Override it in a test module for another start.
 ``app_in_netns``
-    ``madoguchi serve`` (app, signaling and jobs in one process) inside the
-    namespace on ``127.0.0.1:8000``, signaling on ``:8765``; yields an
-    ``AppInNetns`` that unpacks as ``(namespace, base_url)``.
+    ``madoguchi serve`` (app, signaling and jobs in one process, all on
+    ``app_clock``) inside the namespace on ``127.0.0.1:8000``, signaling on
+    ``:8765``; yields an ``AppInNetns`` that unpacks as
+    ``(namespace, base_url)``; its ``clock`` reads the app's time.
 ``chromium_in_netns``
     A Playwright (sync API) ``Browser``: Debian's ``/usr/bin/chromium`` with a
     fake camera and microphone, launched inside the namespace. Make one
@@ -66,7 +72,9 @@ from browser_harness import (
     thread_in_namespace,
     wait_until_up,
 )
+from served_clock import city_open_clock
 
+from app.core.clock import OffsetClock
 from app.ops.migrate import upgrade
 from media.loopback import NetworkNamespace, namespace_unavailable_reason
 
@@ -137,8 +145,17 @@ def app_env(tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.fixture
+def app_clock() -> OffsetClock:
+    return city_open_clock()
+
+
+@pytest.fixture
 def app_in_netns(
-    netns_here: NetworkNamespace, app_env: dict[str, str], city_yaml: str, tmp_path: Path
+    netns_here: NetworkNamespace,
+    app_env: dict[str, str],
+    app_clock: OffsetClock,
+    city_yaml: str,
+    tmp_path: Path,
 ) -> Iterator[AppInNetns]:
     """``madoguchi serve`` in the namespace, on a fresh SQLite seeded from ``city_yaml``."""
     city = tmp_path / "city.yaml"
@@ -149,7 +166,16 @@ def app_in_netns(
     log_path = tmp_path / "serve.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            netns_here.command([sys.executable, str(SERVE_SCRIPT), "serve"]),
+            netns_here.command(
+                [
+                    sys.executable,
+                    str(SERVE_SCRIPT),
+                    "--clock-start",
+                    app_clock.start.isoformat(),
+                    "--clock-since",
+                    repr(app_clock.since),
+                ]
+            ),
             env=app_env,
             cwd=tmp_path,
             stdout=log,
@@ -160,6 +186,7 @@ def app_in_netns(
         base_url=BASE_URL,
         signaling_url=f"ws://127.0.0.1:{SIGNALING_PORT}/ws",
         env=app_env,
+        clock=app_clock,
         log_path=log_path,
         process=proc,
     )

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from app.core.clock import OffsetClock
 from app.core.tokens import Purpose, Tokens
 from media.loopback import NetworkNamespace
 
@@ -28,8 +29,11 @@ SECRET = "media-tests-secret"  # a throwaway key for the tokens of these tests
 TIMEOUT = 20.0
 
 
-def join_token(room: str, role: str, pid: str, *, secret: str = SECRET) -> str:
-    now = datetime.now(UTC)
+def join_token(
+    room: str, role: str, pid: str, *, secret: str = SECRET, now: datetime | None = None
+) -> str:
+    """Valid from a minute before ``now`` (the signaling node's time) for an hour."""
+    now = now or datetime.now(UTC)
     return Tokens(secret).issue(
         Purpose.JOIN,
         {"room": room, "role": role, "pid": pid, "name": f"test {role}"},
@@ -172,8 +176,12 @@ class SignalingNode:
         redis_url: str | None = None,
         node_timeout: float | None = None,
         database_url: str | None = None,
+        clock: OffsetClock | None = None,
     ) -> SignalingNode:
+        """A node on the system clock, or on ``clock`` (read alike in both processes)."""
         argv = [sys.executable, str(NODE), "--node", name, "--secret", SECRET]
+        if clock is not None:
+            argv += ["--clock-start", clock.start.isoformat(), "--clock-since", repr(clock.since)]
         if redis_url:
             argv += ["--redis-url", redis_url]
         if node_timeout is not None:

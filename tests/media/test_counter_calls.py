@@ -5,7 +5,11 @@ its HTTP calls go through one worker thread started outside the namespace.
 The signaling node and the aiortc peers (the kiosk and the staff members'
 consoles, ``media.client.CallClient``) run inside the test's loopback-only
 namespace, so no media packet can leave the machine. The app's clock is a
-``FixedClock`` moved by hand: "no answer within the set time" is a clock step.
+``FixedClock`` at ``served_clock.CITY_OPEN`` (a weekday 10:00 in Tokyo, inside
+the city's hours whatever the wall clock says) moved by hand: "no answer
+within the set time" is a clock step. The signaling node checks the app's
+tokens on an ``OffsetClock`` from the same instant, running in real time for
+its heartbeats and time-outs.
 """
 
 from __future__ import annotations
@@ -13,24 +17,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import time as time_module
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, time, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
 import pytest
 from argon2 import PasswordHasher
 from call_harness import SECRET, TIMEOUT
 from fastapi.testclient import TestClient
+from served_clock import CITY_OPEN
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 import app.ops.tables
-from app.core.clock import FixedClock
+from app.core.clock import FixedClock, OffsetClock
 from app.core.context import AppContext
 from app.core.db import make_engine
 from app.core.outbox import OutboxMail
@@ -166,7 +169,7 @@ def build_city(engine: Engine) -> tuple[int, list[int], dict[str, int]]:
     app.ops.tables.Base.metadata.create_all(engine)
     with Session(engine) as session:
         # Open every day, holidays too: the ticket API refuses outside staffed
-        # hours, and this test runs at the wall-clock time.
+        # hours (the app's clock starts at CITY_OPEN, a weekday 10:00).
         session.add(
             City(
                 id=1,
@@ -209,33 +212,11 @@ def build_city(engine: Engine) -> tuple[int, list[int], dict[str, int]]:
         return service.id, [k.id for k in kiosks], {k: v.id for k, v in staff.items()}
 
 
-TOKYO = ZoneInfo("Asia/Tokyo")
-
-
-def outside_the_midnight_gap() -> datetime:
-    """Now, but not in the city's last minute of the day.
-
-    The test city is open 00:00-23:59 (``DepartmentHours`` ends within its
-    day), so from 23:59 to midnight Tokyo time the kiosk is closed and the
-    ticket API rightly refuses walk-ins. A test starting then waits until
-    the next day opens (at most about three minutes) instead of failing.
-    """
-    now = datetime.now(UTC)
-    local = now.astimezone(TOKYO)
-    if local.time() >= time(23, 57):
-        midnight = datetime.combine(local.date() + timedelta(days=1), time(0, 0, 5), TOKYO)
-        sleep_for = (midnight - local).total_seconds()
-        print(f"waiting {sleep_for:.0f} s for the test city to open at midnight")
-        time_module.sleep(sleep_for)
-        now = datetime.now(UTC)
-    return now.replace(microsecond=0)
-
-
 @pytest.fixture
 def counter(tmp_path: Path) -> Iterator[Counter]:
     engine = make_engine(f"sqlite:///{tmp_path / 'counter.db'}")
     service_id, kiosk_ids, staff_ids = build_city(engine)
-    clock = FixedClock(outside_the_midnight_gap())
+    clock = FixedClock(CITY_OPEN.astimezone(UTC))
     settings = Settings(secret_key=SECRET, database_url="sqlite://")
     ctx = AppContext(settings=settings, engine=engine, clock=clock)
     with Session(engine) as session:
@@ -256,8 +237,13 @@ def counter(tmp_path: Path) -> Iterator[Counter]:
 
 @contextlib.asynccontextmanager
 async def signaling_node() -> AsyncIterator[SignalingServer]:
+    """A node whose time starts where the app's does (the app's steps aside)."""
     server = await start_signaling(
-        Settings(mode="demo", secret_key=SECRET), host="127.0.0.1", port=0, node="counter"
+        Settings(mode="demo", secret_key=SECRET),
+        host="127.0.0.1",
+        port=0,
+        node="counter",
+        clock=OffsetClock(CITY_OPEN).now,
     )
     try:
         yield server

@@ -3,21 +3,25 @@
 aiortc peers call each other through a signaling node that writes its call
 events to a SQLite file; the record builder then turns those rows into the
 session record. One node is killed mid-call to leave a reconstructed record.
+The node, the tokens and the booking share one clock (``served_clock``), as
+the app and its signaling do.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from call_harness import SECRET, TIMEOUT, SignalingNode, join_token
+from served_clock import city_open_clock
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from app.calls.models import CallEventRow
+from app.core.clock import OffsetClock
 from app.core.db import make_engine
 from app.core.settings import Settings
 from app.main import start_signaling
@@ -41,9 +45,8 @@ def records_db(tmp_path: Path) -> Iterator[tuple[Engine, str]]:
     engine.dispose()
 
 
-def seed(engine: Engine) -> tuple[int, int]:
+def seed(engine: Engine, now: datetime) -> tuple[int, int]:
     """A booking for ``ROOM`` that started five minutes ago; returns (booking, staff) ids."""
-    now = datetime.now(UTC)
     with Session(engine) as session:
         dept = Department(slug="shimin", name_ja="市民課", name_en="Residents")
         session.add(dept)
@@ -97,9 +100,13 @@ async def wait_for_kind(engine: Engine, kind: str) -> None:
     await asyncio.wait_for(poll(), TIMEOUT)
 
 
-def clients(url: str, staff_id: int) -> tuple[CallClient, CallClient]:
-    resident = CallClient(url, room=ROOM, token=join_token(ROOM, "resident", "resident:REC0001"))
-    staff = CallClient(url, room=ROOM, token=join_token(ROOM, "staff", f"staff:{staff_id}"))
+def clients(url: str, staff_id: int, now: datetime) -> tuple[CallClient, CallClient]:
+    resident = CallClient(
+        url, room=ROOM, token=join_token(ROOM, "resident", "resident:REC0001", now=now)
+    )
+    staff = CallClient(
+        url, room=ROOM, token=join_token(ROOM, "staff", f"staff:{staff_id}", now=now)
+    )
     return resident, staff
 
 
@@ -111,13 +118,18 @@ def test_a_call_through_signaling_leaves_a_record_with_its_times(
     netns: NetworkNamespace, records_db: tuple[Engine, str]
 ) -> None:
     engine, _ = records_db
-    booking_id, staff_id = seed(engine)
+    clock = city_open_clock()
+    booking_id, staff_id = seed(engine, clock.now())
 
     async def scenario() -> None:
         server = await start_signaling(
-            Settings(mode="demo", secret_key=SECRET), engine=engine, host="127.0.0.1", port=0
+            Settings(mode="demo", secret_key=SECRET),
+            engine=engine,
+            host="127.0.0.1",
+            port=0,
+            clock=clock.now,
         )
-        r, s = clients(server.url, staff_id)
+        r, s = clients(server.url, staff_id, clock.now())
         try:
             await r.start()
             await s.start()
@@ -136,7 +148,7 @@ def test_a_call_through_signaling_leaves_a_record_with_its_times(
     with Session(engine) as session:
         booking = session.get(Booking, booking_id)
         assert booking is not None
-        record = RecordBuilder(session).sync_booking(booking, datetime.now(UTC))
+        record = RecordBuilder(session).sync_booking(booking, clock.now())
         assert record.closed and not record.reconstructed and not record.no_show
         assert record.queued_at == first(rows, "join", "resident")
         assert record.answered_at == first(rows, "join", "staff")
@@ -152,11 +164,12 @@ def test_a_node_killed_mid_call_leaves_a_reconstructed_record(
     netns: NetworkNamespace, records_db: tuple[Engine, str]
 ) -> None:
     engine, url = records_db
-    booking_id, staff_id = seed(engine)
+    clock: OffsetClock = city_open_clock()
+    booking_id, staff_id = seed(engine, clock.now())
 
     async def scenario() -> None:
-        node = await SignalingNode.start(netns, "n1", database_url=url)
-        r, s = clients(node.url, staff_id)
+        node = await SignalingNode.start(netns, "n1", database_url=url, clock=clock)
+        r, s = clients(node.url, staff_id, clock.now())
         try:
             await r.start()
             await s.start()
