@@ -29,8 +29,8 @@ from app.auth.deps import CurrentAdmin
 from app.core import abuse
 from app.core.deps import CtxDep, ReadSession, WriteSession
 from app.core.i18n import gettext
-from app.counter.service import CounterService
-from app.counter.settings import counter_settings
+from app.counter.settings import CounterSettings
+from app.counter.tickets import Tickets
 from app.kiosk.service import CODE_LENGTH, CodeProblem, KioskCodeRefused, KioskService, Staffed
 from scheduler.models import Booking
 from scheduler.service import CODE_ALPHABET, CODE_PREFIX
@@ -222,7 +222,7 @@ def code_submit(
         )
     # The visit joins the counter queue: due at its booked time, before walk-ins,
     # ringing the booked staff member first (anyone qualified if they are busy).
-    CounterService(session, ctx.tz, counter_settings(request)).enqueue_booking(
+    Tickets(session, ctx.tz, CounterSettings.of(ctx.settings)).enqueue_booking(
         booking, screen.kiosk, screen.now
     )
     session.commit()
@@ -242,7 +242,7 @@ def walk_in(
     screen = open_screen(request, token, ctx, session)
     hours = _staffed_view(screen.svc.staffed(screen.now), screen)
     url = _booking_url(screen)
-    services = CounterService(session, ctx.tz, counter_settings(request)).kiosk_services()
+    services = Tickets(session, ctx.tz, CounterSettings.of(ctx.settings)).kiosk_services()
     choice = kiosk_queue.interpreter_choice(session, screen, interpreter, hours["open"])
     return kiosk_page(
         request,
