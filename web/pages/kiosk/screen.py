@@ -22,7 +22,8 @@ from typing import Annotated, Any
 
 import qrcode
 import qrcode.image.svg
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
+from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from app.auth.deps import CurrentAdmin
@@ -31,10 +32,11 @@ from app.core.deps import CtxDep, ReadSession, WriteSession
 from app.core.i18n import gettext
 from app.counter.settings import CounterSettings
 from app.counter.tickets import Tickets
-from app.kiosk.service import CODE_LENGTH, CodeProblem, KioskCodeRefused, KioskService, Staffed
-from scheduler.models import Booking
+from app.kiosk.service import CODE_LENGTH, CodeProblem, KioskCodeRefused, Staffed
+from scheduler.models import Booking, Kiosk
 from scheduler.service import CODE_ALPHABET, CODE_PREFIX
 from web import csrf
+from web.pages.admin.support import AdminPageRoute, owner_or_404
 from web.pages.kiosk import call as kiosk_call
 from web.pages.kiosk import device as kiosk_device
 from web.pages.kiosk import queue as kiosk_queue
@@ -52,7 +54,6 @@ from web.pages.resident.format import (
     time_label,
     when_label,
 )
-from web.pages.staff.auth import StaffPageRoute, console_page
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ FormStr = Annotated[str, Form(max_length=100)]
 
 
 router = APIRouter(route_class=KioskRoute, include_in_schema=False)
-admin_router = APIRouter(route_class=StaffPageRoute, include_in_schema=False)
+admin_router = APIRouter(route_class=AdminPageRoute, include_in_schema=False)
 # Before "/kiosk/{token}": "/kiosk/pair" is a page of its own, not a kiosk link.
 router.include_router(kiosk_device.router)
 
@@ -270,14 +271,16 @@ def walk_in(
 # -- for administrators: open a kiosk's screen ------------------------------------------------
 
 
+def _kiosk(session: Session, kiosk_id: int) -> Kiosk | None:
+    return session.get(Kiosk, kiosk_id)
+
+
+KioskToShow = Annotated[Kiosk, Depends(owner_or_404(_kiosk, kiosk_id=int))]
+
+
 @admin_router.get("/admin/kiosks/{kiosk_id}/open")
-def admin_open(
-    request: Request, kiosk_id: int, admin: CurrentAdmin, session: ReadSession, ctx: CtxDep
-) -> Response:
+def admin_open(request: Request, admin: CurrentAdmin, kiosk: KioskToShow, ctx: CtxDep) -> Response:
     """A freshly signed kiosk link; open it on the kiosk device and keep it as its start page."""
-    kiosk = KioskService(session, ctx.tz).kiosk(kiosk_id)
-    if kiosk is None:
-        return console_page(request, "staff/not_found.html", admin, "admin", status_code=404)
     expires = ctx.clock.now() + timedelta(days=kiosk_settings(request).link_days)
     token = ctx.links.kiosk_token(kiosk, expires=expires)
     log.info("admin %s opened the screen of kiosk %s", admin.id, kiosk.id)
