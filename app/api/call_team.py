@@ -37,7 +37,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
@@ -130,7 +130,6 @@ def _handovers(ctx: AppContext, session: Session) -> Handovers:
 
 
 def issue_invite(
-    request: Request,
     ctx: AppContext,
     session: Session,
     staff: Staff,
@@ -187,15 +186,12 @@ def issue_invite(
 def invite(
     code: str,
     body: InviteIn,
-    request: Request,
     staff: CurrentStaff,
     svc: SchedulingDep,
     ctx: CtxDep,
 ) -> InviteOut:
     booking = _open_booking(svc, code, staff)
-    return issue_invite(
-        request, ctx, svc.session, staff, body, room_id=booking.room_id, booking=booking
-    )
+    return issue_invite(ctx, svc.session, staff, body, room_id=booking.room_id, booking=booking)
 
 
 @router.post(
@@ -207,7 +203,6 @@ def invite(
 def invite_walk_in(
     ticket_id: IdPath,
     body: InviteIn,
-    request: Request,
     staff: CurrentStaff,
     ctx: CtxDep,
     session: WriteSession,
@@ -222,16 +217,13 @@ def invite_walk_in(
     ticket = Tickets(session, ctx.tz, CounterSettings.of(ctx.settings)).in_call_for(
         staff, ticket.id
     )
-    return issue_invite(
-        request, ctx, session, staff, body, room_id=ticket.room_id, ticket_id=ticket.id
-    )
+    return issue_invite(ctx, session, staff, body, room_id=ticket.room_id, ticket_id=ticket.id)
 
 
 @router.post("/bookings/{code}/handover", status_code=201)
 def handover(
     code: str,
     body: HandoverIn,
-    request: Request,
     staff: CurrentStaff,
     svc: SchedulingDep,
     ctx: CtxDep,

@@ -12,7 +12,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
@@ -141,7 +141,6 @@ def ticket_out(ctx: AppContext, kiosk: Kiosk, view: TicketView) -> TicketOut:
 def take_ticket(
     token: str,
     body: TicketIn,
-    request: Request,
     ctx: CtxDep,
     session: WriteSession,
 ) -> Response:
@@ -151,14 +150,13 @@ def take_ticket(
     ticket = svc.take(kiosk, body.service_id, now, interpreter_language=body.interpreter_language)
     out = ticket_out(ctx, kiosk, svc.view(ticket, now))
     session.commit()
-    return _json(out, 201 if request.method == "POST" else 200)
+    return _json(out, 201)
 
 
 @router.get("/kiosk/{token}/tickets/{ticket_id}", response_model=TicketOut)
 def ticket_status(
     token: str,
     ticket_id: IdPath,
-    request: Request,
     ctx: CtxDep,
     session: WriteSession,
 ) -> Response:
@@ -169,14 +167,13 @@ def ticket_status(
     ticket = svc.of_kiosk(kiosk, ticket_id)
     out = ticket_out(ctx, kiosk, svc.view(ticket, now))
     session.commit()
-    return _json(out, 201 if request.method == "POST" else 200)
+    return _json(out)
 
 
 @router.delete("/kiosk/{token}/tickets/{ticket_id}", status_code=204)
 def leave_queue(
     token: str,
     ticket_id: IdPath,
-    request: Request,
     ctx: CtxDep,
     session: WriteSession,
 ) -> Response:
@@ -244,7 +241,6 @@ def _console(
 @router.put("/staff/presence")
 def set_presence(
     body: PresenceIn,
-    request: Request,
     staff: CurrentStaff,
     ctx: CtxDep,
     session: WriteSession,
@@ -260,7 +256,7 @@ def set_presence(
 
 @router.get("/staff/offers")
 def my_offers(
-    request: Request, staff: CurrentStaff, ctx: CtxDep, session: WriteSession, locale: LocaleDep
+    staff: CurrentStaff, ctx: CtxDep, session: WriteSession, locale: LocaleDep
 ) -> ConsoleOut:
     """Presence and the offers ringing at this staff member (polled by the console)."""
     now = ctx.clock.now()
@@ -276,7 +272,6 @@ def my_offers(
 )
 def accept_offer(
     offer_id: IdPath,
-    request: Request,
     staff: CurrentStaff,
     ctx: CtxDep,
     session: WriteSession,
@@ -302,7 +297,6 @@ def accept_offer(
 @router.post("/staff/offers/{offer_id}/decline", status_code=204)
 def decline_offer(
     offer_id: IdPath,
-    request: Request,
     staff: CurrentStaff,
     ctx: CtxDep,
     session: WriteSession,
@@ -313,9 +307,7 @@ def decline_offer(
 
 
 @router.post("/staff/presence/heartbeat", status_code=204)
-def presence_heartbeat(
-    request: Request, staff: CurrentStaff, ctx: CtxDep, session: WriteSession
-) -> Response:
+def presence_heartbeat(staff: CurrentStaff, ctx: CtxDep, session: WriteSession) -> Response:
     """The call page's poll: a staff member in a call is at their desk, so the
     console's timeout does not set them offline."""
     _desk(ctx, session).heartbeat(staff, ctx.clock.now())
@@ -359,7 +351,6 @@ def accepted_ticket(
 )
 def accept_handover(
     offer_id: IdPath,
-    request: Request,
     staff: CurrentStaff,
     ctx: CtxDep,
     session: WriteSession,
@@ -375,7 +366,6 @@ def accept_handover(
 @router.post("/staff/handover-offers/{offer_id}/decline", status_code=204)
 def decline_handover(
     offer_id: IdPath,
-    request: Request,
     staff: CurrentStaff,
     ctx: CtxDep,
     session: WriteSession,
@@ -409,7 +399,6 @@ class HandoverRequestOut(BaseModel):
 def handover_walk_in(
     ticket_id: IdPath,
     body: CounterHandoverIn,
-    request: Request,
     staff: CurrentStaff,
     ctx: CtxDep,
     session: WriteSession,
@@ -445,7 +434,6 @@ def handover_walk_in(
 )
 def rejoin(
     ticket_id: IdPath,
-    request: Request,
     staff: CurrentStaff,
     ctx: CtxDep,
     session: WriteSession,
@@ -463,7 +451,6 @@ def rejoin(
 @router.post("/staff/counter/tickets/{ticket_id}/finish", status_code=204)
 def finish_call(
     ticket_id: IdPath,
-    request: Request,
     staff: CurrentStaff,
     ctx: CtxDep,
     session: WriteSession,
@@ -487,7 +474,6 @@ class BoardRow(BaseModel):
 
 @router.get("/staff/counter/board")
 def supervisor_board(
-    request: Request,
     staff: CurrentStaff,
     ctx: CtxDep,
     session: WriteSession,
