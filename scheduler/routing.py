@@ -26,7 +26,7 @@ Rules, each checked by the property tests:
   ``first-free`` (kept for comparison in ``bench/routing_sim.py``) offers to
   the first free qualified staff member in a fixed order.
 
-The I/O layer (``app.counter.service``) loads the snapshot in one writer transaction,
+The I/O layer (``app.counter.rounds``) loads the snapshot in one writer transaction,
 applies the plan and commits, so several app processes agree.
 """
 

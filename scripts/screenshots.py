@@ -38,7 +38,6 @@ import scheduler.service  # noqa: E402
 from app.core.clock import FixedClock  # noqa: E402
 from app.core.context import AppContext  # noqa: E402
 from app.core.settings import Settings  # noqa: E402
-from app.kiosk.service import KioskSettings  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.ops.demo import ensure_demo_city  # noqa: E402
 from app.ops.migrate import upgrade  # noqa: E402
@@ -189,6 +188,7 @@ def running_app(workdir: Path) -> Iterator[Demo]:
         public_base_url=PUBLIC_URL,
         demo_data=False,
         ice_servers=[],
+        kiosk_phone="01-2345-6789",
     )
     ctx = AppContext.from_settings(settings, clock=FixedClock(NOW))
     ensure_demo_city(ctx)
@@ -196,7 +196,6 @@ def running_app(workdir: Path) -> Iterator[Demo]:
     # The pre-call check's echo peer offers 127.0.0.1, the browser's only path to it.
     allow_loopback_candidates()
     app = create_app(ctx)
-    app.state.kiosk_settings = KioskSettings(phone="01-2345-6789")
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

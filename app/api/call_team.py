@@ -5,7 +5,7 @@
     or ``observer``) into the booking's room, valid for the booking's join
     window. It opens the same ``/join/{token}`` page as the resident's link.
     With ``staff_id`` (role ``observer``), the colleague is also rung in their
-    counter console (``app.counter.service``), the link staying as a fallback.
+    counter console (``app.counter.handover``), the link staying as a fallback.
 ``POST /api/v1/staff/counter/tickets/{ticket_id}/invite``
     The same for a walk-in call, by the staff member holding the ticket: the
     link is valid while the walk-in's room can be joined, and the colleague
@@ -37,7 +37,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
@@ -52,9 +52,11 @@ from app.core.context import AppContext
 from app.core.deps import CtxDep, WriteSession
 from app.core.params import IdPath
 from app.core.tokens import Purpose
+from app.counter.errors import InvalidHandover, TicketNotFound
+from app.counter.handover import Handovers
 from app.counter.models import HandoverKind, QueueTicket
-from app.counter.service import CounterService, InvalidHandover, TicketNotFound
-from app.counter.settings import counter_settings
+from app.counter.settings import CounterSettings
+from app.counter.tickets import Tickets
 from app.counter.views import department_slug
 from scheduler.errors import BookingCancelled, InvalidBookingRequest
 from scheduler.models import Booking, BookingStatus, Staff
@@ -123,12 +125,11 @@ def _context(session: Session, booking: Booking, note: str) -> str:
     return "\n\n".join(x for x in (note.strip(), record.notes.strip() if record else "") if x)
 
 
-def _counter(request: Request, ctx: AppContext, session: Session) -> CounterService:
-    return CounterService(session, ctx.tz, counter_settings(request))
+def _handovers(ctx: AppContext, session: Session) -> Handovers:
+    return Handovers(session, ctx.tz, CounterSettings.of(ctx.settings))
 
 
 def issue_invite(
-    request: Request,
     ctx: AppContext,
     session: Session,
     staff: Staff,
@@ -156,7 +157,7 @@ def issue_invite(
         if body.role != "observer":
             raise InvalidBookingRequest("only a colleague is rung", field="staff_id")
         try:
-            ring = _counter(request, ctx, session).request_handover(
+            ring = _handovers(ctx, session).request(
                 staff,
                 room_id=room_id,
                 booking_id=booking.id if booking is not None else None,
@@ -185,15 +186,12 @@ def issue_invite(
 def invite(
     code: str,
     body: InviteIn,
-    request: Request,
     staff: CurrentStaff,
     svc: SchedulingDep,
     ctx: CtxDep,
 ) -> InviteOut:
     booking = _open_booking(svc, code, staff)
-    return issue_invite(
-        request, ctx, svc.session, staff, body, room_id=booking.room_id, booking=booking
-    )
+    return issue_invite(ctx, svc.session, staff, body, room_id=booking.room_id, booking=booking)
 
 
 @router.post(
@@ -205,7 +203,6 @@ def invite(
 def invite_walk_in(
     ticket_id: IdPath,
     body: InviteIn,
-    request: Request,
     staff: CurrentStaff,
     ctx: CtxDep,
     session: WriteSession,
@@ -217,17 +214,16 @@ def invite_walk_in(
         raise TicketNotFound(str(ticket_id))
     if ticket.staff_id != staff.id:
         raise Forbidden
-    ticket = _counter(request, ctx, session).in_call_for(staff, ticket.id)
-    return issue_invite(
-        request, ctx, session, staff, body, room_id=ticket.room_id, ticket_id=ticket.id
+    ticket = Tickets(session, ctx.tz, CounterSettings.of(ctx.settings)).in_call_for(
+        staff, ticket.id
     )
+    return issue_invite(ctx, session, staff, body, room_id=ticket.room_id, ticket_id=ticket.id)
 
 
 @router.post("/bookings/{code}/handover", status_code=201)
 def handover(
     code: str,
     body: HandoverIn,
-    request: Request,
     staff: CurrentStaff,
     svc: SchedulingDep,
     ctx: CtxDep,
@@ -237,7 +233,7 @@ def handover(
     if (body.staff_id is None) == (body.department_id is None):
         raise InvalidBookingRequest("a colleague or a department", field="staff_id")
     try:
-        ring = _counter(request, ctx, svc.session).request_handover(
+        ring = _handovers(ctx, svc.session).request(
             staff,
             room_id=booking.room_id,
             booking_id=booking.id,

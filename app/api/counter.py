@@ -2,7 +2,7 @@
 
 The kiosk side is authorised by the kiosk's own signed link (``/kiosk/{token}``
 uses the same token); the staff side by the console login. Every request runs
-a routing round (``app.counter.service``) and commits once, so a lapsed offer moves
+a routing round (``app.counter.rounds``) and commits once, so a lapsed offer moves
 on at the next poll of anyone: kiosks and consoles poll every few seconds.
 """
 
@@ -12,7 +12,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
@@ -27,16 +27,20 @@ from app.core.errors import error_body
 from app.core.i18n import gettext
 from app.core.params import IdPath
 from app.core.tokens import Purpose
+from app.counter.desk import Desk
+from app.counter.errors import CounterError
+from app.counter.handover import Handovers
 from app.counter.interpreters import InterpreterCallError, InterpreterCalls
 from app.counter.models import (
     HandoverKind,
     HandoverRequest,
-    QueueOffer,
     QueueTicket,
+    RingKind,
+    RingOffer,
     TicketStatus,
 )
-from app.counter.service import CounterError, CounterService, TicketView
-from app.counter.settings import counter_settings
+from app.counter.settings import CounterSettings
+from app.counter.tickets import Tickets, TicketView
 from app.counter.views import HandoverOfferOut, department_slug, handover_offer_out
 from app.kiosk.service import KioskService, KioskUnavailable
 from scheduler.models import Booking, Kiosk, Service, Staff
@@ -72,8 +76,16 @@ def counter_error_response(exc: CounterError, locale: str) -> JSONResponse:
     return JSONResponse(error_body(exc.code, gettext(locale, message)), status_code=status)
 
 
-def _service(request: Request, ctx: AppContext, session: WriteSession) -> CounterService:
-    return CounterService(session, ctx.tz, counter_settings(request))
+def _tickets(ctx: AppContext, session: Session) -> Tickets:
+    return Tickets(session, ctx.tz, CounterSettings.of(ctx.settings))
+
+
+def _handovers(ctx: AppContext, session: Session) -> Handovers:
+    return Handovers(session, ctx.tz, CounterSettings.of(ctx.settings))
+
+
+def _desk(ctx: AppContext, session: Session) -> Desk:
+    return Desk(session, ctx.tz, CounterSettings.of(ctx.settings))
 
 
 def _kiosk(ctx: AppContext, session: WriteSession, token: str, now: datetime) -> Kiosk:
@@ -129,50 +141,45 @@ def ticket_out(ctx: AppContext, kiosk: Kiosk, view: TicketView) -> TicketOut:
 def take_ticket(
     token: str,
     body: TicketIn,
-    request: Request,
     ctx: CtxDep,
     session: WriteSession,
 ) -> Response:
     now = ctx.clock.now()
     kiosk = _kiosk(ctx, session, token, now)
-    svc = _service(request, ctx, session)
-    ticket = svc.take_ticket(
-        kiosk, body.service_id, now, interpreter_language=body.interpreter_language
-    )
+    svc = _tickets(ctx, session)
+    ticket = svc.take(kiosk, body.service_id, now, interpreter_language=body.interpreter_language)
     out = ticket_out(ctx, kiosk, svc.view(ticket, now))
     session.commit()
-    return _json(out, 201 if request.method == "POST" else 200)
+    return _json(out, 201)
 
 
 @router.get("/kiosk/{token}/tickets/{ticket_id}", response_model=TicketOut)
 def ticket_status(
     token: str,
     ticket_id: IdPath,
-    request: Request,
     ctx: CtxDep,
     session: WriteSession,
 ) -> Response:
     now = ctx.clock.now()
     kiosk = _kiosk(ctx, session, token, now)
-    svc = _service(request, ctx, session)
-    svc.route(now)
-    ticket = svc.ticket(kiosk, ticket_id)
+    svc = _tickets(ctx, session)
+    svc.rounds.route(now)
+    ticket = svc.of_kiosk(kiosk, ticket_id)
     out = ticket_out(ctx, kiosk, svc.view(ticket, now))
     session.commit()
-    return _json(out, 201 if request.method == "POST" else 200)
+    return _json(out)
 
 
 @router.delete("/kiosk/{token}/tickets/{ticket_id}", status_code=204)
 def leave_queue(
     token: str,
     ticket_id: IdPath,
-    request: Request,
     ctx: CtxDep,
     session: WriteSession,
 ) -> Response:
     now = ctx.clock.now()
     kiosk = _kiosk(ctx, session, token, now)
-    _service(request, ctx, session).leave(kiosk, ticket_id, now)
+    _tickets(ctx, session).leave(kiosk, ticket_id, now)
     session.commit()
     return Response(status_code=204)
 
@@ -204,8 +211,8 @@ class AcceptOut(JoinTicketOut):
     page: str
 
 
-def _offer_out(session: WriteSession, offer: QueueOffer, locale: str) -> OfferOut:
-    ticket = session.get(QueueTicket, offer.ticket_id)
+def _offer_out(session: WriteSession, offer: RingOffer, locale: str) -> OfferOut:
+    ticket = session.get(QueueTicket, offer.subject_id)
     assert ticket is not None
     service = session.get(Service, ticket.service_id)
     assert service is not None
@@ -219,41 +226,41 @@ def _offer_out(session: WriteSession, offer: QueueOffer, locale: str) -> OfferOu
 
 
 def _console(
-    svc: CounterService, session: WriteSession, staff: Staff, now: datetime, locale: str
+    desk: Desk, session: WriteSession, staff: Staff, now: datetime, locale: str
 ) -> ConsoleOut:
-    offers = svc.ringing_for(staff, now)
+    rings = desk.ringing(staff, now)
     return ConsoleOut(
-        presence=svc.presence(staff.id).value,
-        offers=[_offer_out(session, o, locale) for o in offers],
-        handovers=[handover_offer_out(session, o, locale) for o in svc.handover_ringing_for(staff)],
+        presence=desk.presence.of(staff.id).value,
+        offers=[_offer_out(session, o, locale) for o in rings if o.kind == RingKind.TICKET],
+        handovers=[
+            handover_offer_out(session, o, locale) for o in rings if o.kind == RingKind.HANDOVER
+        ],
     )
 
 
 @router.put("/staff/presence")
 def set_presence(
     body: PresenceIn,
-    request: Request,
     staff: CurrentStaff,
     ctx: CtxDep,
     session: WriteSession,
     locale: LocaleDep,
 ) -> ConsoleOut:
     now = ctx.clock.now()
-    svc = _service(request, ctx, session)
-    svc.set_presence(staff, Presence(body.status), now)
-    out = _console(svc, session, staff, now, locale)
+    desk = _desk(ctx, session)
+    desk.set_presence(staff, Presence(body.status), now)
+    out = _console(desk, session, staff, now, locale)
     session.commit()
     return out
 
 
 @router.get("/staff/offers")
 def my_offers(
-    request: Request, staff: CurrentStaff, ctx: CtxDep, session: WriteSession, locale: LocaleDep
+    staff: CurrentStaff, ctx: CtxDep, session: WriteSession, locale: LocaleDep
 ) -> ConsoleOut:
     """Presence and the offers ringing at this staff member (polled by the console)."""
     now = ctx.clock.now()
-    svc = _service(request, ctx, session)
-    out = _console(svc, session, staff, now, locale)
+    out = _console(_desk(ctx, session), session, staff, now, locale)
     session.commit()
     return out
 
@@ -265,7 +272,6 @@ def my_offers(
 )
 def accept_offer(
     offer_id: IdPath,
-    request: Request,
     staff: CurrentStaff,
     ctx: CtxDep,
     session: WriteSession,
@@ -275,7 +281,7 @@ def accept_offer(
     When the resident asked for an interpreter at the kiosk, one is called now
     (the call page shows who, or that nobody of that language is free)."""
     now = ctx.clock.now()
-    ticket = _service(request, ctx, session).accept(staff, offer_id, now)
+    ticket = _tickets(ctx, session).accept(staff, offer_id, now)
     if ticket.interpreter_language is not None:
         try:
             InterpreterCalls(session, ctx).call_for_ticket(
@@ -291,26 +297,20 @@ def accept_offer(
 @router.post("/staff/offers/{offer_id}/decline", status_code=204)
 def decline_offer(
     offer_id: IdPath,
-    request: Request,
     staff: CurrentStaff,
     ctx: CtxDep,
     session: WriteSession,
 ) -> Response:
-    _service(request, ctx, session).decline(staff, offer_id, ctx.clock.now())
+    _tickets(ctx, session).decline(staff, offer_id, ctx.clock.now())
     session.commit()
     return Response(status_code=204)
 
 
 @router.post("/staff/presence/heartbeat", status_code=204)
-def presence_heartbeat(
-    request: Request, staff: CurrentStaff, ctx: CtxDep, session: WriteSession
-) -> Response:
+def presence_heartbeat(staff: CurrentStaff, ctx: CtxDep, session: WriteSession) -> Response:
     """The call page's poll: a staff member in a call is at their desk, so the
     console's timeout does not set them offline."""
-    svc = _service(request, ctx, session)
-    now = ctx.clock.now()
-    svc.seen(staff, now)
-    svc.route(now)
+    _desk(ctx, session).heartbeat(staff, ctx.clock.now())
     session.commit()
     return Response(status_code=204)
 
@@ -351,14 +351,13 @@ def accepted_ticket(
 )
 def accept_handover(
     offer_id: IdPath,
-    request: Request,
     staff: CurrentStaff,
     ctx: CtxDep,
     session: WriteSession,
 ) -> Response:
     """Accept a ringing hand-over: a join ticket for the same room."""
     now = ctx.clock.now()
-    req = _service(request, ctx, session).accept_handover(staff, offer_id, now)
+    req = _handovers(ctx, session).accept(staff, offer_id, now)
     out = accepted_ticket(ctx, session, staff, req)
     session.commit()
     return _json(out)
@@ -367,12 +366,11 @@ def accept_handover(
 @router.post("/staff/handover-offers/{offer_id}/decline", status_code=204)
 def decline_handover(
     offer_id: IdPath,
-    request: Request,
     staff: CurrentStaff,
     ctx: CtxDep,
     session: WriteSession,
 ) -> Response:
-    _service(request, ctx, session).decline_handover(staff, offer_id, ctx.clock.now())
+    _handovers(ctx, session).decline(staff, offer_id, ctx.clock.now())
     session.commit()
     return Response(status_code=204)
 
@@ -401,16 +399,14 @@ class HandoverRequestOut(BaseModel):
 def handover_walk_in(
     ticket_id: IdPath,
     body: CounterHandoverIn,
-    request: Request,
     staff: CurrentStaff,
     ctx: CtxDep,
     session: WriteSession,
 ) -> Response:
     """Hand a walk-in call over to a department (routed to its qualified
     staff) or to one named colleague (rung in their console)."""
-    svc = _service(request, ctx, session)
-    ticket = svc.in_call_for(staff, ticket_id)
-    req = svc.request_handover(
+    ticket = _tickets(ctx, session).in_call_for(staff, ticket_id)
+    req = _handovers(ctx, session).request(
         staff,
         room_id=ticket.room_id,
         ticket_id=ticket.id,
@@ -438,15 +434,13 @@ def handover_walk_in(
 )
 def rejoin(
     ticket_id: IdPath,
-    request: Request,
     staff: CurrentStaff,
     ctx: CtxDep,
     session: WriteSession,
 ) -> Response:
     """A fresh staff token for a walk-in call this staff member accepted (reconnects)."""
-    svc = _service(request, ctx, session)
-    ticket = svc.in_call_for(staff, ticket_id)
-    warm = svc.warm_handover_of(staff, ticket.id)
+    ticket = _tickets(ctx, session).in_call_for(staff, ticket_id)
+    warm = _handovers(ctx, session).warm_handover_of(staff, ticket.id)
     return _json(
         call_ticket(
             ctx, ticket.room_id, "staff", f"staff:{staff.id}", staff.display_name, handover=warm
@@ -457,12 +451,11 @@ def rejoin(
 @router.post("/staff/counter/tickets/{ticket_id}/finish", status_code=204)
 def finish_call(
     ticket_id: IdPath,
-    request: Request,
     staff: CurrentStaff,
     ctx: CtxDep,
     session: WriteSession,
 ) -> Response:
-    _service(request, ctx, session).finish(staff, ticket_id, ctx.clock.now())
+    _tickets(ctx, session).finish(staff, ticket_id, ctx.clock.now())
     session.commit()
     return Response(status_code=204)
 
@@ -481,7 +474,6 @@ class BoardRow(BaseModel):
 
 @router.get("/staff/counter/board")
 def supervisor_board(
-    request: Request,
     staff: CurrentStaff,
     ctx: CtxDep,
     session: WriteSession,
@@ -490,7 +482,7 @@ def supervisor_board(
     if not staff.is_admin:
         raise Forbidden
     now = ctx.clock.now()
-    rows = _service(request, ctx, session).board(now)
+    rows = _tickets(ctx, session).board(now)
     session.commit()
     return [
         BoardRow(

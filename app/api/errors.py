@@ -11,7 +11,7 @@ from app.api.counter import counter_error_response
 from app.auth.errors import Forbidden, NotLoggedIn
 from app.core.errors import error_body, request_locale
 from app.core.i18n import gettext
-from app.counter.service import CounterError
+from app.counter.errors import CounterError
 from scheduler.errors import (
     BookingCancelled,
     BookingNotFound,

@@ -24,6 +24,7 @@ from app.core.deps import CtxDep, LocaleDep, ReadSession, WriteSession
 from app.core.errors import error_body
 from app.core.i18n import gettext
 from app.core.params import IdPath
+from app.counter.errors import CounterError
 from app.counter.interpreters import (
     Called,
     InterpreterCallError,
@@ -31,8 +32,8 @@ from app.counter.interpreters import (
     NoInterpreterFree,
 )
 from app.counter.models import InterpreterCall
-from app.counter.service import CounterError, CounterService
-from app.counter.settings import counter_settings
+from app.counter.settings import CounterSettings
+from app.counter.tickets import Tickets
 from scheduler.interpreter_service import languages
 from scheduler.models import Booking, InterpreterLanguage, Staff
 
@@ -175,7 +176,7 @@ def call_interpreter_for_ticket(
     """Call an interpreter into the walk-in call this staff member is in."""
     now = ctx.clock.now()
     try:
-        ticket = CounterService(session, ctx.tz, counter_settings(request)).in_call_for(
+        ticket = Tickets(session, ctx.tz, CounterSettings.of(ctx.settings)).in_call_for(
             staff, ticket_id
         )
         called = InterpreterCalls(session, ctx).call_for_ticket(ticket, body.language, now, staff)

@@ -106,6 +106,44 @@ class Settings(BaseSettings):
     # API keys of other municipal systems, as "login:sha256-hex-digest" (app/auth/api_keys.py).
     api_keys: list[str] = Field(default_factory=list)
 
+    # -- the remote counter's queue and routing (app.counter) -------------------
+    # An offer rings this long; unanswered, it goes to the next staff member.
+    counter_offer_timeout_seconds: int = Field(default=20, ge=5, le=300)
+    # Who declined a call (or let it ring out) is asked again, when nobody else
+    # qualified is free, only this long after.
+    counter_reoffer_after_seconds: int = Field(default=60, ge=0, le=3600)
+    # A call waiting longer than this shows as escalated on the supervisor view.
+    counter_escalate_after_minutes: int = Field(default=10, ge=1, le=240)
+    # The wait estimate uses the median talk time of this many recent calls.
+    counter_recent_calls: int = Field(default=20, ge=1, le=500)
+    # ... or this, before any call was finished.
+    counter_default_talk_minutes: int = Field(default=8, ge=1, le=120)
+    # A console (or call page) that has not polled for this long counts as
+    # offline: nothing rings at a closed browser.
+    counter_presence_timeout_seconds: int = Field(default=60, ge=10, le=3600)
+
+    # -- kiosk screens (app.kiosk, web.pages.kiosk) -----------------------------
+    # Back to the start screen after this much inactivity (a warning shows first).
+    kiosk_idle_seconds: int = Field(default=90, ge=20, le=3600)
+    kiosk_warn_seconds: int = Field(default=20, ge=5, le=300)
+    # After a call, the screen goes back to the start by itself after this long.
+    kiosk_return_seconds: int = Field(default=30, ge=3, le=600)
+    # How long an admin-issued kiosk link stays valid.
+    kiosk_link_days: int = Field(default=365, ge=1, le=3650)
+    # Shown to residents without a booking: where else they can get help.
+    kiosk_phone: str = Field(default="", max_length=40)
+    # Where residents book a time; empty means the site's own top page.
+    kiosk_booking_url: str = Field(default="", max_length=300)
+    # Device pairing (app.kiosk.devices): how long a pairing code is valid, and
+    # how many wrong codes one client address may try per window.
+    kiosk_pairing_minutes: int = Field(default=10, ge=1, le=1440)
+    kiosk_pair_attempts: int = Field(default=5, ge=1, le=100)
+    kiosk_pair_window_minutes: int = Field(default=15, ge=1, le=1440)
+    # The kiosk page reports its device checks this often; the status board
+    # raises the alert when a paired kiosk has been silent for longer.
+    kiosk_heartbeat_seconds: int = Field(default=30, ge=5, le=600)
+    kiosk_silent_alert_seconds: int = Field(default=120, ge=10, le=86400)
+
     @model_validator(mode="after")
     def _require_secret_in_production(self) -> Settings:
         if self.mode == "production" and not self.secret_key:
@@ -129,6 +167,14 @@ class Settings(BaseSettings):
                 raise ConfigurationError(
                     f"MADOGUCHI_STAFF_NETWORKS: {network!r} is not a CIDR network ({exc})"
                 ) from exc
+        return self
+
+    @model_validator(mode="after")
+    def _kiosk_warns_before_reset(self) -> Settings:
+        if self.kiosk_warn_seconds >= self.kiosk_idle_seconds:
+            raise ValueError("MADOGUCHI_KIOSK_WARN_SECONDS must be below IDLE_SECONDS")
+        if self.kiosk_silent_alert_seconds <= self.kiosk_heartbeat_seconds:
+            raise ValueError("MADOGUCHI_KIOSK_SILENT_ALERT_SECONDS must be above HEARTBEAT_SECONDS")
         return self
 
     @property

@@ -1,9 +1,11 @@
-"""Tables of the remote counter's walk-in queue: tickets, offers, staff presence,
-and hand-over requests (a call handed to a department or a named colleague).
+"""Tables of the remote counter: walk-in tickets, hand-over requests (a call
+handed to a department or a named colleague), staff presence, and the rings
+(offers) of both.
 
-Several app processes share the queue through these rows. Two partial unique
-indexes make the database itself refuse a second ringing offer for one ticket
-or for one staff member, whatever a buggy or racing process tries.
+Several app processes share the queue through these rows. Partial unique
+indexes on ``ring_offers`` make the database itself refuse a second ringing
+offer for one ticket, one request or one staff member, whatever a buggy or
+racing process tries.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from enum import StrEnum
 
 from sqlalchemy import (
     JSON,
+    CheckConstraint,
     Date,
     ForeignKey,
     Index,
@@ -66,34 +69,6 @@ class QueueTicket(Base):
     # The interpreter language the resident asked for at the kiosk
     # (``InterpreterLanguage.code``); accepting the call calls one.
     interpreter_language: Mapped[str | None] = mapped_column(String(20), nullable=True)
-
-
-class QueueOffer(Base):
-    __tablename__ = "queue_offers"
-    __table_args__ = (
-        Index(
-            "uq_queue_offers_ringing_ticket",
-            "ticket_id",
-            unique=True,
-            sqlite_where=text("result = 'ringing'"),
-            postgresql_where=text("result = 'ringing'"),
-        ),
-        Index(
-            "uq_queue_offers_ringing_staff",
-            "staff_id",
-            unique=True,
-            sqlite_where=text("result = 'ringing'"),
-            postgresql_where=text("result = 'ringing'"),
-        ),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    ticket_id: Mapped[int] = mapped_column(ForeignKey("queue_tickets.id", ondelete="CASCADE"))
-    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"))
-    offered_at: Mapped[datetime]
-    expires_at: Mapped[datetime]
-    result: Mapped[str] = mapped_column(String(10))
-    answered_at: Mapped[datetime | None]
 
 
 class StaffPresence(Base):
@@ -154,36 +129,74 @@ class HandoverRequest(Base):
     ended_at: Mapped[datetime | None]
 
 
-class HandoverOffer(Base):
-    """A ring of a hand-over request. One routing round plans these together
-    with ``queue_offers``, so nobody is rung for a walk-in and a hand-over at
-    once; the indexes refuse a second ringing offer per request or person."""
+class RingKind(StrEnum):
+    """What a ring is about: the one thing that differs between rings."""
 
-    __tablename__ = "handover_offers"
+    TICKET = "ticket"  # a walk-in (or booked kiosk visit) waiting in the queue
+    HANDOVER = "handover"  # a hand-over or invitation from a colleague in a call
+
+
+RINGING = text("result = 'ringing'")
+
+
+class RingOffer(Base):
+    """One ring of a waiting ticket or hand-over request at one staff member.
+
+    One routing round plans the rings of both kinds together, so nobody is
+    rung for a walk-in and a hand-over at once; the partial unique indexes
+    refuse a second ringing offer per ticket, per request or per person.
+    """
+
+    __tablename__ = "ring_offers"
     __table_args__ = (
-        Index(
-            "uq_handover_offers_ringing_request",
-            "request_id",
-            unique=True,
-            sqlite_where=text("result = 'ringing'"),
-            postgresql_where=text("result = 'ringing'"),
+        CheckConstraint(
+            "(kind = 'ticket' AND ticket_id IS NOT NULL AND request_id IS NULL)"
+            " OR (kind = 'handover' AND request_id IS NOT NULL AND ticket_id IS NULL)",
+            name="one_subject",
         ),
         Index(
-            "uq_handover_offers_ringing_staff",
+            "uq_ring_offers_ringing_ticket",
+            "ticket_id",
+            unique=True,
+            sqlite_where=RINGING,
+            postgresql_where=RINGING,
+        ),
+        Index(
+            "uq_ring_offers_ringing_request",
+            "request_id",
+            unique=True,
+            sqlite_where=RINGING,
+            postgresql_where=RINGING,
+        ),
+        Index(
+            "uq_ring_offers_ringing_staff",
             "staff_id",
             unique=True,
-            sqlite_where=text("result = 'ringing'"),
-            postgresql_where=text("result = 'ringing'"),
+            sqlite_where=RINGING,
+            postgresql_where=RINGING,
         ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    request_id: Mapped[int] = mapped_column(ForeignKey("handover_requests.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(10))
+    ticket_id: Mapped[int | None] = mapped_column(
+        ForeignKey("queue_tickets.id", ondelete="CASCADE"), nullable=True
+    )
+    request_id: Mapped[int | None] = mapped_column(
+        ForeignKey("handover_requests.id", ondelete="CASCADE"), nullable=True
+    )
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"))
     offered_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     result: Mapped[str] = mapped_column(String(10))
     answered_at: Mapped[datetime | None]
+
+    @property
+    def subject_id(self) -> int:
+        """The ticket's or the request's id."""
+        subject = self.ticket_id if self.kind == RingKind.TICKET else self.request_id
+        assert subject is not None
+        return subject
 
 
 class InterpreterCall(Base):

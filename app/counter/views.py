@@ -9,12 +9,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from app.core.i18n import gettext
-from app.counter.models import (
-    HandoverKind,
-    HandoverOffer,
-    HandoverRequest,
-    QueueTicket,
-)
+from app.counter.models import HandoverKind, HandoverRequest, QueueTicket, RingOffer
 from scheduler.models import Booking, Department, Service, Staff
 
 
@@ -41,8 +36,8 @@ def _name(row: Department | Service | None, locale: str) -> str | None:
     return row.name_en if locale == "en" else row.name_ja
 
 
-def handover_offer_out(session: Session, offer: HandoverOffer, locale: str) -> HandoverOfferOut:
-    request = session.get(HandoverRequest, offer.request_id)
+def handover_offer_out(session: Session, offer: RingOffer, locale: str) -> HandoverOfferOut:
+    request = session.get(HandoverRequest, offer.subject_id)
     assert request is not None
     first = session.get(Staff, request.from_staff_id)
     who = first.display_name if first else ""

@@ -18,8 +18,6 @@ from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -41,41 +39,6 @@ log = logging.getLogger(__name__)
 CODE_LENGTH = 6
 # How far ahead the start screen looks for the next staffed time.
 LOOKAHEAD_DAYS = 14
-
-
-class KioskSettings(BaseSettings):
-    """Kiosk screen settings, read from ``MADOGUCHI_KIOSK_*`` environment variables."""
-
-    model_config = SettingsConfigDict(env_prefix="MADOGUCHI_KIOSK_", extra="ignore")
-
-    # Back to the start screen after this much inactivity (a warning shows first).
-    idle_seconds: int = Field(default=90, ge=20, le=3600)
-    warn_seconds: int = Field(default=20, ge=5, le=300)
-    # After a call, the screen goes back to the start by itself after this long.
-    return_seconds: int = Field(default=30, ge=3, le=600)
-    # How long an admin-issued kiosk link stays valid.
-    link_days: int = Field(default=365, ge=1, le=3650)
-    # Shown to residents without a booking: where else they can get help.
-    phone: str = Field(default="", max_length=40)
-    # Where residents book a time; empty means the site's own top page.
-    booking_url: str = Field(default="", max_length=300)
-    # Device pairing (app.kiosk.devices): how long a pairing code is valid, and
-    # how many wrong codes one client address may try per window.
-    pairing_minutes: int = Field(default=10, ge=1, le=1440)
-    pair_attempts: int = Field(default=5, ge=1, le=100)
-    pair_window_minutes: int = Field(default=15, ge=1, le=1440)
-    # The kiosk page reports its device checks this often; the status board
-    # raises the alert when a paired kiosk has been silent for longer.
-    heartbeat_seconds: int = Field(default=30, ge=5, le=600)
-    silent_alert_seconds: int = Field(default=120, ge=10, le=86400)
-
-    @model_validator(mode="after")
-    def _warn_before_reset(self) -> KioskSettings:
-        if self.warn_seconds >= self.idle_seconds:
-            raise ValueError("MADOGUCHI_KIOSK_WARN_SECONDS must be below IDLE_SECONDS")
-        if self.silent_alert_seconds <= self.heartbeat_seconds:
-            raise ValueError("MADOGUCHI_KIOSK_SILENT_ALERT_SECONDS must be above HEARTBEAT_SECONDS")
-        return self
 
 
 # -- errors ------------------------------------------------------------------------------------

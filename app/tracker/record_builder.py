@@ -121,7 +121,7 @@ class RecordBuilder:
         return record
 
     def sync_walk_ins(self, now: datetime, *, limit: int = 500) -> int:
-        """Records of walk-in tickets staff answered (app/counter/service.py); returns how many."""
+        """Records of walk-in tickets staff answered (app/counter/tickets.py); returns how many."""
         stmt = (
             select(QueueTicket)
             .outerjoin(SessionRecord, SessionRecord.room == QueueTicket.room_id)

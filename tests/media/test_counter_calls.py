@@ -39,7 +39,6 @@ from app.core.db import make_engine
 from app.core.outbox import OutboxMail
 from app.core.settings import Settings
 from app.counter.models import InterpreterCall
-from app.counter.settings import CounterSettings
 from app.main import create_app, start_signaling
 from media.client import CallClient
 from media.loopback import NetworkNamespace
@@ -78,8 +77,11 @@ class Counter:
     staff_ids: dict[str, int]
 
     def __post_init__(self) -> None:
+        # The ring time the scenarios count on (MADOGUCHI_COUNTER_OFFER_TIMEOUT_SECONDS).
+        self.ctx.settings = self.ctx.settings.model_copy(
+            update={"counter_offer_timeout_seconds": 20}
+        )
         self.app = create_app(self.ctx)
-        self.app.state.counter_settings = CounterSettings(offer_timeout_seconds=20)
         self.clients: dict[str, TestClient] = {}
 
     async def on_host(self, fn: Callable[[], T]) -> T:

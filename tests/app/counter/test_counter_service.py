@@ -21,8 +21,14 @@ from sqlalchemy.orm import Session
 from app.calls.models import CallEventRow
 from app.core.clock import FixedClock
 from app.core.context import AppContext
-from app.counter.models import OfferResult, QueueOffer, QueueTicket
-from app.counter.settings import CounterSettings
+from app.counter.models import (
+    HandoverRequest,
+    HandoverStatus,
+    OfferResult,
+    QueueTicket,
+    RingKind,
+    RingOffer,
+)
 from app.main import create_app
 from app.ops import jobs
 from app.tracker.models import SessionRecord
@@ -59,11 +65,15 @@ def other_dept_staff(ctx: AppContext, city: MiniCity) -> int:
 
 @pytest.fixture
 def app(ctx: AppContext) -> FastAPI:
-    application = create_app(ctx)
-    application.state.counter_settings = CounterSettings(
-        offer_timeout_seconds=20, escalate_after_minutes=10, default_talk_minutes=8
+    # The timings these tests count on (MADOGUCHI_COUNTER_*).
+    ctx.settings = ctx.settings.model_copy(
+        update={
+            "counter_offer_timeout_seconds": 20,
+            "counter_escalate_after_minutes": 10,
+            "counter_default_talk_minutes": 8,
+        }
     )
-    return application
+    return create_app(ctx)
 
 
 def kiosk_token(ctx: AppContext, city: MiniCity) -> str:
@@ -203,9 +213,9 @@ def test_decline_and_no_answer_re_offer(
     assert accepted.status_code == 200
     with Session(ctx.engine) as session:
         results = session.scalars(
-            select(QueueOffer.result)
-            .where(QueueOffer.ticket_id == ticket.json()["id"])
-            .order_by(QueueOffer.id)
+            select(RingOffer.result)
+            .where(RingOffer.ticket_id == ticket.json()["id"])
+            .order_by(RingOffer.id)
         ).all()
     assert results == [OfferResult.DECLINED, OfferResult.LAPSED, OfferResult.ACCEPTED]
 
@@ -243,7 +253,8 @@ def test_the_database_refuses_a_second_ringing_offer(
     with Session(ctx.engine) as session:
         for staff_id in city.staff_ids[:2]:
             session.add(
-                QueueOffer(
+                RingOffer(
+                    kind=RingKind.TICKET,
                     ticket_id=t1["id"],
                     staff_id=staff_id,
                     offered_at=NOW,
@@ -255,6 +266,82 @@ def test_the_database_refuses_a_second_ringing_offer(
             session.flush()
         session.rollback()
         assert session.scalars(select(QueueTicket)).one().number == 1
+
+
+def _ring(kind: RingKind, staff_id: int, **subject: int) -> RingOffer:
+    return RingOffer(
+        kind=kind,
+        staff_id=staff_id,
+        offered_at=NOW,
+        expires_at=NOW + timedelta(seconds=20),
+        result=OfferResult.RINGING,
+        **subject,
+    )
+
+
+def test_the_database_refuses_two_rings_at_one_person_whatever_they_are_about(
+    app: FastAPI, ctx: AppContext, city: MiniCity
+) -> None:
+    kiosk = TestClient(app)
+    token = kiosk_token(ctx, city)
+    t1 = kiosk.post(f"/api/v1/kiosk/{token}/tickets", json={"service_id": city.consult_id}).json()
+    staff_id = city.staff_ids[0]
+    with Session(ctx.engine) as session:
+        request = HandoverRequest(
+            room_id="room-x",
+            kind="handover",
+            mode="cold",
+            from_staff_id=city.staff_ids[1],
+            target_staff_id=staff_id,
+            context="",
+            status=HandoverStatus.WAITING,
+            queued_at=NOW,
+            refused_by=[],
+        )
+        session.add(request)
+        session.flush()
+        session.add(_ring(RingKind.TICKET, staff_id, ticket_id=t1["id"]))
+        session.flush()
+        session.add(_ring(RingKind.HANDOVER, staff_id, request_id=request.id))
+        with pytest.raises(IntegrityError):
+            session.flush()
+        session.rollback()
+
+
+@pytest.mark.parametrize(
+    ("kind", "subject"),
+    [
+        (RingKind.TICKET, {}),
+        (RingKind.HANDOVER, {"ticket": True}),
+        (RingKind.TICKET, {"ticket": True, "request": True}),
+    ],
+)
+def test_a_ring_is_about_exactly_one_ticket_or_request_of_its_kind(
+    app: FastAPI, ctx: AppContext, city: MiniCity, kind: RingKind, subject: dict[str, bool]
+) -> None:
+    kiosk = TestClient(app)
+    token = kiosk_token(ctx, city)
+    t1 = kiosk.post(f"/api/v1/kiosk/{token}/tickets", json={"service_id": city.consult_id}).json()
+    with Session(ctx.engine) as session:
+        request = HandoverRequest(
+            room_id="room-x",
+            kind="handover",
+            mode="cold",
+            from_staff_id=city.staff_ids[1],
+            target_staff_id=city.staff_ids[0],
+            context="",
+            status=HandoverStatus.WAITING,
+            queued_at=NOW,
+            refused_by=[],
+        )
+        session.add(request)
+        session.flush()
+        ids = {"ticket_id": t1["id"], "request_id": request.id}
+        chosen = {f"{name}_id": ids[f"{name}_id"] for name in subject}
+        session.add(_ring(kind, city.staff_ids[0], **chosen))
+        with pytest.raises(IntegrityError):
+            session.flush()
+        session.rollback()
 
 
 def test_booked_kiosk_visit_goes_before_walk_ins_at_its_time(

@@ -26,8 +26,15 @@ from app.calls.models import CallEventRow
 from app.core.clock import FixedClock
 from app.core.context import AppContext
 from app.core.tokens import Purpose
-from app.counter.models import HandoverOffer, HandoverRequest, HandoverStatus, QueueTicket
-from app.counter.service import CounterService
+from app.counter.desk import Desk
+from app.counter.handover import Handovers
+from app.counter.models import (
+    HandoverRequest,
+    HandoverStatus,
+    QueueTicket,
+    RingKind,
+    RingOffer,
+)
 from app.counter.settings import CounterSettings
 from app.main import create_app
 from app.ops import jobs
@@ -39,9 +46,12 @@ from web.pages.staff.counter import console_state
 NOW = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)  # the conftest's Monday 09:00 JST
 HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 MiniCity = Any
-SETTINGS = CounterSettings(
-    offer_timeout_seconds=20, reoffer_after_seconds=60, presence_timeout_seconds=60
-)
+# The ring and presence timings these tests count on (MADOGUCHI_COUNTER_*).
+TIMINGS = {
+    "counter_offer_timeout_seconds": 20,
+    "counter_reoffer_after_seconds": 60,
+    "counter_presence_timeout_seconds": 60,
+}
 
 
 class Kosodate:
@@ -95,10 +105,18 @@ def kosodate(ctx: AppContext, city: MiniCity) -> Kosodate:
 
 
 @pytest.fixture
+def ctx(ctx: AppContext) -> AppContext:
+    ctx.settings = ctx.settings.model_copy(update=TIMINGS)
+    return ctx
+
+
+@pytest.fixture
 def app(ctx: AppContext) -> FastAPI:
-    application = create_app(ctx)
-    application.state.counter_settings = SETTINGS
-    return application
+    return create_app(ctx)
+
+
+def settings(ctx: AppContext) -> CounterSettings:
+    return CounterSettings.of(ctx.settings)
 
 
 @pytest.fixture
@@ -216,7 +234,7 @@ def test_department_hand_over_of_a_booked_call_rings_only_that_departments_quali
         assert request is not None
         assert (request.status, request.accepted_by) == (HandoverStatus.ACCEPTED, kosodate.k1)
         # Nobody was ever rung outside the department's qualified staff.
-        rung = set(session.scalars(select(HandoverOffer.staff_id)))
+        rung = set(session.scalars(select(RingOffer.staff_id).where(RingOffer.kind == "handover")))
         assert rung == {kosodate.k1, kosodate.k2}
 
 
@@ -260,9 +278,10 @@ def test_cold_hand_over_of_a_walk_in_moves_the_ticket_to_the_colleague(
     ring = rings(k1)
     assert [x["ticket_id"] for x in ring] == [ticket["id"]]
     assert ring[0]["context"] == "転入と児童手当"
-    state = console_state(ctx, SETTINGS, kosodate.k1, "ja")
+    state = console_state(ctx, kosodate.k1, "ja")
     assert state is not None
-    assert [o["id"] for o in state["offers"]] == [f"h{ring[0]['id']}"]
+    # One id space for every ring: the stream's id is the API's.
+    assert [o["id"] for o in state["offers"]] == [ring[0]["id"]]
     assert "受付番号 1" in state["offers"][0]["text"]
 
     accepted = k1.post(f"/api/v1/staff/handover-offers/{ring[0]['id']}/accept")
@@ -413,36 +432,36 @@ def test_a_closed_console_is_offline_for_routing_and_comes_back_as_it_was(
         return staff
 
     with ctx.sessions() as session:
-        svc = CounterService(session, ctx.tz, SETTINGS)
+        desk = Desk(session, ctx.tz, settings(ctx))
         k1, k2, k3 = (member(session, i) for i in (kosodate.k1, kosodate.k2, kosodate.k3))
-        svc.set_presence(k1, Presence.AVAILABLE, NOW)
-        svc.set_presence(k2, Presence.AWAY, NOW)
-        svc.set_presence(k3, Presence.OFFLINE, NOW)
+        desk.set_presence(k1, Presence.AVAILABLE, NOW)
+        desk.set_presence(k2, Presence.AWAY, NOW)
+        desk.set_presence(k3, Presence.OFFLINE, NOW)
         # Polled within the minute: still there.
-        svc.route(NOW + timedelta(seconds=60))
-        assert svc.presence(k1.id) is Presence.AVAILABLE
+        desk.rounds.route(NOW + timedelta(seconds=60))
+        assert desk.presence.of(k1.id) is Presence.AVAILABLE
         # A minute and a second without a poll: offline, so a hand-over waits.
-        svc.route(NOW + timedelta(seconds=61))
-        assert svc.presence(k1.id) is svc.presence(k2.id) is Presence.OFFLINE
+        desk.rounds.route(NOW + timedelta(seconds=61))
+        assert desk.presence.of(k1.id) is desk.presence.of(k2.id) is Presence.OFFLINE
         first = member(session, city.staff_ids[0])
-        request = svc.request_handover(
+        request = Handovers(session, ctx.tz, settings(ctx)).request(
             first,
             room_id="room-x",
             mode="cold",
             department_id=kosodate.dept_id,
             now=NOW + timedelta(seconds=62),
         )
-        assert svc.handover_ringing_for(k1) == []
-        # Reopening the console brings each back as they were; offline chosen
-        # by hand stays offline.
+        assert desk.rings.ringing(staff_id=k1.id) == []
+        # Reopening the console brings each back as they were (and the
+        # hand-over rings there); offline chosen by hand stays offline.
         later = NOW + timedelta(minutes=5)
-        assert [o.request_id for o in svc.ringing_for(k1, later) or []] == []
-        assert svc.presence(k1.id) is Presence.AVAILABLE
-        assert [o.request_id for o in svc.handover_ringing_for(k1)] == [request.id]
-        svc.ringing_for(k2, later)
-        svc.ringing_for(k3, later)
-        assert svc.presence(k2.id) is Presence.AWAY
-        assert svc.presence(k3.id) is Presence.OFFLINE
+        rung = desk.ringing(k1, later)
+        assert desk.presence.of(k1.id) is Presence.AVAILABLE
+        assert [(o.kind, o.request_id) for o in rung] == [(RingKind.HANDOVER, request.id)]
+        desk.ringing(k2, later)
+        desk.ringing(k3, later)
+        assert desk.presence.of(k2.id) is Presence.AWAY
+        assert desk.presence.of(k3.id) is Presence.OFFLINE
         session.commit()
 
 
@@ -464,14 +483,14 @@ def test_staff_in_a_call_stay_in_call_while_the_call_page_beats(
         assert s1.post("/api/v1/staff/presence/heartbeat").status_code == 204
         console(s2)  # somebody else's poll runs the round
         with ctx.sessions() as session:
-            svc = CounterService(session, ctx.tz, SETTINGS)
-            assert svc.presence(city.staff_ids[1]) is Presence.IN_CALL
+            book = Desk(session, ctx.tz, settings(ctx)).presence
+            assert book.of(city.staff_ids[1]) is Presence.IN_CALL
     # The call page closed without a word: after the timeout, offline...
     clock.moment += timedelta(seconds=61)
     console(s2)
     with ctx.sessions() as session:
-        svc = CounterService(session, ctx.tz, SETTINGS)
-        assert svc.presence(city.staff_ids[1]) is Presence.OFFLINE
+        book = Desk(session, ctx.tz, settings(ctx)).presence
+        assert book.of(city.staff_ids[1]) is Presence.OFFLINE
     # ...and back in the call when the page (or console) returns.
     assert console(s1)["presence"] == "in-call"
     # A call that ends while the console is closed brings them back available.
@@ -541,7 +560,7 @@ def test_call_pages_offer_the_department_picker_and_the_console_shows_the_ring(
         in counter.text
     )
     assert 'class="offer-context" hidden' in counter.text  # the template for live rings
-    english = console_state(ctx, SETTINGS, kosodate.k1, "en")
+    english = console_state(ctx, kosodate.k1, "en")
     assert english is not None
     assert english["offers"][0]["text"] == "Hand-over from 職員0 to Child Support"
     assert english["offers"][0]["answer_url"].startswith("/api/v1/staff/handover-offers/")
@@ -582,13 +601,13 @@ def test_a_hand_over_nobody_takes_escalates_on_the_supervisor_board(
         json={"department_id": kosodate.dept_id, "mode": "cold"},
     )
     assert r.status_code == 201
-    state = console_state(ctx, SETTINGS, city.admin_id, "ja")
+    state = console_state(ctx, city.admin_id, "ja")
     assert state is not None
     assert [(row["number"], row["service"], row["escalated"]) for row in state["board"]] == [
         ("引き継ぎ", "子育て支援課", False)
     ]
     clock.moment += timedelta(minutes=10)
-    state = console_state(ctx, SETTINGS, city.admin_id, "ja")
+    state = console_state(ctx, city.admin_id, "ja")
     assert state is not None
     assert [(row["service"], row["escalated"], row["ringing"]) for row in state["board"]] == [
         ("子育て支援課", True, False)
@@ -607,7 +626,7 @@ def test_a_hand_over_nobody_takes_escalates_on_the_supervisor_board(
             )
         )
         session.commit()
-    state = console_state(ctx, SETTINGS, city.admin_id, "ja")
+    state = console_state(ctx, city.admin_id, "ja")
     assert state is not None and state["board"] == []
     with ctx.sessions() as session:
         request = session.get(HandoverRequest, r.json()["request_id"])
@@ -642,7 +661,8 @@ def test_a_walk_in_and_a_hand_over_never_ring_one_person_at_once(
     # And the database refuses a second ringing hand-over offer for one request.
     with Session(ctx.engine) as session:
         session.add(
-            HandoverOffer(
+            RingOffer(
+                kind=RingKind.HANDOVER,
                 request_id=out["request_id"],
                 staff_id=city.staff_ids[1],
                 offered_at=clock.now(),

@@ -29,8 +29,8 @@ from app.counter.interpreters import (
     UnknownLanguage,
 )
 from app.counter.models import InterpreterCall, QueueTicket, TicketStatus
-from app.counter.service import CounterService
 from app.counter.settings import CounterSettings
+from app.counter.tickets import Tickets
 from scheduler.models import Staff
 
 NOW = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)
@@ -136,7 +136,9 @@ def test_finishing_the_ticket_releases_the_interpreter(
         session.commit()
         member = session.get(Staff, city.staff_ids[0])
         assert member is not None
-        CounterService(session, ctx.tz, CounterSettings()).finish(member, ticket.id, clock.now())
+        Tickets(session, ctx.tz, CounterSettings.of(ctx.settings)).finish(
+            member, ticket.id, clock.now()
+        )
         session.commit()
         row = session.scalars(select(InterpreterCall)).one()
         assert (row.released_at is not None, row.release_reason) == (True, "ticket-done")

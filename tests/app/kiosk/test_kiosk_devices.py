@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.core.clock import FixedClock
 from app.core.context import AppContext
+from app.core.settings import Settings
 from app.kiosk.devices import (
     COOKIE,
     PAIR_ALPHABET,
@@ -26,7 +27,6 @@ from app.kiosk.devices import (
     normalize_pair_code,
 )
 from app.kiosk.models import KioskCredential
-from app.kiosk.service import KioskSettings
 from scheduler.models import Branch, Kiosk
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -98,7 +98,7 @@ def test_pairing_codes_are_normalised() -> None:
 
 def test_settings_need_the_alert_above_the_heartbeat() -> None:
     with pytest.raises(ValueError, match="SILENT_ALERT_SECONDS"):
-        KioskSettings(heartbeat_seconds=60, silent_alert_seconds=60)
+        Settings(kiosk_heartbeat_seconds=60, kiosk_silent_alert_seconds=60)
 
 
 # -- the database side --------------------------------------------------------------------------

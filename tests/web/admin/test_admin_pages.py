@@ -392,3 +392,30 @@ def test_parse_windows(text: str, windows: list[tuple[int, ...]], error: str | N
     parsed, message = parse_windows(text)
     assert [(s.hour, s.minute, e.hour, e.minute) for s, e in parsed] == windows
     assert (message[0] if message else None) == error
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/admin/services/9999"),
+        ("GET", "/admin/services/abc"),
+        ("POST", "/admin/services/9999"),
+        ("GET", "/admin/interpreter-languages/xx"),
+        ("GET", "/admin/departments/9999/hours"),
+        ("POST", "/admin/staff/9999/hours"),
+        ("POST", "/admin/departments/9999/overrides"),
+        ("POST", "/admin/staff/9999/leave"),
+        ("POST", "/admin/kiosks/9999/pairing"),
+        ("POST", "/admin/kiosks/9999/revoke"),
+        ("GET", "/admin/kiosks/9999/open"),
+    ],
+)
+def test_a_missing_row_is_the_admin_not_found_page(
+    client: TestClient, city, method: str, path: str
+) -> None:
+    login(client, "admin")
+    token = csrf_of(client.get("/admin/services/new").text)
+    r = client.request(method, path, data={"csrf_token": token} if method == "POST" else None)
+    assert r.status_code == 404, path
+    assert "管理" in r.text and 'href="/admin"' in r.text
+    assert "見つかりません" in r.text or "Not found" in r.text

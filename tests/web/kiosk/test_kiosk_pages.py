@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from app.core.clock import FixedClock
 from app.core.context import AppContext
+from app.core.settings import Settings
 from app.core.tokens import Purpose
-from app.kiosk.service import KioskSettings
 from scheduler.models import Booking, Branch, Kiosk
 from scheduler.service import BookingRequest, SchedulingService
 from scheduler.types import Channel
@@ -339,7 +339,7 @@ def test_code_form_needs_its_csrf_token(
 def test_walk_in_page_shows_where_to_get_help(
     client: TestClient, ctx: AppContext, city: Any
 ) -> None:
-    client.app.state.kiosk_settings = KioskSettings(phone="0120-000-000")  # type: ignore[attr-defined]
+    ctx.settings = ctx.settings.model_copy(update={"kiosk_phone": "0120-000-000"})
     with Session(ctx.engine) as session:
         branch = session.scalars(select(Branch)).one()
         branch.address = "テスト市北町1-2-3"
@@ -360,7 +360,9 @@ def test_walk_in_page_shows_where_to_get_help(
 def test_every_screen_loads_the_idle_reset_script(
     client: TestClient, ctx: AppContext, city: Any
 ) -> None:
-    client.app.state.kiosk_settings = KioskSettings(idle_seconds=60, warn_seconds=15)  # type: ignore[attr-defined]
+    ctx.settings = ctx.settings.model_copy(
+        update={"kiosk_idle_seconds": 60, "kiosk_warn_seconds": 15}
+    )
     path = kiosk_path(ctx, city.kiosk_id)
     for suffix in ("/menu", "/code", "/walk-in"):
         r = client.get(path + suffix + "?lang=ja")
@@ -381,7 +383,7 @@ def test_every_screen_loads_the_idle_reset_script(
 
 def test_kiosk_settings_need_a_warning_shorter_than_the_idle_time() -> None:
     with pytest.raises(ValueError, match="WARN_SECONDS"):
-        KioskSettings(idle_seconds=30, warn_seconds=30)
+        Settings(kiosk_idle_seconds=30, kiosk_warn_seconds=30)
 
 
 # -- the administrator's link -------------------------------------------------------------------

@@ -95,7 +95,7 @@ def test_accepted_walk_in_moves_both_sides_into_the_same_room(
     assert page.status_code == 200
     assert "リモート窓口" in page.text and 'src="/static/js/pages/staff-counter.js"' in page.text
     staff.put("/api/v1/staff/presence", json={"status": "available"})
-    state = console_state(ctx, client.app.state.counter_settings, city.staff_ids[1], "ja")  # type: ignore[attr-defined]
+    state = console_state(ctx, city.staff_ids[1], "ja")
     assert state is not None and state["presence"] == "available"
     assert [o["number"] for o in state["offers"]] == [1]
     assert "受付番号 1" in state["offers"][0]["text"]
@@ -132,7 +132,7 @@ def test_supervisor_board_shows_escalation(
     path = kiosk_path(ctx, city.kiosk_id)
     take_ticket(client, path, city.consult_id)
     clock.moment = NOW + timedelta(minutes=11)
-    state = console_state(ctx, client.app.state.counter_settings, city.admin_id, "ja")  # type: ignore[attr-defined]
+    state = console_state(ctx, city.admin_id, "ja")
     assert state is not None
     assert [(r["number"], r["escalated"], r["waited"]) for r in state["board"]] == [
         (1, True, "11分")

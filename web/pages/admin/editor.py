@@ -13,8 +13,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
+from sqlalchemy.orm import Session
 
 from app.admin import fields as F
 from app.admin.forms import Field, Message, Options, Parsed, form_values, parse
@@ -33,12 +34,19 @@ from scheduler.models import (
     Staff,
 )
 from scheduler.types import Channel
-from web.pages.admin.support import FormDep, admin_page, checked_form, notice_of, service_of
-from web.pages.staff.auth import StaffPageRoute
+from web.pages.admin.support import (
+    AdminPageRoute,
+    FormDep,
+    admin_page,
+    checked_form,
+    notice_of,
+    owner_or_404,
+    service_of,
+)
 from web.pages.staff.format import named
 from web.templating import page_locale
 
-router = APIRouter(route_class=StaffPageRoute, include_in_schema=False)
+router = APIRouter(route_class=AdminPageRoute, include_in_schema=False)
 
 
 # -- the entities with a list and an edit form ----------------------------------------------
@@ -72,6 +80,11 @@ class Entity:
         if self.str_key:
             return text
         return int(text) if text.isdigit() else None
+
+    def find(self, session: Session, row_id: str) -> Any:
+        """The row at ``/admin/<path>/<row_id>``, or None."""
+        key = self.parse_key(row_id)
+        return session.get(self.model, key) if key is not None else None
 
 
 def _yes(value: bool, locale: str) -> str:
@@ -349,6 +362,10 @@ def _form_page(
 
 def _register(entity: Entity) -> None:
     base = f"/admin/{entity.path}"
+    # Defaults, not ``Annotated`` aliases: postponed annotations cannot name a
+    # dependency made here for this entity.
+    row_to_show = Depends(owner_or_404(entity.find, row_id=str))
+    row_to_change = Depends(owner_or_404(entity.find, write=True, row_id=str))
 
     def list_page(
         request: Request, admin: CurrentAdmin, session: ReadSession, ctx: CtxDep
@@ -373,13 +390,13 @@ def _register(entity: Entity) -> None:
         return _form_page(request, admin, entity, svc, row=None, values=dict(entity.defaults))
 
     def edit_page(
-        row_id: str, request: Request, admin: CurrentAdmin, session: ReadSession, ctx: CtxDep
+        request: Request,
+        admin: CurrentAdmin,
+        session: ReadSession,
+        ctx: CtxDep,
+        row: Any = row_to_show,
     ) -> Response:
         svc = service_of(session, ctx)
-        key = entity.parse_key(row_id)
-        row = svc.get(entity.model, key) if key is not None else None
-        if row is None:
-            return admin_page(request, admin, "admin/not_found.html", {}, status_code=404)
         values = (entity.values_of or (lambda r: form_values(entity.fields_edit, r)))(row)
         return _form_page(request, admin, entity, svc, row=row, values=values)
 
@@ -389,16 +406,10 @@ def _register(entity: Entity) -> None:
         session: WriteSession,
         ctx: CtxDep,
         form: FormDep,
-        row_id: str | None = None,
+        row: Any = None,
     ) -> Response:
         checked_form(request, admin, form)
         svc = service_of(session, ctx)
-        row = None
-        if row_id is not None:
-            key = entity.parse_key(row_id)
-            row = svc.get(entity.model, key) if key is not None else None
-            if row is None:
-                return admin_page(request, admin, "admin/not_found.html", {}, status_code=404)
         fields = entity.fields_new if row is None else entity.fields_edit
         locale = page_locale(request)
         parsed: Parsed = parse(fields, form, entity.options(svc, locale))
@@ -424,14 +435,14 @@ def _register(entity: Entity) -> None:
         return save(request, admin, session, ctx, form)
 
     def update(
-        row_id: str,
         request: Request,
         admin: CurrentAdmin,
         session: WriteSession,
         ctx: CtxDep,
         form: FormDep,
+        row: Any = row_to_change,
     ) -> Response:
-        return save(request, admin, session, ctx, form, row_id)
+        return save(request, admin, session, ctx, form, row)
 
     router.add_api_route(base, list_page, methods=["GET"])
     router.add_api_route(f"{base}/new", new_page, methods=["GET"])

@@ -8,10 +8,11 @@ comes back with that form's values and messages.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
+from sqlalchemy.orm import Session
 
 from app.admin import fields as F
 from app.admin.forms import Message, Windows, form_values, format_windows, parse, parse_windows
@@ -20,21 +21,40 @@ from app.auth.deps import CurrentAdmin
 from app.core.deps import CtxDep, ReadSession, WriteSession
 from app.core.i18n import gettext
 from scheduler.models import Department, Staff
-from web.pages.admin.support import FormDep, admin_page, checked_form, notice_of, service_of
-from web.pages.staff.auth import StaffPageRoute
+from web.pages.admin.support import (
+    AdminPageRoute,
+    FormDep,
+    admin_page,
+    checked_form,
+    notice_of,
+    owner_or_404,
+    service_of,
+)
 from web.pages.staff.format import day_label, long_day_label, named, span
 from web.templating import page_locale
 
-router = APIRouter(route_class=StaffPageRoute, include_in_schema=False)
+router = APIRouter(route_class=AdminPageRoute, include_in_schema=False)
 
 Kind = Literal["departments", "staff"]
 WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
-def _owner(svc: AdminService, kind: Kind, owner_id: int) -> Department | Staff | None:
-    model = Department if kind == "departments" else Staff
-    owner: Department | Staff | None = svc.get(model, owner_id)
-    return owner
+def _owner(session: Session, kind: Kind, owner_id: int) -> Department | Staff | None:
+    if kind == "departments":
+        return session.get(Department, owner_id)
+    return session.get(Staff, owner_id)
+
+
+def _person(session: Session, staff_id: int) -> Staff | None:
+    return session.get(Staff, staff_id)
+
+
+# The department or staff member whose hours a page is about (else the 404 page).
+Owner = Annotated[Department | Staff, Depends(owner_or_404(_owner, kind=Kind, owner_id=int))]
+OwnerToChange = Annotated[
+    Department | Staff, Depends(owner_or_404(_owner, write=True, kind=Kind, owner_id=int))
+]
+PersonToChange = Annotated[Staff, Depends(owner_or_404(_person, write=True, staff_id=int))]
 
 
 def _owner_ids(kind: Kind, owner_id: int) -> dict[str, int | None]:
@@ -116,24 +136,17 @@ def _hours_page(
     )
 
 
-def _not_found(request: Request, admin: Staff) -> Response:
-    return admin_page(request, admin, "admin/not_found.html", {}, status_code=404)
-
-
 @router.get("/admin/{kind}/{owner_id}/hours")
 def hours_page(
     kind: Kind,
     owner_id: int,
     request: Request,
     admin: CurrentAdmin,
+    owner: Owner,
     session: ReadSession,
     ctx: CtxDep,
 ) -> Response:
-    svc = service_of(session, ctx)
-    owner = _owner(svc, kind, owner_id)
-    if owner is None:
-        return _not_found(request, admin)
-    return _hours_page(request, admin, svc, kind, owner)
+    return _hours_page(request, admin, service_of(session, ctx), kind, owner)
 
 
 @router.post("/admin/{kind}/{owner_id}/hours")
@@ -142,15 +155,13 @@ def save_hours(
     owner_id: int,
     request: Request,
     admin: CurrentAdmin,
+    owner: OwnerToChange,
     session: WriteSession,
     ctx: CtxDep,
     form: FormDep,
 ) -> Response:
     checked_form(request, admin, form)
     svc = service_of(session, ctx)
-    owner = _owner(svc, kind, owner_id)
-    if owner is None:
-        return _not_found(request, admin)
     raw = {f"wd{n}": str(form.get(f"wd{n}") or "") for n in range(7)}
     errors: dict[str, Message] = {}
     by_weekday: dict[int, Windows] = {}
@@ -174,15 +185,13 @@ def add_override(
     owner_id: int,
     request: Request,
     admin: CurrentAdmin,
+    owner: OwnerToChange,
     session: WriteSession,
     ctx: CtxDep,
     form: FormDep,
 ) -> Response:
     checked_form(request, admin, form)
     svc = service_of(session, ctx)
-    owner = _owner(svc, kind, owner_id)
-    if owner is None:
-        return _not_found(request, admin)
     parsed = parse(F.OVERRIDE, form)
     windows: Windows = []
     if "hours" not in parsed.errors:
@@ -224,15 +233,13 @@ def add_leave(
     staff_id: int,
     request: Request,
     admin: CurrentAdmin,
+    person: PersonToChange,
     session: WriteSession,
     ctx: CtxDep,
     form: FormDep,
 ) -> Response:
     checked_form(request, admin, form)
     svc = service_of(session, ctx)
-    person = svc.get(Staff, staff_id)
-    if person is None:
-        return _not_found(request, admin)
     parsed = parse(F.LEAVE, form)
     if parsed.ok:
         try:

@@ -20,6 +20,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from app.auth.deps import CurrentAdmin
@@ -38,17 +39,23 @@ from app.kiosk.devices import (
     PairingRefused,
     show_pair_code,
 )
-from scheduler.models import Kiosk, Staff
+from scheduler.models import Kiosk
 from web import csrf
-from web.pages.admin.support import FormDep, admin_page, checked_form
+from web.pages.admin.support import (
+    AdminPageRoute,
+    FormDep,
+    admin_page,
+    checked_form,
+    owner_or_404,
+)
 from web.pages.kiosk.support import KioskRoute, kiosk_settings
-from web.pages.staff.auth import StaffPageRoute, staff_scope
+from web.pages.staff.auth import staff_scope
 from web.templating import page_locale, render
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(route_class=KioskRoute, include_in_schema=False)
-admin_router = APIRouter(route_class=StaffPageRoute, include_in_schema=False)
+admin_router = APIRouter(route_class=AdminPageRoute, include_in_schema=False)
 # The heartbeat is JSON both ways, errors included: not a kiosk page route.
 device_api = APIRouter(include_in_schema=False)
 
@@ -275,26 +282,23 @@ def status_rows(
     return response
 
 
-def _kiosk_or_404(request: Request, admin: Staff, session: Any, kiosk_id: int) -> Kiosk | Response:
-    kiosk: Kiosk | None = session.get(Kiosk, kiosk_id)
-    if kiosk is None:
-        return admin_page(request, admin, "admin/not_found.html", {}, status_code=404)
-    return kiosk
+def _kiosk(session: Session, kiosk_id: int) -> Kiosk | None:
+    return session.get(Kiosk, kiosk_id)
+
+
+KioskToChange = Annotated[Kiosk, Depends(owner_or_404(_kiosk, write=True, kiosk_id=IdPath))]
 
 
 @admin_router.post("/admin/kiosks/{kiosk_id}/pairing")
 def issue_pairing(
     request: Request,
-    kiosk_id: IdPath,
+    kiosk: KioskToChange,
     admin: CurrentAdmin,
     session: WriteSession,
     ctx: CtxDep,
     form: FormDep,
 ) -> Response:
     checked_form(request, admin, form)
-    kiosk = _kiosk_or_404(request, admin, session, kiosk_id)
-    if isinstance(kiosk, Response):
-        return kiosk
     settings = kiosk_settings(request)
     now = ctx.clock.now()
     valid = timedelta(minutes=settings.pairing_minutes)
@@ -319,16 +323,13 @@ def issue_pairing(
 @admin_router.post("/admin/kiosks/{kiosk_id}/revoke")
 def revoke(
     request: Request,
-    kiosk_id: IdPath,
+    kiosk: KioskToChange,
     admin: CurrentAdmin,
     session: WriteSession,
     ctx: CtxDep,
     form: FormDep,
 ) -> Response:
     checked_form(request, admin, form)
-    kiosk = _kiosk_or_404(request, admin, session, kiosk_id)
-    if isinstance(kiosk, Response):
-        return kiosk
     KioskDeviceService(session).revoke(kiosk, ctx.clock.now())
     session.commit()
     log.info("admin %s revoked the device of kiosk %s", admin.id, kiosk.id)

@@ -20,9 +20,10 @@ from app.calls.tickets import CALL_TICKET_TTL, kiosk_participant
 from app.core.deps import CtxDep, ReadSession, WriteSession
 from app.core.i18n import gettext
 from app.core.tokens import Purpose
+from app.counter.errors import CounterError
 from app.counter.models import TicketStatus
-from app.counter.service import CounterError, CounterService, TicketView
-from app.counter.settings import counter_settings
+from app.counter.settings import CounterSettings
+from app.counter.tickets import Tickets, TicketView
 from scheduler.interpreter_service import languages
 from scheduler.models import InterpreterLanguage, Service
 from web import csrf
@@ -123,9 +124,9 @@ def take_ticket(
 ) -> Response:
     screen = open_screen(request, token, ctx, session)
     csrf.verify(request, csrf_token, scope=f"kiosk:{screen.kiosk.id}")
-    svc = CounterService(session, ctx.tz, counter_settings(request))
+    svc = Tickets(session, ctx.tz, CounterSettings.of(ctx.settings))
     try:
-        ticket = svc.take_ticket(
+        ticket = svc.take(
             screen.kiosk, service_id, screen.now, interpreter_language=interpreter_language or None
         )
     except CounterError as exc:
@@ -146,9 +147,9 @@ def ticket_page(
     request: Request, token: str, ticket_id: int, ctx: CtxDep, session: ReadSession
 ) -> Response:
     screen = open_screen(request, token, ctx, session)
-    svc = CounterService(session, ctx.tz, counter_settings(request))
+    svc = Tickets(session, ctx.tz, CounterSettings.of(ctx.settings))
     try:
-        ticket = svc.ticket(screen.kiosk, ticket_id)
+        ticket = svc.of_kiosk(screen.kiosk, ticket_id)
     except CounterError:
         return kiosk_error_page(request, CALL_UNAVAILABLE)
     if ticket.status == TicketStatus.IN_CALL:
@@ -193,7 +194,7 @@ def leave(
     screen = open_screen(request, token, ctx, session)
     csrf.verify(request, csrf_token, scope=f"kiosk:{screen.kiosk.id}")
     try:
-        CounterService(session, ctx.tz, counter_settings(request)).leave(
+        Tickets(session, ctx.tz, CounterSettings.of(ctx.settings)).leave(
             screen.kiosk, ticket_id, screen.now
         )
     except CounterError:
@@ -210,9 +211,9 @@ def ticket_call(
     """The call screen of an accepted walk-in: the booked kiosk call's page,
     with a kiosk token for the ticket's room."""
     screen = open_screen(request, token, ctx, session)
-    svc = CounterService(session, ctx.tz, counter_settings(request))
+    svc = Tickets(session, ctx.tz, CounterSettings.of(ctx.settings))
     try:
-        ticket = svc.ticket(screen.kiosk, ticket_id)
+        ticket = svc.of_kiosk(screen.kiosk, ticket_id)
     except CounterError:
         return kiosk_error_page(request, CALL_UNAVAILABLE)
     if ticket.status != TicketStatus.IN_CALL:

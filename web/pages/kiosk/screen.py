@@ -22,19 +22,21 @@ from typing import Annotated, Any
 
 import qrcode
 import qrcode.image.svg
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
+from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from app.auth.deps import CurrentAdmin
 from app.core import abuse
 from app.core.deps import CtxDep, ReadSession, WriteSession
 from app.core.i18n import gettext
-from app.counter.service import CounterService
-from app.counter.settings import counter_settings
-from app.kiosk.service import CODE_LENGTH, CodeProblem, KioskCodeRefused, KioskService, Staffed
-from scheduler.models import Booking
+from app.counter.settings import CounterSettings
+from app.counter.tickets import Tickets
+from app.kiosk.service import CODE_LENGTH, CodeProblem, KioskCodeRefused, Staffed
+from scheduler.models import Booking, Kiosk
 from scheduler.service import CODE_ALPHABET, CODE_PREFIX
 from web import csrf
+from web.pages.admin.support import AdminPageRoute, owner_or_404
 from web.pages.kiosk import call as kiosk_call
 from web.pages.kiosk import queue as kiosk_queue
 from web.pages.kiosk.support import (
@@ -51,7 +53,6 @@ from web.pages.resident.format import (
     time_label,
     when_label,
 )
-from web.pages.staff.auth import StaffPageRoute, console_page
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ FormStr = Annotated[str, Form(max_length=100)]
 
 
 router = APIRouter(route_class=KioskRoute, include_in_schema=False)
-admin_router = APIRouter(route_class=StaffPageRoute, include_in_schema=False)
+admin_router = APIRouter(route_class=AdminPageRoute, include_in_schema=False)
 # Before "/kiosk/{token}": "/kiosk/pair" is a page of its own, not a kiosk link.
 
 
@@ -220,7 +221,7 @@ def code_submit(
         )
     # The visit joins the counter queue: due at its booked time, before walk-ins,
     # ringing the booked staff member first (anyone qualified if they are busy).
-    CounterService(session, ctx.tz, counter_settings(request)).enqueue_booking(
+    Tickets(session, ctx.tz, CounterSettings.of(ctx.settings)).enqueue_booking(
         booking, screen.kiosk, screen.now
     )
     session.commit()
@@ -240,7 +241,7 @@ def walk_in(
     screen = open_screen(request, token, ctx, session)
     hours = _staffed_view(screen.svc.staffed(screen.now), screen)
     url = _booking_url(screen)
-    services = CounterService(session, ctx.tz, counter_settings(request)).kiosk_services()
+    services = Tickets(session, ctx.tz, CounterSettings.of(ctx.settings)).kiosk_services()
     choice = kiosk_queue.interpreter_choice(session, screen, interpreter, hours["open"])
     return kiosk_page(
         request,
@@ -268,14 +269,16 @@ def walk_in(
 # -- for administrators: open a kiosk's screen ------------------------------------------------
 
 
+def _kiosk(session: Session, kiosk_id: int) -> Kiosk | None:
+    return session.get(Kiosk, kiosk_id)
+
+
+KioskToShow = Annotated[Kiosk, Depends(owner_or_404(_kiosk, kiosk_id=int))]
+
+
 @admin_router.get("/admin/kiosks/{kiosk_id}/open")
-def admin_open(
-    request: Request, kiosk_id: int, admin: CurrentAdmin, session: ReadSession, ctx: CtxDep
-) -> Response:
+def admin_open(request: Request, admin: CurrentAdmin, kiosk: KioskToShow, ctx: CtxDep) -> Response:
     """A freshly signed kiosk link; open it on the kiosk device and keep it as its start page."""
-    kiosk = KioskService(session, ctx.tz).kiosk(kiosk_id)
-    if kiosk is None:
-        return console_page(request, "staff/not_found.html", admin, "admin", status_code=404)
     expires = ctx.clock.now() + timedelta(days=kiosk_settings(request).link_days)
     token = ctx.links.kiosk_token(kiosk, expires=expires)
     log.info("admin %s opened the screen of kiosk %s", admin.id, kiosk.id)

@@ -16,10 +16,12 @@ from fastapi.exceptions import RequestValidationError
 from starlette.responses import HTMLResponse
 
 from app.core.context import AppContext
+from app.core.deps import get_ctx
 from app.core.ratelimit import RateLimited
 from app.core.tokens import TokenError, TokenExpired
 from app.kiosk.devices import COOKIE, DEVICE, KioskDeviceService
-from app.kiosk.service import KioskService, KioskSettings, KioskUnavailable
+from app.kiosk.service import KioskService, KioskUnavailable
+from app.kiosk.settings import KioskSettings
 from scheduler.models import Kiosk
 from web import csrf
 from web.pages.error_route import ErrorPageRoute
@@ -168,11 +170,8 @@ class KioskRoute(ErrorPageRoute):
 
 
 def kiosk_settings(request: Request) -> KioskSettings:
-    settings: KioskSettings | None = getattr(request.app.state, "kiosk_settings", None)
-    if settings is None:
-        settings = KioskSettings()
-        request.app.state.kiosk_settings = settings
-    return settings
+    """The kiosk settings of the app context (``MADOGUCHI_KIOSK_*``)."""
+    return KioskSettings.of(get_ctx(request).settings)
 
 
 @dataclass(frozen=True)
@@ -215,7 +214,7 @@ def open_screen(request: Request, token: str, ctx: AppContext, session: Any) -> 
         kiosk = device_kiosk(request, session)
     else:
         kiosk = svc.kiosk_from_token(ctx.tokens, token, ctx.clock.now())
-    return Screen(kiosk, token, ctx, kiosk_settings(request), svc, page_locale(request))
+    return Screen(kiosk, token, ctx, KioskSettings.of(ctx.settings), svc, page_locale(request))
 
 
 def kiosk_page(

@@ -7,17 +7,14 @@ commits once.
 
 from __future__ import annotations
 
-import json
 import logging
-import time as monotonic_time
-from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import anyio
 from fastapi import APIRouter, Form, Query, Request, Response
-from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -46,6 +43,7 @@ from web.pages.staff.format import (
     span,
     wall_windows,
 )
+from web.sse import Event, Step, event_stream
 from web.templating import page_locale
 
 log = logging.getLogger(__name__)
@@ -57,14 +55,6 @@ def actor_of(request: Request, staff: Staff) -> Actor:
 
 
 router = APIRouter(route_class=StaffPageRoute, include_in_schema=False)
-
-# How often the live queue re-reads the database, and how long one stream
-# lives: browsers' EventSource reconnects by itself, and a bounded stream
-# keeps proxies and load balancers from holding dead connections forever.
-POLL_SECONDS = 2.0
-STREAM_SECONDS = 600.0
-KEEPALIVE_POLLS = 10
-RETRY_MS = 3000
 
 OUTCOME_LABELS: dict[str, str] = {
     Outcome.COMPLETED: "Completed",
@@ -156,11 +146,6 @@ def queue_page(
     )
 
 
-def _sse(event: str, data: object, seq: int) -> str:
-    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    return f"id: {seq}\nevent: {event}\ndata: {payload}\n\n"
-
-
 def _stream_staff(ctx: AppContext, staff_id: int) -> bool:
     # A short session of its own: a stream must not hold a database session
     # (and its connection) open for minutes.
@@ -180,38 +165,29 @@ def _snapshot(ctx: AppContext, staff_id: int, locale: str, team: bool) -> dict[s
         return {e.booking.code: queue_row(e, locale, ctx.tz) for e in entries}
 
 
-async def queue_stream(
-    request: Request, ctx: AppContext, staff_id: int, locale: str, team: bool
-) -> AsyncIterator[str]:
+def queue_step(ctx: AppContext, staff_id: int, locale: str, team: bool) -> Step:
     """A snapshot first, then only rows that changed (or disappeared)."""
-    yield f"retry: {RETRY_MS}\n\n"
     previous: dict[str, Any] | None = None
-    seq = quiet = 0
-    deadline = monotonic_time.monotonic() + STREAM_SECONDS
-    while True:
-        rows = await anyio.to_thread.run_sync(_snapshot, ctx, staff_id, locale, team)
-        seq += 1
+
+    def step() -> list[Event] | None:
+        nonlocal previous
+        rows = _snapshot(ctx, staff_id, locale, team)
         if rows is None:
-            yield _sse("logout", {}, seq)
-            return
+            return None
         if previous is None:
-            yield _sse("snapshot", {"rows": list(rows.values()), "removed": []}, seq)
+            events = [Event("snapshot", {"rows": list(rows.values()), "removed": []})]
         else:
             changed = [row for code, row in rows.items() if previous.get(code) != row]
             removed = [code for code in previous if code not in rows]
-            if changed or removed:
-                quiet = 0
-                yield _sse("change", {"rows": changed, "removed": removed}, seq)
-            else:
-                quiet += 1
-                if quiet >= KEEPALIVE_POLLS:
-                    quiet = 0
-                    yield ": keep-alive\n\n"
+            events = (
+                [Event("change", {"rows": changed, "removed": removed})]
+                if changed or removed
+                else []
+            )
         previous = rows
-        # A closed tab must not keep a poller running until the deadline.
-        if monotonic_time.monotonic() >= deadline or await request.is_disconnected():
-            return
-        await anyio.sleep(POLL_SECONDS)
+        return events
+
+    return step
 
 
 @router.get("/staff/queue/events")
@@ -222,12 +198,7 @@ async def queue_events(request: Request, ctx: CtxDep, team: bool = False) -> Res
         raise NotLoggedIn
     if not await anyio.to_thread.run_sync(_stream_staff, ctx, staff_id):
         raise NotLoggedIn
-    return StreamingResponse(
-        queue_stream(request, ctx, staff_id, page_locale(request), team),
-        media_type="text/event-stream",
-        # No proxy buffering (nginx) and no caching: events must arrive at once.
-        headers={"cache-control": "no-store", "x-accel-buffering": "no"},
-    )
+    return event_stream(request, queue_step(ctx, staff_id, page_locale(request), team))
 
 
 # -- one booking: details, notes, outcome ----------------------------------------
@@ -257,7 +228,7 @@ def visible_booking(session: Session, staff: Staff, code: str) -> Booking:
 
 def _took_over(session: Session, staff: Staff, booking: Booking) -> bool:
     """A colleague of any department who accepted a hand-over of this call
-    carries on with it: notes, state and outcome (app/counter/service.py)."""
+    carries on with it: notes, state and outcome (app/counter/handover.py)."""
     accepted = session.scalar(
         select(HandoverRequest.id).where(
             HandoverRequest.booking_id == booking.id,

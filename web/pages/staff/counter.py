@@ -10,31 +10,30 @@ rang out moves on even when no kiosk is polling.
 from __future__ import annotations
 
 import logging
-import time as monotonic_time
-from collections.abc import AsyncIterator
 from typing import Any
 
-import anyio
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import StreamingResponse
 
 from app.auth.deps import CurrentStaff
 from app.auth.errors import NotLoggedIn
 from app.core.context import AppContext
 from app.core.deps import CtxDep, ReadSession
 from app.core.i18n import gettext
-from app.counter.models import HandoverRequest, QueueTicket
-from app.counter.service import CounterError, CounterService
-from app.counter.settings import CounterSettings, counter_settings
+from app.counter.desk import Desk
+from app.counter.errors import CounterError
+from app.counter.handover import Handovers
+from app.counter.models import HandoverRequest, QueueTicket, RingKind
+from app.counter.settings import CounterSettings
+from app.counter.tickets import Tickets
 from app.counter.views import handover_offer_out
 from scheduler.models import Department, InterpreterLanguage, Service, Staff
 from scheduler.routing import Presence
 from web.pages.call.pages import RTC_CONFIG_URL, call_messages
 from web.pages.staff.auth import StaffPageRoute, console_page
-from web.pages.staff.console import KEEPALIVE_POLLS, POLL_SECONDS, RETRY_MS, STREAM_SECONDS, _sse
 from web.pages.staff.format import clock, named
 from web.pages.staff.handover_form import handover_choices
 from web.pages.staff.interpreter import interpreter_panel
+from web.sse import Event, Step, event_stream
 from web.templating import page_locale
 
 log = logging.getLogger(__name__)
@@ -69,42 +68,41 @@ def _language(session: Any, code: str | None, locale: str) -> str | None:
     return named(row, locale) if row else code
 
 
-def console_state(
-    ctx: AppContext, settings: CounterSettings, staff_id: int, locale: str
-) -> dict[str, Any] | None:
+def console_state(ctx: AppContext, staff_id: int, locale: str) -> dict[str, Any] | None:
     """Presence, ringing offers and (for administrators) the board, after a routing round."""
+    settings = CounterSettings.of(ctx.settings)
     with ctx.writer_sessions() as session:
         staff = session.get(Staff, staff_id)
         if staff is None or not staff.active:
             return None
         now = ctx.clock.now()
-        svc = CounterService(session, ctx.tz, settings)
+        desk = Desk(session, ctx.tz, settings)
         offers = []
-        for offer in svc.ringing_for(staff, now):
-            ticket = session.get(QueueTicket, offer.ticket_id)
-            assert ticket is not None
-            offers.append(
-                {
-                    "id": offer.id,
-                    "ticket": ticket.id,
-                    "number": ticket.number,
-                    "service": _label(session, ticket, locale),
-                    "text": gettext(
-                        locale,
-                        "Incoming call: ticket {number}, {service}",
-                        number=ticket.number,
-                        service=_label(session, ticket, locale),
-                    ),
-                    "context": "",
-                    "answer_url": f"/api/v1/staff/offers/{offer.id}",
-                }
-            )
-        for ring in svc.handover_ringing_for(staff):
+        for ring in desk.ringing(staff, now):
+            if ring.kind == RingKind.TICKET:
+                ticket = session.get(QueueTicket, ring.subject_id)
+                assert ticket is not None
+                offers.append(
+                    {
+                        "id": ring.id,
+                        "ticket": ticket.id,
+                        "number": ticket.number,
+                        "service": _label(session, ticket, locale),
+                        "text": gettext(
+                            locale,
+                            "Incoming call: ticket {number}, {service}",
+                            number=ticket.number,
+                            service=_label(session, ticket, locale),
+                        ),
+                        "context": "",
+                        "answer_url": f"/api/v1/staff/offers/{ring.id}",
+                    }
+                )
+                continue
             out = handover_offer_out(session, ring, locale)
             offers.append(
                 {
-                    # Its own id space: the key the page tells rings apart by.
-                    "id": f"h{ring.id}",
+                    "id": ring.id,
                     "ticket": out.ticket_id,
                     "kind": out.kind,
                     "text": out.text,
@@ -112,10 +110,10 @@ def console_state(
                     "answer_url": f"/api/v1/staff/handover-offers/{ring.id}",
                 }
             )
-        presence = svc.presence(staff.id)
+        presence = desk.presence.of(staff.id)
         board = []
         if staff.is_admin:
-            for ticket, ringing in svc.board(now):
+            for ticket, ringing in Tickets(session, ctx.tz, settings).board(now):
                 waited = int((now - ticket.queued_at).total_seconds() // 60)
                 board.append(
                     {
@@ -128,7 +126,7 @@ def console_state(
                         "interpreter": _language(session, ticket.interpreter_language, locale),
                     }
                 )
-            for request, rung in svc.handover_board():
+            for request, rung in Handovers(session, ctx.tz, settings).board():
                 waited = int((now - request.queued_at).total_seconds() // 60)
                 board.append(
                     {
@@ -152,7 +150,7 @@ def console_state(
 @router.get("/staff/counter")
 def counter_page(request: Request, staff: CurrentStaff, ctx: CtxDep) -> Response:
     locale = page_locale(request)
-    state = console_state(ctx, counter_settings(request), staff.id, locale)
+    state = console_state(ctx, staff.id, locale)
     assert state is not None
     return console_page(
         request,
@@ -171,31 +169,20 @@ def counter_page(request: Request, staff: CurrentStaff, ctx: CtxDep) -> Response
     )
 
 
-async def counter_stream(
-    request: Request, ctx: AppContext, settings: CounterSettings, staff_id: int, locale: str
-) -> AsyncIterator[str]:
-    yield f"retry: {RETRY_MS}\n\n"
+def counter_step(ctx: AppContext, staff_id: int, locale: str) -> Step:
+    """The console's whole state, whenever it changed."""
     previous: dict[str, Any] | None = None
-    seq = quiet = 0
-    deadline = monotonic_time.monotonic() + STREAM_SECONDS
-    while True:
-        state = await anyio.to_thread.run_sync(console_state, ctx, settings, staff_id, locale)
-        seq += 1
+
+    def step() -> list[Event] | None:
+        nonlocal previous
+        state = console_state(ctx, staff_id, locale)
         if state is None:
-            yield _sse("logout", {}, seq)
-            return
-        if state != previous:
-            quiet = 0
-            yield _sse("counter", state, seq)
-        else:
-            quiet += 1
-            if quiet >= KEEPALIVE_POLLS:
-                quiet = 0
-                yield ": keep-alive\n\n"
+            return None
+        events = [Event("counter", state)] if state != previous else []
         previous = state
-        if monotonic_time.monotonic() >= deadline or await request.is_disconnected():
-            return
-        await anyio.sleep(POLL_SECONDS)
+        return events
+
+    return step
 
 
 @router.get("/staff/counter/events")
@@ -203,11 +190,7 @@ async def counter_events(request: Request, ctx: CtxDep) -> Response:
     staff_id = request.session.get("staff_id")
     if not isinstance(staff_id, int):
         raise NotLoggedIn
-    return StreamingResponse(
-        counter_stream(request, ctx, counter_settings(request), staff_id, page_locale(request)),
-        media_type="text/event-stream",
-        headers={"cache-control": "no-store", "x-accel-buffering": "no"},
-    )
+    return event_stream(request, counter_step(ctx, staff_id, page_locale(request)))
 
 
 @router.get("/staff/counter/call/{ticket_id}")
@@ -216,7 +199,7 @@ def counter_call_page(
 ) -> Response:
     """The call with a walk-in this staff member accepted."""
     locale = page_locale(request)
-    svc = CounterService(session, ctx.tz, counter_settings(request))
+    svc = Tickets(session, ctx.tz, CounterSettings.of(ctx.settings))
     try:
         ticket = svc.in_call_for(staff, ticket_id)
     except CounterError:
