@@ -28,6 +28,8 @@ from app.api.schemas import (
 )
 from app.auth.deps import CurrentStaff, start_staff_session
 from app.auth.errors import Forbidden
+from app.auth.scope import StaffScope
+from app.booking.access import staff_booking
 from app.booking.deps import ReadSchedulingDep, SchedulingDep
 from app.booking.notify import japanese_when
 from app.calls.tickets import call_ticket
@@ -132,7 +134,7 @@ def qr_svg(data: str) -> str:
 def booking_slip(
     code: str, request: Request, staff: CurrentStaff, svc: ReadSchedulingDep, ctx: CtxDep
 ) -> HTMLResponse:
-    booking = svc.booking_by_code(code)
+    booking = staff_booking(svc, StaffScope.of(staff), code)
     city = svc.session.get(City, 1)
     return templates.TemplateResponse(
         request,
@@ -213,10 +215,7 @@ def staff_join_ticket(
     code: str, staff: CurrentStaff, svc: ReadSchedulingDep, ctx: CtxDep
 ) -> JoinTicketOut:
     """A short-lived staff token for the booking's room, from the logged-in session."""
-    booking = svc.booking_by_code(code)
-    qualified = any(s.id == booking.service_id for s in staff.skills)
-    if booking.staff_id != staff.id and not qualified and not staff.is_admin:
-        raise Forbidden
+    booking = staff_booking(svc, StaffScope.of(staff), code)
     if booking.status != "confirmed":
         raise BookingCancelled(booking.code)
     return call_ticket(ctx, booking.room_id, "staff", f"staff:{staff.id}", staff.display_name)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.auth import api_keys
 from app.auth.errors import Forbidden, NotLoggedIn
+from app.auth.scope import StaffScope
 from app.core.context import AppContext
 from app.core.deps import CtxDep, ReadSession
 from app.core.tokens import Purpose, TokenNotYetValid
@@ -113,3 +114,10 @@ def precheck_allowed(request: Request, ctx: CtxDep) -> None:
         ctx.tokens.verify(Purpose.JOIN, token, now=ctx.clock.now())
     except TokenNotYetValid:
         return
+
+
+def current_scope(staff: CurrentStaff) -> StaffScope:
+    return StaffScope.of(staff)
+
+
+CurrentScope = Annotated[StaffScope, Depends(current_scope)]

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.deps import CurrentStaff, session_expired
 from app.auth.errors import Forbidden, NotLoggedIn
+from app.auth.scope import StaffScope
 from app.booking.staff_queue import STATE_LABELS, EventView, QueueEntry, QueueReader, call_state
 from app.booking.staff_week import staff_week, week_start
 from app.booking.views import interpreter_label
@@ -250,9 +251,7 @@ def visible_booking(session: Session, staff: Staff, code: str) -> Booking:
     booking = session.scalar(select(Booking).where(Booking.code == code))
     if booking is None:
         raise BookingNotFound(code)
-    qualified = any(s.id == booking.service_id for s in staff.skills)
-    mine = booking.staff_id == staff.id or qualified or staff.is_admin
-    if not mine and not _took_over(session, staff, booking):
+    if not StaffScope.of(staff).covers_booking(booking) and not _took_over(session, staff, booking):
         raise Forbidden
     return booking
 
