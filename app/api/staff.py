@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 import httpx
 import qrcode
 import qrcode.image.svg
-from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import APIRouter, Body, Path, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import select
@@ -26,15 +25,17 @@ from app.api.schemas import (
     StaffOut,
     booking_out,
 )
-from app.auth.deps import CurrentStaff, start_staff_session
+from app.auth.deps import CurrentStaff
 from app.auth.errors import Forbidden
+from app.auth.login import check_password
 from app.auth.scope import StaffScope
+from app.auth.sessions import end_staff_session, start_staff_session
 from app.booking.access import staff_booking
 from app.booking.deps import ReadSchedulingDep, SchedulingDep
 from app.booking.notify import japanese_when
 from app.calls.tickets import call_ticket
 from app.core import abuse
-from app.core.deps import CtxDep, LocaleDep
+from app.core.deps import CtxDep, LocaleDep, WriteSession
 from app.core.errors import error_body
 from app.core.i18n import gettext
 from app.core.params import MAX_ID
@@ -72,13 +73,7 @@ def login(
         log.info("staff login refused: locked for %s s", locked)
         raise abuse.RateLimited("login", locked)
     staff = svc.session.scalar(select(Staff).where(Staff.login == body.login))
-    ok = False
-    if staff is not None and staff.active and staff.password_hash:
-        try:
-            ok = hasher.verify(staff.password_hash, body.password)
-        except (VerificationError, InvalidHashError):
-            ok = False
-    if not ok or staff is None:
+    if not check_password(staff, body.password) or staff is None:
         abuse.login_failed(ctx, request, body.login)
         return JSONResponse(
             error_body("bad-credentials", gettext(locale, "The login or password is wrong.")),
@@ -86,16 +81,17 @@ def login(
         )
     if hasher.check_needs_rehash(staff.password_hash or ""):
         staff.password_hash = hasher.hash(body.password)
-        svc.session.commit()
+    start_staff_session(request, svc.session, staff.id, ctx)
+    svc.session.commit()
     abuse.login_succeeded(ctx, body.login)
-    start_staff_session(request, staff.id, ctx.clock.now())
     log.info("staff %s logged in", staff.id)
     return JSONResponse(staff_out(staff, request).model_dump())
 
 
 @router.post("/auth/logout", status_code=204)
-def logout(request: Request) -> Response:
-    request.session.clear()
+def logout(request: Request, session: WriteSession) -> Response:
+    end_staff_session(request, session)
+    session.commit()
     return Response(status_code=204)
 
 

@@ -21,9 +21,10 @@ from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.auth.deps import CurrentStaff, session_expired
+from app.auth.deps import CurrentStaff
 from app.auth.errors import Forbidden, NotLoggedIn
 from app.auth.scope import StaffScope
+from app.auth.sessions import stream_staff_id
 from app.booking.staff_queue import STATE_LABELS, EventView, QueueEntry, QueueReader, call_state
 from app.booking.staff_week import staff_week, week_start
 from app.booking.views import interpreter_label
@@ -164,14 +165,6 @@ def _sse(event: str, data: object, seq: int) -> str:
     return f"id: {seq}\nevent: {event}\ndata: {payload}\n\n"
 
 
-def _stream_staff(ctx: AppContext, staff_id: int) -> bool:
-    # A short session of its own: a stream must not hold a database session
-    # (and its connection) open for minutes.
-    with ctx.sessions() as session:
-        staff = session.get(Staff, staff_id)
-        return staff is not None and staff.active
-
-
 def _snapshot(ctx: AppContext, staff_id: int, locale: str, team: bool) -> dict[str, Any] | None:
     with ctx.sessions() as session:
         staff = session.get(Staff, staff_id)
@@ -219,11 +212,8 @@ async def queue_stream(
 
 @router.get("/staff/queue/events")
 async def queue_events(request: Request, ctx: CtxDep, team: bool = False) -> Response:
-    staff_id = request.session.get("staff_id")
-    if not isinstance(staff_id, int) or session_expired(request, ctx):
-        request.session.clear()
-        raise NotLoggedIn
-    if not await anyio.to_thread.run_sync(_stream_staff, ctx, staff_id):
+    staff_id = await anyio.to_thread.run_sync(stream_staff_id, request, ctx)
+    if staff_id is None:
         raise NotLoggedIn
     return StreamingResponse(
         queue_stream(request, ctx, staff_id, page_locale(request), team),

@@ -20,6 +20,7 @@ from fastapi.responses import StreamingResponse
 
 from app.auth.deps import CurrentStaff
 from app.auth.errors import NotLoggedIn
+from app.auth.sessions import stream_staff_id
 from app.core.context import AppContext
 from app.core.deps import CtxDep, ReadSession
 from app.core.i18n import gettext
@@ -200,8 +201,8 @@ async def counter_stream(
 
 @router.get("/staff/counter/events")
 async def counter_events(request: Request, ctx: CtxDep) -> Response:
-    staff_id = request.session.get("staff_id")
-    if not isinstance(staff_id, int):
+    staff_id = await anyio.to_thread.run_sync(stream_staff_id, request, ctx)
+    if staff_id is None:
         raise NotLoggedIn
     return StreamingResponse(
         counter_stream(request, ctx, counter_settings(request), staff_id, page_locale(request)),
