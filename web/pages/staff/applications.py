@@ -352,7 +352,10 @@ def download_document(
     return Response(
         doc.data,
         media_type=doc.content_type or "application/octet-stream",
-        headers={"Content-Disposition": f'attachment; filename="document-{doc.id}"'},
+        headers={
+            "Content-Disposition": f'attachment; filename="document-{doc.id}"',
+            "X-Content-Type-Options": "nosniff",
+        },
     )
 
 
