@@ -69,7 +69,8 @@ def add_booking(
     session: Session, service_id: int, staff_id: int, start: datetime | None = None
 ) -> Booking:
     n = next(_codes)
-    start = start or NOW + timedelta(days=1, hours=1 + n % 6)
+    # Half-hour steps from tomorrow on: one staff member's bookings never overlap.
+    start = start or NOW + timedelta(days=1, minutes=30 * n)
     booking = Booking(
         code=f"SC{n:06d}",
         room_id=f"room-scope-{n}",
