@@ -26,7 +26,6 @@ from app.api.schemas import (
     booking_out,
 )
 from app.auth.deps import CurrentStaff
-from app.auth.errors import Forbidden
 from app.auth.login import check_password
 from app.auth.scope import StaffScope
 from app.auth.sessions import end_staff_session, start_staff_session
@@ -148,11 +147,6 @@ def booking_slip(
     )
 
 
-def _may_edit(staff: Staff, staff_id: int) -> None:
-    if staff.id != staff_id and not staff.is_admin:
-        raise Forbidden
-
-
 @router.put("/staff/{staff_id}/busy", responses={422: {"model": dict}})
 def import_busy(
     staff_id: StaffIdPath,
@@ -161,7 +155,7 @@ def import_busy(
     ctx: CtxDep,
     body: Annotated[bytes, Body(media_type="text/calendar")],
 ) -> BusyImportOut:
-    _may_edit(staff, staff_id)
+    StaffScope.of(staff).require_self(staff_id)
     now = ctx.clock.now()
     ranges = busy_from_ics(body, now, now + timedelta(days=BUSY_WINDOW_DAYS), tz=ctx.tz)
     count = svc.replace_external_busy(staff_id, ranges, source="upload")
@@ -184,7 +178,7 @@ def sync_busy(
     staff_id: StaffIdPath, staff: CurrentStaff, svc: SchedulingDep, ctx: CtxDep
 ) -> BusyImportOut:
     """Re-read the staff member's external calendar URL (e.g. an Outlook/Google ICS link)."""
-    _may_edit(staff, staff_id)
+    StaffScope.of(staff).require_self(staff_id)
     target = svc.session.get(Staff, staff_id)
     if target is None or not target.busy_calendar_url:
         raise InvalidBookingRequest("unknown staff member", field="staff_id")

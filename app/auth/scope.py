@@ -36,6 +36,13 @@ class StaffScope:
             service_ids=frozenset(s.id for s in staff.skills),
         )
 
+    # -- a staff member's own things (busy times, calendar) -------------------------
+
+    def require_self(self, staff_id: int) -> None:
+        """Only the staff member themself, or an administrator."""
+        if staff_id != self.staff_id and not self.is_admin:
+            raise Forbidden
+
     # -- departments ---------------------------------------------------------------
 
     def covers_department(self, department_id: int | None) -> bool:
