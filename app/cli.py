@@ -128,6 +128,7 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from app.auth.sessions import password_hashes, revoke_changed_passwords
     from scheduler.errors import SchedulerError
     from scheduler.importer import import_city, load_city_file
 
@@ -136,7 +137,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     try:
         config = load_city_file(Path(args.file))
         with ctx.writer_sessions() as session:
+            before = password_hashes(session)
             report = import_city(session, config)
+            revoke_changed_passwords(session, before)
             session.commit()
     except SchedulerError as exc:
         print(f"madoguchi import: {exc}", file=sys.stderr)

@@ -19,6 +19,11 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.admin.forms import Message, Windows, format_windows, message, parse_windows
+from app.auth.sessions import (
+    password_hashes,
+    revoke_changed_passwords,
+    revoke_staff_sessions,
+)
 from scheduler.city_file import parse_city_yaml
 from scheduler.importer import ImportReport, import_city
 from scheduler.models import (
@@ -234,9 +239,18 @@ class AdminService:
         if values.get("password"):
             # argon2id with the library's current parameters, like the login.
             person.password_hash = hasher.hash(values["password"])
+            if person.id is not None:
+                # A new password ends every session the old one opened.
+                revoke_staff_sessions(self.session, person.id)
         self.session.flush()
         self._audit(admin, "staff", person.id)
         return person
+
+    def sign_out_everywhere(self, admin: Staff, person: Staff) -> int:
+        """End every login session of ``person`` (a lost phone, a leaver); how many."""
+        count = revoke_staff_sessions(self.session, person.id)
+        log.info("admin %s ended %s sessions of staff %s", admin.id, count, person.id)
+        return count
 
     # -- weekly hours, date overrides, leave ------------------------------------------------
 
@@ -407,7 +421,10 @@ class AdminService:
         file back, so an import is all or nothing.
         """
         config = parse_city_yaml(text, filename)
+        before = password_hashes(self.session)
         report = import_city(self.session, config, hasher=hasher)
+        # A password the file changed ends that staff member's sessions.
+        revoke_changed_passwords(self.session, before)
         log.info(
             "admin %s imported a city file: %d created, %d updated",
             admin.id, report.created, report.updated,

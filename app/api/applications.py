@@ -1,7 +1,9 @@
 """Applications API for staff and other municipal systems (JSON, in OpenAPI).
 
 Every read and change is written to the audit log with the staff member and
-the client address. Status changes are also sent to the configured webhook.
+the client address. What a caller may read or change is decided by their
+scope (``app.auth.scope``) inside the tracker's service and queries. Status
+changes are also sent to the configured webhook.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from app.api.schemas import DbId, IdQuery
-from app.auth.deps import CurrentStaff
+from app.auth.deps import CurrentScope, CurrentStaff
+from app.auth.scope import StaffScope
 from app.core.context import AppContext
 from app.core.deps import CtxDep, WriteSession
 from app.core.errors import error_body
@@ -146,8 +149,8 @@ def _refused(exc: Exception) -> JSONResponse:
     )
 
 
-def _load(session: Session, application_id: int) -> Application | JSONResponse:
-    application = session.get(Application, application_id)
+def _load(svc: ApplicationService, application_id: int) -> Application | JSONResponse:
+    application = svc.get(application_id)  # Forbidden outside the caller's scope
     if application is None:
         return JSONResponse(error_body("not-found", "No such application."), status_code=404)
     return application
@@ -156,6 +159,7 @@ def _load(session: Session, application_id: int) -> Application | JSONResponse:
 def _change(
     session: Session,
     ctx: AppContext,
+    scope: StaffScope,
     application_id: int,
     change: Callable[[ApplicationService, Application], object],
 ) -> ApplicationDetail | JSONResponse:
@@ -164,10 +168,10 @@ def _change(
     A refusal (illegal move, invalid field) answers 409/422 and commits
     nothing: the request's session is rolled back when it closes.
     """
-    application = _load(session, application_id)
+    svc = application_service(session, ctx, scope)
+    application = _load(svc, application_id)
     if isinstance(application, JSONResponse):
         return application
-    svc = application_service(session, ctx)
     try:
         change(svc, application)
     except (IllegalTransition, ApplicationError) as exc:
@@ -181,6 +185,7 @@ def _change(
 def list_(
     request: Request,
     staff: CurrentStaff,
+    scope: CurrentScope,
     session: WriteSession,
     ctx: CtxDep,
     status: ApplicationStatus | None = None,
@@ -196,7 +201,7 @@ def list_(
     f = ApplicationFilter(status, department_id, assignee_id, overdue, created_from, created_to, q)
     now = ctx.clock.now()
     apps, total = list_applications(
-        session, f, now.astimezone(ctx.tz).date(), ctx.tz, limit=limit, offset=offset
+        session, f, scope, now.astimezone(ctx.tz).date(), ctx.tz, limit=limit, offset=offset
     )
     audit(session, actor_of(request, staff), "read", "application-list", "-", now, repr(f))
     session.commit()
@@ -207,6 +212,7 @@ def list_(
 def export_csv(
     request: Request,
     staff: CurrentStaff,
+    scope: CurrentScope,
     session: WriteSession,
     ctx: CtxDep,
     status: ApplicationStatus | None = None,
@@ -220,7 +226,8 @@ def export_csv(
     """CSV for Excel in Japan: UTF-8 with BOM, CRLF, every field quoted."""
     f = ApplicationFilter(status, department_id, assignee_id, overdue, created_from, created_to, q)
     now = ctx.clock.now()
-    apps, _ = list_applications(session, f, now.astimezone(ctx.tz).date(), ctx.tz, limit=100_000)
+    today = now.astimezone(ctx.tz).date()
+    apps, _ = list_applications(session, f, scope, today, ctx.tz, limit=100_000)
     audit(session, actor_of(request, staff), "export", "application-list", "-", now, repr(f))
     session.commit()
     name = f"applications-{now.astimezone(ctx.tz):%Y%m%d}.csv"
@@ -233,9 +240,14 @@ def export_csv(
 
 @router.post("", response_model=ApplicationDetail, status_code=201)
 def create(
-    request: Request, body: ApplicationIn, staff: CurrentStaff, session: WriteSession, ctx: CtxDep
+    request: Request,
+    body: ApplicationIn,
+    staff: CurrentStaff,
+    scope: CurrentScope,
+    session: WriteSession,
+    ctx: CtxDep,
 ) -> ApplicationDetail | JSONResponse:
-    svc = application_service(session, ctx)
+    svc = application_service(session, ctx, scope)
     record: SessionRecord | None = None
     if body.booking_id is not None:
         booking = session.get(Booking, body.booking_id)
@@ -265,13 +277,14 @@ def read(
     request: Request,
     application_id: IdPath,
     staff: CurrentStaff,
+    scope: CurrentScope,
     session: WriteSession,
     ctx: CtxDep,
 ) -> ApplicationDetail | JSONResponse:
-    application = _load(session, application_id)
+    svc = application_service(session, ctx, scope)
+    application = _load(svc, application_id)
     if isinstance(application, JSONResponse):
         return application
-    svc = application_service(session, ctx)
     audit(session, actor_of(request, staff), "read", "application", application.id, svc.now)
     result = detail(application, svc, ctx)
     session.commit()
@@ -284,6 +297,7 @@ def change_status(
     application_id: IdPath,
     body: StatusIn,
     staff: CurrentStaff,
+    scope: CurrentScope,
     session: WriteSession,
     ctx: CtxDep,
 ) -> ApplicationDetail | JSONResponse:
@@ -291,6 +305,7 @@ def change_status(
     return _change(
         session,
         ctx,
+        scope,
         application_id,
         lambda svc, application: svc.change_status(
             application, body.status.value, actor, body.message
@@ -304,6 +319,7 @@ def assign(
     application_id: IdPath,
     body: AssignIn,
     staff: CurrentStaff,
+    scope: CurrentScope,
     session: WriteSession,
     ctx: CtxDep,
 ) -> ApplicationDetail | JSONResponse:
@@ -311,6 +327,7 @@ def assign(
     return _change(
         session,
         ctx,
+        scope,
         application_id,
         lambda svc, application: svc.assign(
             application, actor, staff_id=body.assignee_id, department_id=body.department_id
@@ -324,6 +341,7 @@ def attach_session(
     application_id: IdPath,
     body: AttachIn,
     staff: CurrentStaff,
+    scope: CurrentScope,
     session: WriteSession,
     ctx: CtxDep,
 ) -> ApplicationDetail | JSONResponse:
@@ -336,4 +354,4 @@ def attach_session(
             raise ApplicationError("No such booking.", field="booking_id")
         svc.attach(application, RecordBuilder(session).sync_booking(booking, svc.now), actor)
 
-    return _change(session, ctx, application_id, attach)
+    return _change(session, ctx, scope, application_id, attach)

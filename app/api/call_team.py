@@ -26,7 +26,7 @@
     the first staff member is still in the room (docs/signaling.md).
 
 Who may invite or hand over a booked call: whoever may join the call
-(assigned, qualified or admin), the join ticket's rule. A walk-in call: the
+(assigned, qualified or admin: ``app.auth.scope``). A walk-in call: the
 staff member holding its ticket.
 """
 
@@ -44,6 +44,7 @@ from sqlalchemy.orm import Session
 from app.api.schemas import DbId
 from app.auth.deps import CurrentStaff
 from app.auth.errors import Forbidden
+from app.auth.scope import StaffScope
 from app.booking.deps import ReadSchedulingDep, SchedulingDep
 from app.calls.consultations import Consultations
 from app.calls.team import handover_claims
@@ -102,8 +103,7 @@ class HandoverOut(BaseModel):
 
 
 def may_join(staff: Staff, booking: Booking) -> bool:
-    qualified = any(s.id == booking.service_id for s in staff.skills)
-    return booking.staff_id == staff.id or qualified or staff.is_admin
+    return StaffScope.of(staff).covers_booking(booking)
 
 
 def staff_participant(staff_id: int) -> str:

@@ -8,9 +8,12 @@
 ``POST /api/v1/staff/bookings/{code}/documents?name=...`` (body: PDF or image)
     A document or form to show on the resident's or kiosk's screen; the page
     then sends the returned ``url`` in a signaling ``document`` message.
+    Both uploads are typed by their content, not the declared type (422
+    ``document-type`` when either is not an allowed image or PDF).
 ``GET /api/v1/documents/{token}``
     The file, for whoever holds the signed link (itsdangerous, purpose
-    ``document``), until its retention ends; then 410.
+    ``document``), until its retention ends; then 410. Shown inline only when
+    its content is a JPEG, PNG, WebP or PDF; anything else is an attachment.
 
 Uploads travel as plain request bodies (no multipart parser needed) and are
 kept in the database by ``app.documents``.
@@ -31,7 +34,13 @@ from sqlalchemy.orm import Session
 from app.api.call_team import may_join
 from app.auth.deps import CurrentStaff
 from app.auth.errors import Forbidden
-from app.calls.documents import MAX_BYTES, DocumentError, Documents
+from app.calls.documents import (
+    INLINE_TYPES,
+    MAX_BYTES,
+    DocumentError,
+    Documents,
+    content_type_of,
+)
 from app.calls.models import CallDocument
 from app.core.deps import CtxDep, ReadSession, WriteSession
 from app.core.errors import error_body
@@ -141,11 +150,17 @@ def download(token: str, session: ReadSession, ctx: CtxDep) -> Response:
     doc = _documents(ctx, session).get(int(claims["d"]), ctx.clock.now())
     if doc is None:
         return gone
+    # Typed again by content: a row stored before uploads were checked must
+    # not be shown inline on its declared word either.
+    detected = content_type_of(doc.data)
+    inline = detected in INLINE_TYPES and detected == doc.content_type
+    disposition = "inline" if inline else "attachment"
     return Response(
         doc.data,
-        media_type=doc.content_type,
+        media_type=doc.content_type if inline else "application/octet-stream",
         headers={
             "Cache-Control": "no-store",
-            "Content-Disposition": f"inline; filename*=UTF-8''{quote(doc.name)}",
+            "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(doc.name)}",
+            "X-Content-Type-Options": "nosniff",
         },
     )

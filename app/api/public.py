@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Request
 from sqlalchemy import text
 
 from app.api.schemas import AvailabilityOut, DepartmentOut, ServiceOut, SlotOut
-from app.auth.deps import session_expired
+from app.auth.sessions import live_staff_id
 from app.booking.deps import ReadSchedulingDep
 from app.calls.turn import ice_servers
 from app.core.deps import CtxDep, LocaleDep, ReadSession
@@ -101,6 +101,7 @@ def availability(
 def rtc_config(
     request: Request,
     ctx: CtxDep,
+    session: ReadSession,
     token: Annotated[str | None, Query(max_length=2000)] = None,
     room: Annotated[str | None, Query(max_length=128)] = None,
 ) -> dict[str, object]:
@@ -121,11 +122,7 @@ def rtc_config(
             on_city_network = claims.get("role") in CITY_NETWORK_ROLES
         except (TokenError, KeyError):
             call_id = None  # no relay for a bad link; the call may still work directly
-    elif (
-        room
-        and isinstance(request.session.get("staff_id"), int)
-        and not session_expired(request, ctx)
-    ):
+    elif room and live_staff_id(request, session, ctx) is not None:
         call_id = room
         on_city_network = True
     if call_id is not None and ":" in call_id:

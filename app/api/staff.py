@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 import httpx
 import qrcode
 import qrcode.image.svg
-from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import APIRouter, Body, Path, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import select
@@ -25,13 +24,16 @@ from app.api.schemas import (
     StaffOut,
     booking_out,
 )
-from app.auth.deps import CurrentStaff, start_staff_session
-from app.auth.errors import Forbidden
+from app.auth.deps import CurrentStaff
+from app.auth.login import check_password
+from app.auth.scope import StaffScope
+from app.auth.sessions import end_staff_session, start_staff_session
+from app.booking.access import staff_booking
 from app.booking.deps import ReadSchedulingDep, SchedulingDep
 from app.booking.notify import japanese_when
 from app.calls.tickets import JoinTicketOut, call_ticket
 from app.core import abuse
-from app.core.deps import CtxDep, LocaleDep
+from app.core.deps import CtxDep, LocaleDep, WriteSession
 from app.core.errors import error_body
 from app.core.i18n import gettext
 from app.core.params import MAX_ID
@@ -69,13 +71,7 @@ def login(
         log.info("staff login refused: locked for %s s", locked)
         raise abuse.RateLimited("login", locked)
     staff = svc.session.scalar(select(Staff).where(Staff.login == body.login))
-    ok = False
-    if staff is not None and staff.active and staff.password_hash:
-        try:
-            ok = hasher.verify(staff.password_hash, body.password)
-        except (VerificationError, InvalidHashError):
-            ok = False
-    if not ok or staff is None:
+    if not check_password(staff, body.password) or staff is None:
         abuse.login_failed(ctx, request, body.login)
         return JSONResponse(
             error_body("bad-credentials", gettext(locale, "The login or password is wrong.")),
@@ -83,16 +79,17 @@ def login(
         )
     if hasher.check_needs_rehash(staff.password_hash or ""):
         staff.password_hash = hasher.hash(body.password)
-        svc.session.commit()
+    start_staff_session(request, svc.session, staff.id, ctx)
+    svc.session.commit()
     abuse.login_succeeded(ctx, body.login)
-    start_staff_session(request, staff.id, ctx.clock.now())
     log.info("staff %s logged in", staff.id)
     return JSONResponse(staff_out(staff, request).model_dump())
 
 
 @router.post("/auth/logout", status_code=204)
-def logout(request: Request) -> Response:
-    request.session.clear()
+def logout(request: Request, session: WriteSession) -> Response:
+    end_staff_session(request, session)
+    session.commit()
     return Response(status_code=204)
 
 
@@ -131,7 +128,7 @@ def qr_svg(data: str) -> str:
 def booking_slip(
     code: str, request: Request, staff: CurrentStaff, svc: ReadSchedulingDep, ctx: CtxDep
 ) -> HTMLResponse:
-    booking = svc.booking_by_code(code)
+    booking = staff_booking(svc, StaffScope.of(staff), code)
     city = svc.session.get(City, 1)
     return templates.TemplateResponse(
         request,
@@ -149,11 +146,6 @@ def booking_slip(
     )
 
 
-def _may_edit(staff: Staff, staff_id: int) -> None:
-    if staff.id != staff_id and not staff.is_admin:
-        raise Forbidden
-
-
 @router.put("/staff/{staff_id}/busy", responses={422: {"model": dict}})
 def import_busy(
     staff_id: StaffIdPath,
@@ -162,7 +154,7 @@ def import_busy(
     ctx: CtxDep,
     body: Annotated[bytes, Body(media_type="text/calendar")],
 ) -> BusyImportOut:
-    _may_edit(staff, staff_id)
+    StaffScope.of(staff).require_self(staff_id)
     now = ctx.clock.now()
     ranges = busy_from_ics(body, now, now + timedelta(days=BUSY_WINDOW_DAYS), tz=ctx.tz)
     count = svc.replace_external_busy(staff_id, ranges, source="upload")
@@ -185,7 +177,7 @@ def sync_busy(
     staff_id: StaffIdPath, staff: CurrentStaff, svc: SchedulingDep, ctx: CtxDep
 ) -> BusyImportOut:
     """Re-read the staff member's external calendar URL (e.g. an Outlook/Google ICS link)."""
-    _may_edit(staff, staff_id)
+    StaffScope.of(staff).require_self(staff_id)
     target = svc.session.get(Staff, staff_id)
     if target is None or not target.busy_calendar_url:
         raise InvalidBookingRequest("unknown staff member", field="staff_id")
@@ -212,10 +204,7 @@ def staff_join_ticket(
     code: str, staff: CurrentStaff, svc: ReadSchedulingDep, ctx: CtxDep
 ) -> JoinTicketOut:
     """A short-lived staff token for the booking's room, from the logged-in session."""
-    booking = svc.booking_by_code(code)
-    qualified = any(s.id == booking.service_id for s in staff.skills)
-    if booking.staff_id != staff.id and not qualified and not staff.is_admin:
-        raise Forbidden
+    booking = staff_booking(svc, StaffScope.of(staff), code)
     if booking.status != "confirmed":
         raise BookingCancelled(booking.code)
     return call_ticket(ctx, booking.room_id, "staff", f"staff:{staff.id}", staff.display_name)

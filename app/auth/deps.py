@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -12,36 +11,12 @@ from sqlalchemy.orm import Session
 
 from app.auth import api_keys
 from app.auth.errors import Forbidden, NotLoggedIn
+from app.auth.scope import StaffScope
+from app.auth.sessions import live_staff_id
 from app.core.context import AppContext
 from app.core.deps import CtxDep, ReadSession
 from app.core.tokens import Purpose, TokenNotYetValid
 from scheduler.models import Staff
-
-
-def start_staff_session(request: Request, staff_id: int, now: datetime) -> None:
-    """A fresh session on login, so a session fixed before login is worthless."""
-    request.session.clear()
-    request.session["staff_id"] = staff_id
-    request.session["login_at"] = int(now.timestamp())
-    request.session["seen_at"] = int(now.timestamp())
-
-
-def session_expired(request: Request, ctx: AppContext) -> bool:
-    """Idle too long, or logged in too long ago; refreshes the idle clock otherwise."""
-    now = int(ctx.clock.now().timestamp())
-    login_at = request.session.get("login_at")
-    seen_at = request.session.get("seen_at")
-    if not isinstance(login_at, int) or not isinstance(seen_at, int):
-        return True
-    settings = ctx.settings
-    if now - login_at > settings.session_max_age_minutes * 60:
-        return True
-    if now - seen_at > settings.session_idle_minutes * 60:
-        return True
-    if now - seen_at >= 60:  # rewrite the cookie at most once a minute
-        request.session["seen_at"] = now
-    return False
-
 
 _BEARER = HTTPBearer(
     auto_error=False,
@@ -73,11 +48,8 @@ def current_staff(
         # key silently served under the cookie's account would hide the error.
         # Other schemes (e.g. Basic from a city's intranet proxy) are not ours.
         return _api_key_staff(credentials, session, ctx)
-    staff_id = request.session.get("staff_id")
-    if not isinstance(staff_id, int):
-        raise NotLoggedIn
-    if session_expired(request, ctx):
-        request.session.clear()
+    staff_id = live_staff_id(request, session, ctx)
+    if staff_id is None:
         raise NotLoggedIn
     staff = session.get(Staff, staff_id)
     if staff is None or not staff.active:
@@ -98,13 +70,13 @@ def current_admin(staff: CurrentStaff) -> Staff:
 CurrentAdmin = Annotated[Staff, Depends(current_admin)]
 
 
-def precheck_allowed(request: Request, ctx: CtxDep) -> None:
+def precheck_allowed(request: Request, ctx: CtxDep, session: ReadSession) -> None:
     """The echo peer costs CPU: only holders of a join link or staff may use it.
 
     A join link counts before its window opens, so residents can test their
     camera days ahead; a forged or expired one does not.
     """
-    if isinstance(request.session.get("staff_id"), int):
+    if live_staff_id(request, session, ctx) is not None:
         return
     token = request.headers.get("x-join-token") or request.query_params.get("token")
     if not token:
@@ -113,3 +85,10 @@ def precheck_allowed(request: Request, ctx: CtxDep) -> None:
         ctx.tokens.verify(Purpose.JOIN, token, now=ctx.clock.now())
     except TokenNotYetValid:
         return
+
+
+def current_scope(staff: CurrentStaff) -> StaffScope:
+    return StaffScope.of(staff)
+
+
+CurrentScope = Annotated[StaffScope, Depends(current_scope)]

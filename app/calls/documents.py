@@ -17,6 +17,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Final
 
+import filetype
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -29,6 +30,18 @@ log = logging.getLogger(__name__)
 MAX_BYTES: Final = 10 * 1024 * 1024
 PHOTO_TYPES: Final = frozenset({"image/jpeg", "image/png", "image/webp"})
 PUSH_TYPES: Final = PHOTO_TYPES | {"application/pdf"}
+# What a browser may show inline: nothing in these formats runs script.
+INLINE_TYPES: Final = PUSH_TYPES
+
+
+def content_type_of(data: bytes) -> str | None:
+    """The type ``data`` really has, from its leading bytes; None if unknown.
+
+    The declared ``Content-Type`` is the uploader's word: HTML declared as a
+    PDF would otherwise be stored, and served, as one.
+    """
+    kind = filetype.guess(data)
+    return str(kind.mime) if kind is not None else None
 
 
 class DocumentError(ValueError):
@@ -68,10 +81,12 @@ class Documents:
         now: datetime,
     ) -> CallDocument:
         allowed = PHOTO_TYPES if kind is DocumentKind.PHOTO else PUSH_TYPES
-        if content_type not in allowed:
-            raise DocumentError("document-type", content_type)
         if not data or len(data) > MAX_BYTES:
             raise DocumentError("document-size", str(len(data)))
+        detected = content_type_of(data)
+        if content_type not in allowed or detected not in allowed:
+            raise DocumentError("document-type", f"{content_type} is {detected}")
+        content_type = detected
         doc = CallDocument(
             booking_id=booking.id,
             kind=kind.value,

@@ -59,6 +59,22 @@ class Kiosk(Protocol):
 
 MANAGE_VALID_AFTER_END = timedelta(days=30)
 
+# The paths whose next segment is a signed token: every link built below, and
+# the token paths of the API (a kiosk's tickets, a staff hand-over, a call
+# document). ``app.core.logs`` masks that segment in every log line.
+TOKEN_PATHS: tuple[str, ...] = (
+    "/manage/",
+    "/join/",
+    "/status/",
+    "/waitlist/offers/",
+    "/kiosk/",
+    "/api/v1/bookings/",
+    "/api/v1/calendar/staff/",
+    "/api/v1/documents/",
+    "/api/v1/kiosk/",
+    "/api/v1/staff/handover/",
+)
+
 
 @dataclass(frozen=True)
 class Links:

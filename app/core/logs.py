@@ -20,14 +20,32 @@ from typing import Any
 
 import orjson
 
+from app.core.links import TOKEN_PATHS
+
 MASK = "***"
+LINK_MASK = "[token]"
+
+_B64 = r"[A-Za-z0-9_-]"
+# The segment after a path the app hands tokens out on (links.TOKEN_PATHS),
+# whatever it looks like. A segment without a dot is a word of the route
+# (/kiosk/pair), not a token: itsdangerous tokens always have one.
+_TOKEN_PATH = re.compile(
+    "(" + "|".join(re.escape(p) for p in TOKEN_PATHS) + r")(?=[^/\s?#\"']*\.)[^/\s?#\"']+"
+)
 
 # Order matters: tokens contain dots and dashes that the phone pattern would eat.
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # scheme://user:password@host
     (re.compile(r"(?<=://)([^/\s:@]+):([^/\s@]+)@"), r"\1:" + MASK + "@"),
-    # itsdangerous tokens: payload.timestamp.signature (base64url parts)
-    (re.compile(r"[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{16,}"), "[token]"),
+    (_TOKEN_PATH, r"\1" + LINK_MASK),
+    # A token in a query string (?token=…, as the precheck and rtc-config take it).
+    (re.compile(r"(?<=[?&]token=)[^&\s\"']+"), LINK_MASK),
+    # Timestamped itsdangerous values (a session cookie): payload.timestamp.signature.
+    (re.compile(rf"{_B64}{{8,}}\.{_B64}{{4,}}\.{_B64}{{16,}}"), LINK_MASK),
+    # The app's link tokens (URLSafeSerializer): payload.signature, the payload
+    # starting with "." when compressed (join tokens); the HMAC-SHA1 signature
+    # is 27 base64url characters, which no host or module name has.
+    (re.compile(rf"(?<!{_B64})\.?{_B64}{{2,}}\.{_B64}{{27,}}(?!{_B64})"), LINK_MASK),
     (re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"), "[email]"),
     # Phone numbers as residents type them: 090-1234-5678, 03 1234 5678, +81 90 1234 5678.
     # A leading 0 or + keeps dates (2026-12-01) and ids out.

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, func, or_, select, text
 from sqlalchemy.orm import Session, selectinload
 
+from app.auth.scope import StaffScope
 from app.tracker.models import Application
 from app.tracker.workflow import FINAL, ApplicationStatus
 
@@ -46,8 +47,10 @@ def is_overdue(app: Application, today: date) -> bool:
     )
 
 
-def filtered(f: ApplicationFilter, today: date, tz: ZoneInfo) -> Select[Application]:
-    stmt = select(Application)
+def filtered(
+    f: ApplicationFilter, scope: StaffScope, today: date, tz: ZoneInfo
+) -> Select[Application]:
+    stmt = select(Application).where(scope.department_clause(Application.department_id))
     if f.status is not None:
         stmt = stmt.where(Application.status == f.status.value)
     if f.department_id is not None:
@@ -82,17 +85,18 @@ def filtered(f: ApplicationFilter, today: date, tz: ZoneInfo) -> Select[Applicat
 def list_applications(
     session: Session,
     f: ApplicationFilter,
+    scope: StaffScope,
     today: date,
     tz: ZoneInfo,
     *,
     limit: int = PAGE_SIZE,
     offset: int = 0,
 ) -> tuple[list[Application], int]:
-    """One page, newest first, and the total count of matches."""
+    """One page, newest first, and the total count of matches within ``scope``."""
     if session.get_bind().dialect.name == "postgresql":
         # JIT compilation costs more than it saves on these short queries.
         session.execute(text("SET LOCAL jit = off"))
-    stmt = filtered(f, today, tz)
+    stmt = filtered(f, scope, today, tz)
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     rows = session.scalars(
         stmt.options(selectinload(Application.department), selectinload(Application.assignee))

@@ -3,6 +3,10 @@
 Every change writes a timeline event, an audit entry and, where the resident
 or another system should hear of it, an outbox mail or webhook, all in the
 caller's transaction; the caller commits once.
+
+A staff member's service carries their :class:`~app.auth.scope.StaffScope`:
+it refuses (``Forbidden``) an application, a department or a session outside
+it. The resident's service has none: their signed status link is the authority.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.auth.scope import StaffScope
 from app.core.context import AppContext
 from app.tracker import webhooks
 from app.tracker.audit import Actor, audit
@@ -61,13 +66,28 @@ def _reference(now: datetime) -> str:
 
 
 class ApplicationService:
-    def __init__(self, session: Session, mail: StatusMail, now: datetime) -> None:
+    def __init__(
+        self,
+        session: Session,
+        mail: StatusMail,
+        now: datetime,
+        scope: StaffScope | None = None,
+    ) -> None:
         self.session = session
         self.mail = mail
         self.now = now
+        self.scope = scope
+
+    def _require(self, department_id: int | None) -> None:
+        if self.scope is not None:
+            self.scope.require_department(department_id)
 
     def get(self, application_id: int) -> Application | None:
-        return self.session.get(Application, application_id)
+        """The application, None if there is none; ``Forbidden`` outside the scope."""
+        application = self.session.get(Application, application_id)
+        if application is not None:
+            self._require(application.department_id)
+        return application
 
     def _event(
         self,
@@ -103,6 +123,7 @@ class ApplicationService:
             raise ApplicationError("Enter the resident's name.", field="resident_name")
         if self.session.get(Department, new.department_id) is None:
             raise ApplicationError("Choose a department.", field="department_id")
+        self._require(new.department_id)
         reference = _reference(self.now)
         while self.session.scalar(select(Application.id).where(Application.reference == reference)):
             reference = _reference(self.now)
@@ -132,6 +153,9 @@ class ApplicationService:
         return application
 
     def attach(self, application: Application, record: SessionRecord, actor: Actor) -> None:
+        self._require(application.department_id)
+        # A session of another department's call is not this staff member's to file.
+        self._require(record.department_id)
         existing = self.session.get(ApplicationSession, (application.id, record.id))
         if existing is not None:
             return
@@ -174,6 +198,7 @@ class ApplicationService:
     def change_status(
         self, application: Application, target: str, actor: Actor, message: str = ""
     ) -> ApplicationEvent:
+        self._require(application.department_id)
         if len(message) > MESSAGE_MAX:
             raise ApplicationError("The message is too long.", field="message")
         current = application.status_enum
@@ -221,6 +246,9 @@ class ApplicationService:
         staff_id: int | None,
         department_id: int | None,
     ) -> None:
+        # Handing one's own application to another department is allowed;
+        # taking or moving another department's is not.
+        self._require(application.department_id)
         if department_id is not None:
             if self.session.get(Department, department_id) is None:
                 raise ApplicationError("Choose a department.", field="department_id")
@@ -243,6 +271,7 @@ class ApplicationService:
         self.session.flush()
 
     def set_due(self, application: Application, due: date | None, actor: Actor) -> None:
+        self._require(application.department_id)
         application.due_date = due
         self._event(application, actor, "due", due=due.isoformat() if due else None)
         audit(self.session, actor, "change", "application", application.id, self.now, f"due {due}")
@@ -251,6 +280,7 @@ class ApplicationService:
     def request_document(
         self, application: Application, label: str, actor: Actor, message: str = ""
     ) -> ApplicationDocument:
+        self._require(application.department_id)
         label = label.strip()
         if not label or len(label) > 200:
             raise ApplicationError("Name the document.", field="label")
@@ -306,5 +336,6 @@ class ApplicationService:
         )
 
 
-def application_service(session: Session, ctx: AppContext) -> ApplicationService:
-    return ApplicationService(session, StatusMail(session, ctx.links), ctx.clock.now())
+def application_service(session: Session, ctx: AppContext, scope: StaffScope) -> ApplicationService:
+    """A staff member's service: everything it reads or changes is in ``scope``."""
+    return ApplicationService(session, StatusMail(session, ctx.links), ctx.clock.now(), scope)

@@ -17,6 +17,7 @@ from app.calls.events import SqlEventSink
 from app.calls.models import CallDocument
 from app.core.clock import FixedClock
 from app.core.context import AppContext
+from app.core.tokens import Purpose
 from app.ops import jobs
 from scheduler.models import Booking
 from signaling.core import Admission, Record, SignalingCore
@@ -144,3 +145,55 @@ def test_retention_job_deletes_documents_and_their_links_stop(
     jobs.run_once(ctx, None)
     assert stored() == 0
     assert client.get(link).status_code == 410
+
+
+HTML = b"<!doctype html><html><script>fetch('/api/v1/auth/me')</script></html>"
+
+
+def test_a_document_is_typed_by_its_content_not_the_declared_type(
+    client: TestClient, ctx: AppContext, booking: Booking
+) -> None:
+    """HTML declared as a PDF (or a PNG) is refused (issue 18, finding 6)."""
+    login(client, "staff0")
+    url = f"/api/v1/staff/bookings/{booking.code}/documents"
+    for declared in ("application/pdf", "image/png"):
+        r = client.post(
+            url, params={"name": "form.pdf"}, content=HTML, headers={"Content-Type": declared}
+        )
+        assert r.status_code == 422 and r.json()["error"]["code"] == "document-type", declared
+    # A real PNG declared as a PDF is stored as what it is.
+    r = client.post(
+        url, params={"name": "scan"}, content=PNG, headers={"Content-Type": "application/pdf"}
+    )
+    assert r.status_code == 201
+    got = client.get(r.json()["url"])
+    assert got.headers["content-type"] == "image/png"
+    assert got.headers["content-disposition"].startswith("inline;")
+    assert got.headers["x-content-type-options"] == "nosniff"
+    with Session(ctx.engine) as session:
+        assert session.scalar(select(func.count()).select_from(CallDocument)) == 1
+
+
+def test_a_stored_document_whose_content_is_not_safe_is_only_an_attachment(
+    client: TestClient, ctx: AppContext, booking: Booking
+) -> None:
+    """A row from before the content check, HTML labelled as a PDF: never shown inline."""
+    with Session(ctx.engine) as session:
+        doc = CallDocument(
+            booking_id=booking.id,
+            kind="pushed",
+            name="form.pdf",
+            content_type="application/pdf",
+            data=HTML,
+            staff_id=booking.staff_id,
+            created_at=NOW,
+            delete_after=NOW + timedelta(days=30),
+        )
+        session.add(doc)
+        session.commit()
+        token = ctx.tokens.issue(Purpose.DOCUMENT, {"d": doc.id}, expires=doc.delete_after)
+    got = client.get(f"/api/v1/documents/{token}")
+    assert got.status_code == 200
+    assert got.headers["content-disposition"].startswith("attachment;")
+    assert got.headers["content-type"] == "application/octet-stream"
+    assert got.headers["x-content-type-options"] == "nosniff"

@@ -18,7 +18,7 @@ from app.core.db import make_engine
 from app.counter.models import HandoverRequest, HandoverStatus, QueueTicket, TicketStatus
 from app.ops.migrate import alembic_config, upgrade_engine
 
-BEFORE = "0012_interpreter_calls"
+BEFORE = "0013_staff_sessions"
 NOW = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)
 
 

@@ -453,3 +453,23 @@ def _register(entity: Entity) -> None:
 
 for _entity in ENTITIES:
     _register(_entity)
+
+
+@router.post("/admin/staff/{row_id}/sessions/revoke")
+def sign_out_everywhere(
+    row_id: int,
+    request: Request,
+    admin: CurrentAdmin,
+    session: WriteSession,
+    ctx: CtxDep,
+    form: FormDep,
+) -> Response:
+    """End every login session of a staff member: their cookies stop working at once."""
+    checked_form(request, admin, form)
+    svc = service_of(session, ctx)
+    person = svc.get(Staff, row_id)
+    if person is None:
+        return admin_page(request, admin, "admin/not_found.html", {}, status_code=404)
+    svc.sign_out_everywhere(admin, person)
+    session.commit()
+    return RedirectResponse(f"/admin/staff/{row_id}?done=signed-out", status_code=303)

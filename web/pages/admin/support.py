@@ -52,7 +52,8 @@ def admin_page(
 
 def notice_of(request: Request) -> str | None:
     # Only fixed messages: the URL picks one, it never supplies text.
-    return {"saved": "Saved.", "deleted": "Deleted."}.get(request.query_params.get("done", ""))
+    notices = {"saved": "Saved.", "deleted": "Deleted.", "signed-out": "Signed out everywhere."}
+    return notices.get(request.query_params.get("done", ""))
 
 
 def service_of(session: Session, ctx: AppContext) -> AdminService:

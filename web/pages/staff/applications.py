@@ -1,7 +1,8 @@
 """Staff pages of the application tracker: the filtered list and one application.
 
-Reads and changes go through ``application.tracker``; every read of an application is
-written to the audit log; each writing request commits once.
+Reads and changes go through ``app.tracker``, within the staff member's scope
+(``app.auth.scope``); every read of an application is written to the audit
+log; each writing request commits once.
 """
 
 from __future__ import annotations
@@ -15,14 +16,20 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.auth.deps import CurrentStaff
+from app.auth.deps import CurrentScope, CurrentStaff
+from app.auth.scope import StaffScope
 from app.core.context import AppContext
 from app.core.deps import CtxDep, WriteSession
 from app.tracker.audit import actor_of, audit
 from app.tracker.models import Application, ApplicationDocument
 from app.tracker.queries import PAGE_SIZE, ApplicationFilter, is_overdue, list_applications
 from app.tracker.record_builder import RecordBuilder
-from app.tracker.service import ApplicationError, NewApplication, application_service
+from app.tracker.service import (
+    ApplicationError,
+    ApplicationService,
+    NewApplication,
+    application_service,
+)
 from app.tracker.workflow import STATUS_LABELS, ApplicationStatus, IllegalTransition, allowed
 from scheduler.errors import BookingNotFound
 from scheduler.models import Booking, Department, Staff
@@ -58,6 +65,7 @@ def _status(value: str | None) -> ApplicationStatus | None:
 def applications_page(
     request: Request,
     staff: CurrentStaff,
+    scope: CurrentScope,
     session: WriteSession,
     ctx: CtxDep,
     status: str | None = None,
@@ -82,7 +90,7 @@ def applications_page(
     today = now.astimezone(ctx.tz).date()
     number = max(1, min(_int(page) or 1, 100_000))
     apps, total = list_applications(
-        session, f, today, ctx.tz, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE
+        session, f, scope, today, ctx.tz, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE
     )
     audit(session, actor_of(request, staff), "read", "application-list", "-", now, repr(f))
     session.commit()
@@ -98,10 +106,8 @@ def applications_page(
             "total": total,
             "filter": f,
             "statuses": [(s.value, STATUS_LABELS[s]) for s in ApplicationStatus],
-            "departments": session.scalars(select(Department).order_by(Department.sort_order)),
-            "departments_for_new": list(
-                session.scalars(select(Department).order_by(Department.sort_order))
-            ),
+            "departments": _departments(session, scope),
+            "departments_for_new": _departments(session, scope),
             "staff_members": session.scalars(
                 select(Staff).where(Staff.active.is_(True)).order_by(Staff.display_name)
             ),
@@ -111,6 +117,17 @@ def applications_page(
             "prev_href": _page_href(request, number - 1) if number > 1 else None,
             "next_href": _page_href(request, number + 1) if number < pages else None,
         },
+    )
+
+
+def _departments(session: Session, scope: StaffScope) -> list[Department]:
+    """The departments whose applications this staff member may list or open."""
+    return list(
+        session.scalars(
+            select(Department)
+            .where(scope.department_clause(Department.id))
+            .order_by(Department.sort_order)
+        )
     )
 
 
@@ -156,7 +173,7 @@ def _detail_page(
     error: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    svc = application_service(session, ctx)
+    svc = application_service(session, ctx, StaffScope.of(staff))
     records = svc.records(application)
     booking_ids = [r.booking_id for r in records if r.booking_id is not None]
     bookings = (
@@ -208,8 +225,8 @@ def _detail_page(
     )
 
 
-def _load(session: Session, application_id: int) -> Application:
-    application = session.get(Application, application_id)
+def _load(svc: ApplicationService, application_id: int) -> Application:
+    application = svc.get(application_id)  # Forbidden outside the staff member's scope
     if application is None:
         raise BookingNotFound(str(application_id))  # the console's "not found" page
     return application
@@ -217,9 +234,14 @@ def _load(session: Session, application_id: int) -> Application:
 
 @router.get("/staff/applications/{application_id}")
 def application_page(
-    application_id: int, request: Request, staff: CurrentStaff, session: WriteSession, ctx: CtxDep
+    application_id: int,
+    request: Request,
+    staff: CurrentStaff,
+    scope: CurrentScope,
+    session: WriteSession,
+    ctx: CtxDep,
 ) -> Response:
-    application = _load(session, application_id)
+    application = _load(application_service(session, ctx, scope), application_id)
     audit(session, actor_of(request, staff), "read", "application", application.id, ctx.clock.now())
     response = _detail_page(request, staff, session, ctx, application)
     session.commit()
@@ -231,6 +253,7 @@ def change_status(
     application_id: int,
     request: Request,
     staff: CurrentStaff,
+    scope: CurrentScope,
     session: WriteSession,
     ctx: CtxDep,
     status: Annotated[str, Form()] = "",
@@ -238,14 +261,13 @@ def change_status(
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     verify_staff_csrf(request, staff, csrf_token)
-    application = _load(session, application_id)
+    svc = application_service(session, ctx, scope)
+    application = _load(svc, application_id)
     try:
-        application_service(session, ctx).change_status(
-            application, status, actor_of(request, staff), message
-        )
+        svc.change_status(application, status, actor_of(request, staff), message)
     except IllegalTransition:
         session.rollback()
-        application = _load(session, application_id)
+        application = _load(svc, application_id)
         return _detail_page(
             request, staff, session, ctx, application,
             error="This status change is not allowed.", status_code=409,
@@ -259,6 +281,7 @@ def change_assignment(
     application_id: int,
     request: Request,
     staff: CurrentStaff,
+    scope: CurrentScope,
     session: WriteSession,
     ctx: CtxDep,
     department_id: Annotated[str, Form()] = "",
@@ -267,8 +290,8 @@ def change_assignment(
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     verify_staff_csrf(request, staff, csrf_token)
-    application = _load(session, application_id)
-    svc = application_service(session, ctx)
+    svc = application_service(session, ctx, scope)
+    application = _load(svc, application_id)
     actor = actor_of(request, staff)
     department, assignee, due = _int(department_id), _int(assignee_id), _date(due_date)
     if due_date and due is None:
@@ -284,7 +307,7 @@ def change_assignment(
             svc.set_due(application, due, actor)
     except ApplicationError as exc:
         session.rollback()
-        application = _load(session, application_id)
+        application = _load(svc, application_id)
         return _detail_page(
             request, staff, session, ctx, application, error=str(exc), status_code=422
         )
@@ -297,16 +320,15 @@ def request_document(
     application_id: int,
     request: Request,
     staff: CurrentStaff,
+    scope: CurrentScope,
     session: WriteSession,
     ctx: CtxDep,
     label: Annotated[str, Form(max_length=200)] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     verify_staff_csrf(request, staff, csrf_token)
-    application = _load(session, application_id)
-    application_service(session, ctx).request_document(
-        application, label or "-", actor_of(request, staff)
-    )
+    svc = application_service(session, ctx, scope)
+    svc.request_document(_load(svc, application_id), label or "-", actor_of(request, staff))
     session.commit()
     return RedirectResponse(f"/staff/applications/{application_id}", status_code=303)
 
@@ -317,9 +339,11 @@ def download_document(
     document_id: int,
     request: Request,
     staff: CurrentStaff,
+    scope: CurrentScope,
     session: WriteSession,
     ctx: CtxDep,
 ) -> Response:
+    _load(application_service(session, ctx, scope), application_id)
     doc = session.get(ApplicationDocument, document_id)
     if doc is None or doc.application_id != application_id or doc.data is None:
         raise BookingNotFound(str(document_id))
@@ -328,7 +352,10 @@ def download_document(
     return Response(
         doc.data,
         media_type=doc.content_type or "application/octet-stream",
-        headers={"Content-Disposition": f'attachment; filename="document-{doc.id}"'},
+        headers={
+            "Content-Disposition": f'attachment; filename="document-{doc.id}"',
+            "X-Content-Type-Options": "nosniff",
+        },
     )
 
 
@@ -336,6 +363,7 @@ def download_document(
 def open_application(
     request: Request,
     staff: CurrentStaff,
+    scope: CurrentScope,
     session: WriteSession,
     ctx: CtxDep,
     procedure: Annotated[str, Form(max_length=120)] = "",
@@ -348,7 +376,7 @@ def open_application(
 ) -> Response:
     """Open an application, from a session when a booking code is given."""
     verify_staff_csrf(request, staff, csrf_token)
-    svc = application_service(session, ctx)
+    svc = application_service(session, ctx, scope)
     record = None
     if booking_code.strip():
         booking = session.scalar(select(Booking).where(Booking.code == booking_code.strip()))
@@ -377,23 +405,24 @@ def attach_session(
     application_id: int,
     request: Request,
     staff: CurrentStaff,
+    scope: CurrentScope,
     session: WriteSession,
     ctx: CtxDep,
     booking_code: Annotated[str, Form(max_length=16)] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     verify_staff_csrf(request, staff, csrf_token)
-    application = _load(session, application_id)
+    svc = application_service(session, ctx, scope)
+    application = _load(svc, application_id)
     booking = session.scalar(select(Booking).where(Booking.code == booking_code.strip()))
     if booking is None:
         raise BookingNotFound(booking_code)
-    svc = application_service(session, ctx)
     record = RecordBuilder(session).sync_booking(booking, svc.now)
     try:
         svc.attach(application, record, actor_of(request, staff))
     except ApplicationError as exc:
         session.rollback()
-        application = _load(session, application_id)
+        application = _load(svc, application_id)
         return _detail_page(
             request, staff, session, ctx, application, error=str(exc), status_code=422
         )

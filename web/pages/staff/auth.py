@@ -8,22 +8,20 @@ API keeps its machine-readable errors.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable, Coroutine
-from functools import cache
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from sqlalchemy import select
 
-from app.auth.deps import start_staff_session
 from app.auth.errors import Forbidden, NotLoggedIn
+from app.auth.login import check_password
+from app.auth.sessions import end_staff_session, start_staff_session
 from app.core import abuse
 from app.core.deps import CtxDep, WriteSession
 from app.core.passwords import hasher
@@ -88,24 +86,6 @@ class StaffPageRoute(APIRoute):
 router = APIRouter(route_class=StaffPageRoute, include_in_schema=False)
 
 
-@cache
-def _dummy_hash() -> str:
-    return hasher.hash("not-a-password")
-
-
-def _check_password(staff: Staff | None, password: str) -> bool:
-    if staff is None or not staff.active or not staff.password_hash:
-        # Spend the same time as a real check: the answer time must not tell
-        # whether a login exists.
-        with contextlib.suppress(VerificationError, InvalidHashError):
-            hasher.verify(_dummy_hash(), password)
-        return False
-    try:
-        return hasher.verify(staff.password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
-
-
 LOCKED_MESSAGE = "Too many failed logins. Please wait a few minutes and try again."
 
 
@@ -161,15 +141,15 @@ def login(
         log.info("staff login refused: locked for %s s", locked)
         return _login_refused(request, login, next, LOCKED_MESSAGE, 429, locked)
     staff = session.scalar(select(Staff).where(Staff.login == login.strip()))
-    if not _check_password(staff, password) or staff is None:
+    if not check_password(staff, password) or staff is None:
         log.info("staff login refused")
         abuse.login_failed(ctx, request, login.strip())
         return _login_refused(request, login, next, "The login or password is wrong.", 401)
     if hasher.check_needs_rehash(staff.password_hash or ""):
         staff.password_hash = hasher.hash(password)
-        session.commit()
+    start_staff_session(request, session, staff.id, ctx)
+    session.commit()
     abuse.login_succeeded(ctx, login.strip())
-    start_staff_session(request, staff.id, ctx.clock.now())
     log.info("staff %s logged in (page)", staff.id)
     return RedirectResponse(safe_next(next), status_code=303)
 
@@ -184,12 +164,17 @@ def verify_staff_csrf(request: Request, staff: Staff, token: str) -> None:
 
 
 @router.post("/staff/logout")
-def logout(request: Request, csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
+def logout(
+    request: Request,
+    session: WriteSession,
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
     staff_id = request.session.get("staff_id")
     if isinstance(staff_id, int):
         # Already logged out (an expired session) needs no check.
         csrf.verify(request, csrf_token, scope=staff_scope(staff_id))
-    request.session.clear()
+    end_staff_session(request, session)
+    session.commit()
     return RedirectResponse(LOGIN_PATH, status_code=303)
 
 

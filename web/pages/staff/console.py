@@ -18,8 +18,10 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.auth.deps import CurrentStaff, session_expired
+from app.auth.deps import CurrentStaff
 from app.auth.errors import Forbidden, NotLoggedIn
+from app.auth.scope import StaffScope
+from app.auth.sessions import stream_staff_id
 from app.booking.views import interpreter_label
 from app.calls.consultations import ConsultationError, Consultations
 from app.calls.models import Outcome
@@ -146,14 +148,6 @@ def queue_page(
     )
 
 
-def _stream_staff(ctx: AppContext, staff_id: int) -> bool:
-    # A short session of its own: a stream must not hold a database session
-    # (and its connection) open for minutes.
-    with ctx.sessions() as session:
-        staff = session.get(Staff, staff_id)
-        return staff is not None and staff.active
-
-
 def _snapshot(ctx: AppContext, staff_id: int, locale: str, team: bool) -> dict[str, Any] | None:
     with ctx.sessions() as session:
         staff = session.get(Staff, staff_id)
@@ -192,11 +186,8 @@ def queue_step(ctx: AppContext, staff_id: int, locale: str, team: bool) -> Step:
 
 @router.get("/staff/queue/events")
 async def queue_events(request: Request, ctx: CtxDep, team: bool = False) -> Response:
-    staff_id = request.session.get("staff_id")
-    if not isinstance(staff_id, int) or session_expired(request, ctx):
-        request.session.clear()
-        raise NotLoggedIn
-    if not await anyio.to_thread.run_sync(_stream_staff, ctx, staff_id):
+    staff_id = await anyio.to_thread.run_sync(stream_staff_id, request, ctx)
+    if staff_id is None:
         raise NotLoggedIn
     return event_stream(request, queue_step(ctx, staff_id, page_locale(request), team))
 
@@ -219,9 +210,7 @@ def visible_booking(session: Session, staff: Staff, code: str) -> Booking:
     booking = session.scalar(select(Booking).where(Booking.code == code))
     if booking is None:
         raise BookingNotFound(code)
-    qualified = any(s.id == booking.service_id for s in staff.skills)
-    mine = booking.staff_id == staff.id or qualified or staff.is_admin
-    if not mine and not _took_over(session, staff, booking):
+    if not StaffScope.of(staff).covers_booking(booking) and not _took_over(session, staff, booking):
         raise Forbidden
     return booking
 

@@ -12,10 +12,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, Request, Response
 
 from app.auth.deps import CurrentStaff
 from app.auth.errors import NotLoggedIn
+from app.auth.sessions import stream_staff_id
 from app.core.context import AppContext
 from app.core.deps import CtxDep, ReadSession
 from app.core.i18n import gettext
@@ -187,8 +189,8 @@ def counter_step(ctx: AppContext, staff_id: int, locale: str) -> Step:
 
 @router.get("/staff/counter/events")
 async def counter_events(request: Request, ctx: CtxDep) -> Response:
-    staff_id = request.session.get("staff_id")
-    if not isinstance(staff_id, int):
+    staff_id = await anyio.to_thread.run_sync(stream_staff_id, request, ctx)
+    if staff_id is None:
         raise NotLoggedIn
     return event_stream(request, counter_step(ctx, staff_id, page_locale(request)))
 

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 
-from app.auth.deps import CurrentStaff
+from app.auth.deps import CurrentScope, CurrentStaff
 from app.core.deps import CtxDep, WriteSession
 from app.core.i18n import gettext
 from app.tracker.audit import actor_of, audit
@@ -75,6 +75,7 @@ def _charts(d: Dashboard, locale: str) -> dict[str, Any]:
 def dashboard_page(
     request: Request,
     staff: CurrentStaff,
+    scope: CurrentScope,
     session: WriteSession,
     ctx: CtxDep,
     first: str | None = None,
@@ -87,6 +88,9 @@ def dashboard_page(
     if start > end or (end - start).days >= MAX_DAYS:
         start = end - timedelta(days=DEFAULT_DAYS - 1)
     dept = int(department_id) if department_id and department_id.isdigit() else None
+    if dept is not None:
+        # City-wide figures are counts only; one department's are its staff's.
+        scope.require_department(dept)
     d = build_dashboard(session, start, end, ctx.tz, dept)
     audit(session, actor_of(request, staff), "read", "dashboard", dept or "city", ctx.clock.now())
     session.commit()
@@ -100,7 +104,11 @@ def dashboard_page(
             "first": start.isoformat(),
             "last": end.isoformat(),
             "department_id": dept,
-            "departments": session.scalars(select(Department).order_by(Department.sort_order)),
+            "departments": session.scalars(
+                select(Department)
+                .where(scope.department_clause(Department.id))
+                .order_by(Department.sort_order)
+            ),
             "charts": _charts(d, page_locale(request)),
             "figures": {
                 "wait_median": _minutes(d.wait_median),

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0014_ring_offers'
-down_revision: str | None = '0012_interpreter_calls'
+down_revision: str | None = '0013_staff_sessions'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
