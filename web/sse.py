@@ -53,7 +53,14 @@ class Timing:
     retry_ms: int = RETRY_MS
 
 
-async def event_loop(request: Request, step: Step, timing: Timing = Timing()) -> AsyncIterator[str]:
+# Read at each call, so a test can shorten every stream of the app at once.
+DEFAULT_TIMING = Timing()
+
+
+async def event_loop(
+    request: Request, step: Step, timing: Timing | None = None
+) -> AsyncIterator[str]:
+    timing = timing or DEFAULT_TIMING
     yield f"retry: {timing.retry_ms}\n\n"
     seq = quiet = 0
     deadline = time.monotonic() + timing.stream_seconds
@@ -78,7 +85,7 @@ async def event_loop(request: Request, step: Step, timing: Timing = Timing()) ->
         await anyio.sleep(timing.poll_seconds)
 
 
-def event_stream(request: Request, step: Step, timing: Timing = Timing()) -> StreamingResponse:
+def event_stream(request: Request, step: Step, timing: Timing | None = None) -> StreamingResponse:
     return StreamingResponse(
         event_loop(request, step, timing),
         media_type="text/event-stream",
