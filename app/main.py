@@ -27,7 +27,7 @@ from app.api import (
 from app.api import errors as api_errors
 from app.auth.deps import precheck_allowed
 from app.calls.events import SqlEventSink, ensure_table
-from app.calls.signaling_auth import token_authenticator
+from app.calls.signaling_auth import document_verifier, token_authenticator
 from app.calls.signaling_config import node_config
 from app.core import errors
 from app.core.context import AppContext
@@ -127,7 +127,8 @@ async def start_signaling(
     """Start a signaling node configured from ``settings`` (``madoguchi serve``
     embeds one, ``madoguchi signaling`` runs one alone).
 
-    Join tokens are checked with the app's signed tokens; with an ``engine``
+    Join tokens and pushed document links are checked with the app's signed
+    tokens; with an ``engine``
     call events go to the ``call_events`` table, else they stay in memory.
     """
     sink: EventSink | None = None
@@ -137,9 +138,11 @@ async def start_signaling(
         sql_sink = SqlEventSink(engine)
         sink = sql_sink
         closers.append(sql_sink.close)
+    tokens = Tokens(settings.effective_secret)
     return await start_node(
         node_config(settings, host=host, port=port, node=node, core=config, key_prefix=key_prefix),
-        authenticate=token_authenticator(Tokens(settings.effective_secret)),
+        authenticate=token_authenticator(tokens),
+        verify_document=document_verifier(tokens),
         sink=sink,
         on_close=closers,
     )

@@ -26,7 +26,7 @@ from signaling.errors import (
     ErrorCode,
 )
 from signaling.events import CallEvent, EventKind
-from signaling.limits import ErrorWindow, TokenBucket
+from signaling.limits import AddressLimits, ErrorWindow, TokenBucket
 from signaling.messages import (
     Ended,
     Error,
@@ -71,6 +71,7 @@ class ConnState:
     pid: str | None = None
     lobby: bool = False
     closing: bool = False
+    address: str | None = None  # counted against this address until it joins
 
 
 def _iso(ts: float) -> str:
@@ -94,6 +95,12 @@ class RoomView:
         self.config = config
         self._conns: dict[ConnId, ConnState] = {}
         self._pending: dict[ConnId, float] = {}  # not yet joined: opened at
+        self._addresses = AddressLimits(
+            max_unjoined=config.unjoined_per_address,
+            rate=config.connections_per_address_rate,
+            burst=config.connections_per_address_burst,
+            exempt=config.exempt_addresses,
+        )
         self._rooms: dict[str, Room] = {}
         # Ended room -> when it ended (seconds); rooms loaded at start-up are
         # stamped by the first sweep (_forget_ended).
@@ -102,6 +109,13 @@ class RoomView:
         self._lobby: set[ConnId] = set()
         self._last_waiting: tuple[WaitingRoom, ...] | None = None
         self._node_seen: dict[str, float] = {}
+
+    def _unpend(self, conn: ConnState) -> None:
+        """``conn`` joined, failed or went away: it no longer waits for its join."""
+        self._pending.pop(conn.id, None)
+        if conn.address is not None:
+            self._addresses.joined(conn.address)
+            conn.address = None
 
     def room(self, room_id: str) -> Room | None:
         return self._rooms.get(room_id)
@@ -382,7 +396,7 @@ class RoomView:
 
     def _fatal(self, conn: ConnState, code: ErrorCode, ref: str | None) -> list[Action]:
         conn.closing = True
-        self._pending.pop(conn.id, None)
+        self._unpend(conn)
         return [
             Send(conn.id, Error.of(code, ref)),
             Close(conn.id, FATAL_CLOSE_CODES[code], code.value),

@@ -20,12 +20,21 @@ def node_config(
     core: CoreConfig | None = None,
     key_prefix: str = "madoguchi:",
 ) -> NodeConfig:
-    """``settings`` as a node configuration; the keywords override them (tests, CLI flags)."""
+    """``settings`` as a node configuration; the keywords override them (tests, CLI
+    flags). A ``core`` configuration is taken whole, limits included."""
+    if core is None:
+        core = CoreConfig(
+            unjoined_per_address=settings.signaling_unjoined_per_address,
+            connections_per_address_rate=settings.signaling_connections_per_second_per_address,
+            connections_per_address_burst=settings.signaling_connection_burst_per_address,
+            exempt_addresses=frozenset(settings.rate_limit_exempt_ips),
+        )
     return NodeConfig(
         host=host or settings.signaling_host,
         port=settings.signaling_port if port is None else port,
         redis_url=settings.redis_url,
         key_prefix=key_prefix,
         node=node,
-        core=core or CoreConfig(),
+        core=core,
+        trusted_proxies=tuple(settings.signaling_forwarded_allow_ips),
     )

@@ -41,7 +41,12 @@ except ImportError:  # pragma: no cover
     from websockets.utils import apply_mask
 
 from signaling.asyncio.bus import Cluster
-from signaling.asyncio.metrics import CONNECTIONS, CONNECTIONS_TOTAL, FRAMES
+from signaling.asyncio.metrics import (
+    CONNECTIONS,
+    CONNECTIONS_REFUSED,
+    CONNECTIONS_TOTAL,
+    FRAMES,
+)
 from signaling.bus import BusEvent
 from signaling.core import (
     Action,
@@ -54,6 +59,7 @@ from signaling.core import (
 )
 from signaling.errors import BusError, CloseCode
 from signaling.events import EventKind, EventSink
+from signaling.limits import TrustedProxies
 from signaling.messages import serialize
 
 log = logging.getLogger(__name__)
@@ -246,8 +252,11 @@ class SignalingServer:
         ping_interval: float | None = 20.0,
         ping_timeout: float | None = 20.0,
         on_close: Iterable[Callable[[], Awaitable[None]]] = (),
+        trusted_proxies: TrustedProxies | None = None,
     ) -> None:
         self.core = core
+        # Whose X-Forwarded-For names the client, for the per-address limits.
+        self._proxies = trusted_proxies or TrustedProxies()
         self.sink = sink
         self.cluster = cluster
         self.host = host
@@ -350,7 +359,11 @@ class SignalingServer:
         CONNECTIONS.inc()
         CONNECTIONS_TOTAL.inc()
         try:
-            await self._run(self.core.connect(conn_id, self._clock()))
+            opened = self.core.connect(conn_id, self._clock(), self._client_address(ws))
+            for action in opened:
+                if isinstance(action, Close):  # refused by the per-address limits
+                    CONNECTIONS_REFUSED.labels(reason=action.reason).inc()
+            await self._run(opened)
             if isinstance(ws, CoreConnection):
                 ws.deliver = functools.partial(self._on_frame, conn_id)
             # Only messages the fast path does not take (fragmented ones) come here.
@@ -365,6 +378,14 @@ class SignalingServer:
             del self._sockets[conn_id]
             CONNECTIONS.dec()
             await self._run(self.core.disconnect(conn_id, self._clock()))
+
+    def _client_address(self, ws: ServerConnection) -> str | None:
+        remote = ws.remote_address
+        if not remote:
+            return None
+        peer = str(remote[0])
+        forwarded = ws.request.headers.get_all("X-Forwarded-For") if ws.request else []
+        return self._proxies.client(peer, ", ".join(forwarded) or None)
 
     def _on_frame(self, conn_id: int, data: str | bytes) -> None:
         FRAMES.received += 1

@@ -4,13 +4,15 @@ app's join tokens and the call_events table wired into signaling."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sig_helpers import SECRET, Client, issue
+from sig_helpers import SECRET, TOKENS, Client, issue
 from sqlalchemy import create_engine, select
 
 from app.calls.models import CallEventRow
 from app.core.settings import Settings
+from app.core.tokens import Purpose
 from app.main import run_signaling, start_signaling
 from signaling.errors import CloseCode
 
@@ -55,3 +57,32 @@ async def test_run_signaling_stops_when_asked() -> None:
     stop.set()
     async with asyncio.timeout(10):
         await task
+
+
+async def test_the_node_checks_pushed_links_with_the_app_key_and_limits_from_settings() -> None:
+    settings = Settings(
+        secret_key=SECRET, rate_limit_exempt_ips=[], signaling_unjoined_per_address=2
+    )
+    server = await start_signaling(settings, port=0)
+    try:
+        resident = await Client.open(server.url)
+        await resident.join("r1", issue("r1", "resident", "p1"))
+        staff = await Client.open(server.url)
+        await staff.join("r1", issue("r1", "staff", "s1"))
+        await resident.expect("peer-joined")
+        await resident.expect("room-state")
+        # A well-formed link whose token is not a document token of ours.
+        forged = f"/api/v1/documents/{issue('r1', 'staff', 's1')}"
+        await staff.send({"type": "document", "url": forged, "name": "x"})
+        assert (await staff.expect("error")).code == "invalid-message"
+        token = TOKENS.issue(Purpose.DOCUMENT, {"d": 1}, expires=datetime.now(UTC) + timedelta(1))
+        await staff.send({"type": "document", "url": f"/api/v1/documents/{token}", "name": "x"})
+        assert (await resident.expect("document")).url == f"/api/v1/documents/{token}"
+
+        idle = [await Client.open(server.url) for _ in range(2)]
+        third = await Client.open(server.url)
+        assert await third.close_reason() == (CloseCode.TRY_AGAIN_LATER, "too-many-unjoined")
+        for client in (resident, staff, *idle):
+            await client.close()
+    finally:
+        await server.close()

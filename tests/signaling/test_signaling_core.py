@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from signaling.actions import VerifyDocument
 from signaling.bus import DeliverEvent, EndedEvent, HeartbeatEvent, SeatEvent
 from signaling.core import (
     Action,
@@ -74,13 +75,16 @@ def fake_auth(token: str, now: datetime) -> Admission:
         raise AuthError(code=ErrorCode.TOKEN_INVALID) from None
 
 
-def make_core(node: str = "n1", **config: float) -> SignalingCore:
+def make_core(
+    node: str = "n1", verify_document: VerifyDocument | None = None, **config: object
+) -> SignalingCore:
     counter = itertools.count(1)
     return SignalingCore(
         node=node,
         authenticate=fake_auth,
         config=CoreConfig(**config),  # type: ignore[arg-type]
         new_session_id=lambda: f"{node}-s{next(counter)}",
+        verify_document=verify_document,
     )
 
 
