@@ -20,10 +20,11 @@ from app.core import logs
 from app.core.context import AppContext
 from app.core.db import make_engine
 from app.core.settings import ConfigurationError, Settings
-from app.main import create_app, run_signaling, start_signaling
+from app.main import create_app
 from app.ops import jobs
 from app.ops.demo import ensure_demo_city
 from app.ops.migrate import upgrade
+from app.signaling_node import run_signaling, start_signaling
 
 log = logging.getLogger("madoguchi")
 

@@ -1,7 +1,7 @@
 """Adapters from the app's signed link tokens to signaling's ``Authenticate`` and
 ``VerifyDocument`` ports.
 
-The composition root (``app.main.start_signaling``) hands it to the node;
+The composition root (``app.signaling_node.start_signaling``) hands it to the node;
 signaling itself never sees ``app.core.tokens``.
 
 Join tokens are ``app.core.tokens.Tokens`` tokens for ``Purpose.JOIN`` whose claims

@@ -16,7 +16,7 @@ import signal
 import sys
 
 from app.core.settings import Settings
-from app.main import start_signaling
+from app.signaling_node import start_signaling
 from signaling.core import CoreConfig
 
 
