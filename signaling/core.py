@@ -219,8 +219,7 @@ class SignalingCore(RoomView):
         ):
             self._last_heartbeat = t
             out.append(Publish(HeartbeatEvent(node=self.node)))
-        for room in list(self._rooms.values()):
-            out += self._expire_room(room, now)
+        out += self._sweep(now)
         self._forget_ended(t)
         return out
 

@@ -109,6 +109,14 @@ class RoomView:
         self._lobby: set[ConnId] = set()
         self._last_waiting: tuple[WaitingRoom, ...] | None = None
         self._node_seen: dict[str, float] = {}
+        # What the once-a-second sweep looks at, instead of every room (which
+        # made each tick cost more the more connections a node held): rooms
+        # with a seat in its grace period, and rooms with a seat held by another
+        # node, scanned only while one of those nodes is silent. Insertion-
+        # ordered dicts, so the sweep is deterministic.
+        self._in_grace: dict[str, None] = {}
+        self._remote_rooms: dict[str, None] = {}
+        self._seat_nodes: set[str] = set()  # other nodes holding seats we know of
 
     def _unpend(self, conn: ConnState) -> None:
         """``conn`` joined, failed or went away: it no longer waits for its join."""
@@ -168,6 +176,35 @@ class RoomView:
             return True
         seen = self._node_seen.get(node)
         return seen is not None and t - seen < self.config.node_timeout
+
+    def _sweep(self, now: datetime) -> list[Action]:
+        """Grace periods that ran out and seats of nodes that went silent."""
+        t = now.timestamp()
+        due = dict(self._in_grace)
+        silent = any(not self._node_alive(node, t) for node in self._seat_nodes)
+        if silent:
+            due |= self._remote_rooms
+        out: list[Action] = []
+        for room_id in due:
+            room = self._rooms.get(room_id)
+            if room is not None:
+                out += self._expire_room(room, now)
+        for room_id in due:
+            room = self._rooms.get(room_id)
+            seats = room.seats.values() if room is not None else ()
+            if not any(s.status is PeerStatus.RECONNECTING for s in seats):
+                self._in_grace.pop(room_id, None)
+            if silent and not any(s.node != self.node for s in seats):
+                self._remote_rooms.pop(room_id, None)
+        if silent:
+            self._seat_nodes = {
+                s.node
+                for room_id in self._remote_rooms
+                if (room := self._rooms.get(room_id)) is not None
+                for s in room.seats.values()
+                if s.node != self.node
+            }
+        return out
 
     def _expire_room(self, room: Room, now: datetime) -> list[Action]:
         t = now.timestamp()
@@ -252,6 +289,11 @@ class RoomView:
         if joining is not None:
             room.local[rec.pid] = joining
         room.seats[rec.pid] = rec
+        if rec.status is PeerStatus.RECONNECTING:
+            self._in_grace[room.id] = None
+        if rec.node != self.node:
+            self._remote_rooms[room.id] = None
+            self._seat_nodes.add(rec.node)
         # The state changes first so `joined` carries it; others hear of it last.
         state_news = self._update_state(room, exclude=joining)
         for other_pid, other_conn in room.local.items():

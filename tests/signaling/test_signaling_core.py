@@ -493,6 +493,29 @@ def test_dead_node_seats_are_held_then_resumed_elsewhere() -> None:
     assert room.seats["res-1"].status is PeerStatus.PRESENT
 
 
+def test_a_silent_node_is_noticed_in_every_room_again_after_it_came_back() -> None:
+    n1, n2 = make_core("n1"), make_core("n2")
+    wire(n1, n2, connect_join(n1, 1, "res"), at(0))
+    wire(n1, n2, connect_join(n1, 3, "other", room="r2"), at(0))
+    wire(n2, n1, connect_join(n2, 2, "staff"), at(0))
+    wire(n1, n2, [Publish(HeartbeatEvent("n1"))], at(0))
+    assert sent(n2.tick(at(10)), 2) == []  # n1 is still alive
+    assert sent(n2.tick(at(16)), 2) == [PeerReconnecting(peer="res-1", grace=30)]
+    # After the grace period the surviving node releases both orphan seats.
+    out = n2.tick(at(47))
+    assert sent(out, 2) == [PeerLeft(peer="res-1", reason=LeaveReason.TIMEOUT)]
+    assert records(out) == [EventKind.LEAVE, EventKind.LEAVE]
+    r1, r2 = n2.room("r1"), n2.room("r2")
+    assert r1 is not None and set(r1.seats) == {"staff-1"}
+    assert r2 is None or not r2.seats
+    # n1 restarts, seats someone again, then falls silent again.
+    n1 = make_core("n1")
+    wire(n1, n2, [Publish(HeartbeatEvent("n1"))], at(50))
+    wire(n1, n2, connect_join(n1, 4, "res-b", t=50), at(50))
+    assert sent(n2.tick(at(60)), 2) == []
+    assert sent(n2.tick(at(66)), 2) == [PeerReconnecting(peer="res-2", grace=30)]
+
+
 def test_join_race_across_nodes_has_one_winner() -> None:
     n1, n2 = make_core("n1"), make_core("n2")
     out1 = connect_join(n1, 1, "res", t=0)

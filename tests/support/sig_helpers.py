@@ -56,6 +56,8 @@ def make_server(
     ended_rooms: Iterable[str] = (),
     on_close: Iterable[Callable[[], Awaitable[None]]] = (),
     trusted_proxies: TrustedProxies | None = None,
+    ping_interval: float | None = 20.0,
+    ping_timeout: float | None = 20.0,
 ) -> SignalingServer:
     node = node or f"node{next(_nodes)}"
     core = SignalingCore(
@@ -74,6 +76,8 @@ def make_server(
         tick_interval=tick_interval,
         on_close=on_close,
         trusted_proxies=trusted_proxies,
+        ping_interval=ping_interval,
+        ping_timeout=ping_timeout,
     )
 
 
