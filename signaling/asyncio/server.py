@@ -378,6 +378,9 @@ class SignalingServer:
         CONNECTIONS_TOTAL.inc()
         try:
             opened = self.core.connect(conn_id, self._clock(), self._client_address(ws))
+            # The handshake's request and response (headers: a few KiB per
+            # socket) are never read again; websockets would keep them.
+            ws.request = ws.response = None
             for action in opened:
                 if isinstance(action, Close):  # refused by the per-address limits
                     CONNECTIONS_REFUSED.labels(reason=action.reason).inc()
