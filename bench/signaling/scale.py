@@ -82,7 +82,8 @@ class MadoguchiCli(Madoguchi):
             "MADOGUCHI_DATABASE_URL": f"sqlite:///{self._db.name}",
         }
         cmd = [sys.executable, "-m", "app.cli", "signaling", "--port", str(self.port)]
-        self.proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stderr=subprocess.DEVNULL)  # type: ignore[assignment]
+        log = open(os.environ.get("BENCH_SERVER_LOG", os.devnull), "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stderr=log)  # type: ignore[assignment]
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:

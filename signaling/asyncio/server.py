@@ -228,6 +228,7 @@ class CoreConnection(ServerConnection):
         self.transport.write(head + payload)
 
 
+_HANDSHAKE_DONE = Request("/", Headers())
 _FIN_TEXT = 0x80 | Opcode.TEXT.value
 _FIN_BINARY = 0x80 | Opcode.BINARY.value
 _FIN_DATA = (_FIN_TEXT, _FIN_BINARY)
@@ -379,8 +380,9 @@ class SignalingServer:
         try:
             opened = self.core.connect(conn_id, self._clock(), self._client_address(ws))
             # The handshake's request and response (headers: a few KiB per
-            # socket) are never read again; websockets would keep them.
-            ws.request = ws.response = None
+            # socket) are never read again; websockets would keep them. (The
+            # request must stay set: websockets takes None for "no handshake yet".)
+            ws.request, ws.response = _HANDSHAKE_DONE, None
             for action in opened:
                 if isinstance(action, Close):  # refused by the per-address limits
                     CONNECTIONS_REFUSED.labels(reason=action.reason).inc()
