@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import os
 import random
+import secrets
 import socket
 import subprocess
 import sys
@@ -49,9 +50,11 @@ from load import (
 from websockets.asyncio.client import ClientConnection
 from websockets.protocol import State
 
+from app.core.tokens import Tokens  # importable once `load` put the repository on the path
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
-SDP_4K = SDP + SDP[: 4096 - len(SDP)] if len(SDP) < 4096 else SDP[:4096]
+SDP_4K = (SDP * (4096 // len(SDP) + 1))[:4096]  # a 4 KB offer
 
 
 def free_port() -> int:
@@ -67,10 +70,6 @@ class MadoguchiCli(Madoguchi):
     name = "madoguchi"
 
     def __init__(self) -> None:
-        import secrets
-
-        from app.core.tokens import Tokens
-
         self.secret = secrets.token_urlsafe(32)
         self.tokens = Tokens(self.secret)
         self.port = free_port()
