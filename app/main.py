@@ -1,16 +1,12 @@
-"""The composition root: the FastAPI application, and the signaling node wired
-with the app's token checker and call-event store."""
+"""The FastAPI application: the composition root wires every part here."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
 
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import Engine
 from starlette.middleware.sessions import SessionMiddleware
 
 from app.api import (
@@ -27,21 +23,13 @@ from app.api import (
 )
 from app.api import errors as api_errors
 from app.auth.deps import precheck_allowed
-from app.calls.events import SqlEventSink, ensure_table
-from app.calls.signaling_auth import token_authenticator
-from app.calls.signaling_config import node_config
 from app.core import errors
 from app.core.context import AppContext
 from app.core.networks import StaffNetworkGate
 from app.core.settings import Settings
-from app.core.tokens import Tokens
 from app.ops import metrics
 from media.echo import EchoService
 from media.http import precheck_router
-from signaling.actions import CoreConfig
-from signaling.asyncio.runner import start_node
-from signaling.asyncio.server import SignalingServer, utc_now
-from signaling.events import EventSink
 from web.pages import routes as pages
 from web.pages.resident.support import NOT_FOUND, error_page
 from web.security import SecurityHeaders
@@ -98,55 +86,3 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
         app.include_router(page_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
-
-
-async def start_signaling(
-    settings: Settings,
-    *,
-    engine: Engine | None = None,
-    host: str | None = None,
-    port: int | None = None,
-    node: str | None = None,
-    config: CoreConfig | None = None,
-    key_prefix: str = "madoguchi:",
-    clock: Callable[[], datetime] | None = None,
-) -> SignalingServer:
-    """Start a signaling node configured from ``settings`` (``madoguchi serve``
-    embeds one, ``madoguchi signaling`` runs one alone).
-
-    Join tokens are checked with the app's signed tokens; with an ``engine``
-    call events go to the ``call_events`` table, else they stay in memory.
-    """
-    sink: EventSink | None = None
-    closers: list[Callable[[], Awaitable[None]]] = []
-    if engine is not None:
-        await asyncio.to_thread(ensure_table, engine)
-        sql_sink = SqlEventSink(engine)
-        sink = sql_sink
-        closers.append(sql_sink.close)
-    return await start_node(
-        node_config(settings, host=host, port=port, node=node, core=config, key_prefix=key_prefix),
-        authenticate=token_authenticator(Tokens(settings.effective_secret)),
-        sink=sink,
-        on_close=closers,
-        clock=clock or utc_now,
-    )
-
-
-async def run_signaling(
-    settings: Settings,
-    *,
-    stop: asyncio.Event | None = None,
-    engine: Engine | None = None,
-    host: str | None = None,
-    port: int | None = None,
-) -> None:
-    """Serve signaling until ``stop`` is set (or the task is cancelled), then shut down."""
-    server = await start_signaling(settings, engine=engine, host=host, port=port)
-    try:
-        if stop is None:
-            await asyncio.Event().wait()
-        else:
-            await stop.wait()
-    finally:
-        await server.close()

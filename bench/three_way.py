@@ -44,7 +44,7 @@ from aiortc.mediastreams import MediaStreamTrack
 
 from app.core.settings import Settings
 from app.core.tokens import Purpose, Tokens
-from app.main import start_signaling
+from app.signaling_node import start_signaling
 from media.client import CallClient
 from media.ice import rtc_configuration
 from media.loopback import NetworkNamespace, allow_loopback_candidates

@@ -65,6 +65,10 @@ class Admission:
 # Raises signaling.errors.AuthError (with its code) when the token is refused.
 Authenticate = Callable[[str, datetime], Admission]
 
+# Whether the token of a pushed document link (``Document.token``) is one the
+# app signed and that is still valid at ``now``.
+VerifyDocument = Callable[[str, datetime], bool]
+
 
 @dataclass(frozen=True, slots=True)
 class CoreConfig:
@@ -81,6 +85,15 @@ class CoreConfig:
     # a forgotten room can only be entered with a token that expired long ago;
     # without a limit every node and Redis kept every room ever ended.
     ended_memory: float = ENDED_MEMORY_SECONDS
+    # Per client address (docs/security.md, "Signaling connections"): at most
+    # this many connections not joined yet at once, and new connections at this
+    # rate with this burst; over either, a new socket is closed with 1013 (try
+    # again later). Sized for one NAT address in front of a city hall's staff
+    # consoles or a branch office's kiosks reconnecting at once after a restart.
+    unjoined_per_address: int = 200
+    connections_per_address_rate: float = 50.0  # per second
+    connections_per_address_burst: float = 500.0
+    exempt_addresses: frozenset[str] = frozenset()
     seat_groups: Mapping[Role, str] = field(default_factory=lambda: dict(DEFAULT_SEAT_GROUPS))
     seats: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_SEATS))
 

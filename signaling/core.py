@@ -38,6 +38,7 @@ from signaling.actions import (
     Record,
     Send,
     SendText,
+    VerifyDocument,
 )
 from signaling.bus import (
     BusEvent,
@@ -130,20 +131,34 @@ class SignalingCore(RoomView):
         config: CoreConfig | None = None,
         ended_rooms: Iterable[str] = (),
         new_session_id: Callable[[], str] = _default_session_id,
+        verify_document: VerifyDocument | None = None,
     ) -> None:
         super().__init__(node=node, config=config or CoreConfig(), ended_rooms=ended_rooms)
         self._authenticate = authenticate
+        # Without one, a pushed link is only checked for its form: it can then
+        # point at nothing but the app's download route, which verifies it too.
+        self._verify_document = verify_document
         self._new_session_id = new_session_id
         self._last_heartbeat: float | None = None
 
-    def connect(self, conn_id: ConnId, now: datetime) -> list[Action]:
+    def connect(self, conn_id: ConnId, now: datetime, address: str | None = None) -> list[Action]:
+        """A socket opened, from client ``address`` when known (per-address limits)."""
         t = now.timestamp()
-        self._conns[conn_id] = ConnState(
+        conn = ConnState(
             id=conn_id,
             opened=t,
             bucket=TokenBucket(rate=self.config.rate, burst=self.config.burst),
             errors=ErrorWindow(limit=self.config.abuse_errors, window=self.config.abuse_window),
         )
+        self._conns[conn_id] = conn
+        key = None if address is None else self._addresses.key(address)
+        if key is not None:
+            refusal = self._addresses.admit(key, t)
+            if refusal is not None:
+                # Refused before it says anything: no error frame to a flood.
+                conn.closing = True
+                return [Close(conn_id, CloseCode.TRY_AGAIN_LATER, refusal.value)]
+            conn.address = key
         self._pending[conn_id] = t
         return []
 
@@ -167,7 +182,8 @@ class SignalingCore(RoomView):
 
     def disconnect(self, conn_id: ConnId, now: datetime) -> list[Action]:
         conn = self._conns.pop(conn_id, None)
-        self._pending.pop(conn_id, None)
+        if conn is not None:
+            self._unpend(conn)
         self._lobby.discard(conn_id)
         if conn is None or conn.room is None or conn.pid is None or conn.lobby:
             return []
@@ -195,16 +211,15 @@ class SignalingCore(RoomView):
         out: list[Action] = []
         for conn_id, opened in list(self._pending.items()):
             if opened + self.config.join_timeout <= t:
-                del self._pending[conn_id]
                 out += self._fatal(self._conns[conn_id], ErrorCode.JOIN_TIMEOUT, None)
+        self._addresses.prune(t)
         if (
             self._last_heartbeat is None
             or t - self._last_heartbeat >= self.config.heartbeat_interval
         ):
             self._last_heartbeat = t
             out.append(Publish(HeartbeatEvent(node=self.node)))
-        for room in list(self._rooms.values()):
-            out += self._expire_room(room, now)
+        out += self._sweep(now)
         self._forget_ended(t)
         return out
 
@@ -326,7 +341,7 @@ class SignalingCore(RoomView):
             epoch=epoch,
             handover=adm.handover if existing is None else existing.handover,
         )
-        self._pending.pop(conn.id, None)
+        self._unpend(conn)
         conn.room, conn.pid = room.id, pid
         kind = EventKind.RESUMED if change is SeatChange.RESUMED else EventKind.JOIN
         log.info("room %s: %s %s (%s)", room.id, adm.role.value, change.value, kind.value)
@@ -342,7 +357,7 @@ class SignalingCore(RoomView):
         return out
 
     def _join_lobby(self, conn: ConnState, adm: Admission) -> list[Action]:
-        self._pending.pop(conn.id, None)
+        self._unpend(conn)
         conn.room, conn.pid, conn.lobby = LOBBY_ROOM, adm.participant_id, True
         self._lobby.add(conn.id)
         joined = Joined(
@@ -442,6 +457,8 @@ class SignalingCore(RoomView):
                     kind = EventKind.CONSENT_REQUEST
                 targets = [target]
             case Document():
+                if self._verify_document is not None and not self._verify_document(msg.token, now):
+                    raise ProtocolError("document link not signed", code=ErrorCode.INVALID_MESSAGE)
                 detail, kind = {"name": msg.name}, EventKind.DOCUMENT
                 targets = [s for s in room.seats.values() if s.pid != me.pid]
         out: list[Action] = [Record(self._event(room.id, kind, now, me, detail))]

@@ -62,6 +62,7 @@ class CloseCode:
     MESSAGE_TOO_BIG = 1009  # frame above the transport limit (see docs)
     INTERNAL_ERROR = 1011
     SERVICE_RESTART = 1012  # graceful shutdown: reconnect (to another node) and resume
+    TRY_AGAIN_LATER = 1013  # too many new or unjoined connections from one address
     TOKEN_INVALID = 4001
     TOKEN_EXPIRED = 4002
     TOKEN_NOT_YET_VALID = 4003

@@ -16,10 +16,13 @@ later minor versions can add fields without breaking older peers.
 
 from __future__ import annotations
 
+import posixpath
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar, Final, Literal, TypeAlias
+from urllib.parse import unquote, urlsplit
 
 import orjson
 
@@ -299,9 +302,39 @@ class Document:
     type: ClassVar[Literal["document"]] = "document"
 
     def __post_init__(self) -> None:
-        # Only our own signed download paths, never a link to elsewhere.
-        if not self.url.startswith("/api/v1/documents/"):
+        if document_token(self.url) is None:
             raise ProtocolError("document url", code=ErrorCode.INVALID_MESSAGE)
+
+    @property
+    def token(self) -> str:
+        """The signed document token the url carries (checked in ``__post_init__``)."""
+        return self.url.removeprefix(DOCUMENT_PATH)
+
+
+DOCUMENT_PATH: Final = "/api/v1/documents/"
+# What the app's signed tokens are made of (URL-safe base64 and dots).
+_DOCUMENT_TOKEN = re.compile(r"[A-Za-z0-9_\-.]+")
+
+
+def document_token(url: str) -> str | None:
+    """The token of one of our own document links, or None for anything else.
+
+    A browser resolves ``/api/v1/documents/../../staff/logout`` (or its
+    percent-encoded form) to ``/staff/logout``, so a prefix check alone would
+    let staff push any same-site URL to the others' screens. The url must be a
+    bare path, already in normal form (percent-decoding and ``posixpath.normpath``
+    change nothing), of exactly ``/api/v1/documents/<token>``.
+    """
+    parts = urlsplit(url)
+    if parts.scheme or parts.netloc or parts.query or parts.fragment or parts.path != url:
+        return None
+    path = unquote(url)
+    if path != url or "\\" in path or posixpath.normpath(path) != path:
+        return None
+    token = path.removeprefix(DOCUMENT_PATH)
+    if token == path or not _DOCUMENT_TOKEN.fullmatch(token):
+        return None
+    return token
 
 
 # ------------------------------------------------------------------ server -> client

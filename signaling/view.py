@@ -26,7 +26,7 @@ from signaling.errors import (
     ErrorCode,
 )
 from signaling.events import CallEvent, EventKind
-from signaling.limits import ErrorWindow, TokenBucket
+from signaling.limits import AddressLimits, ErrorWindow, TokenBucket
 from signaling.messages import (
     Ended,
     Error,
@@ -71,6 +71,7 @@ class ConnState:
     pid: str | None = None
     lobby: bool = False
     closing: bool = False
+    address: str | None = None  # counted against this address until it joins
 
 
 def _iso(ts: float) -> str:
@@ -94,6 +95,12 @@ class RoomView:
         self.config = config
         self._conns: dict[ConnId, ConnState] = {}
         self._pending: dict[ConnId, float] = {}  # not yet joined: opened at
+        self._addresses = AddressLimits(
+            max_unjoined=config.unjoined_per_address,
+            rate=config.connections_per_address_rate,
+            burst=config.connections_per_address_burst,
+            exempt=config.exempt_addresses,
+        )
         self._rooms: dict[str, Room] = {}
         # Ended room -> when it ended (seconds); rooms loaded at start-up are
         # stamped by the first sweep (_forget_ended).
@@ -102,6 +109,21 @@ class RoomView:
         self._lobby: set[ConnId] = set()
         self._last_waiting: tuple[WaitingRoom, ...] | None = None
         self._node_seen: dict[str, float] = {}
+        # What the once-a-second sweep looks at, instead of every room (which
+        # made each tick cost more the more connections a node held): rooms
+        # with a seat in its grace period, and rooms with a seat held by another
+        # node, scanned only while one of those nodes is silent. Insertion-
+        # ordered dicts, so the sweep is deterministic.
+        self._in_grace: dict[str, None] = {}
+        self._remote_rooms: dict[str, None] = {}
+        self._seat_nodes: set[str] = set()  # other nodes holding seats we know of
+
+    def _unpend(self, conn: ConnState) -> None:
+        """``conn`` joined, failed or went away: it no longer waits for its join."""
+        self._pending.pop(conn.id, None)
+        if conn.address is not None:
+            self._addresses.joined(conn.address)
+            conn.address = None
 
     def room(self, room_id: str) -> Room | None:
         return self._rooms.get(room_id)
@@ -154,6 +176,35 @@ class RoomView:
             return True
         seen = self._node_seen.get(node)
         return seen is not None and t - seen < self.config.node_timeout
+
+    def _sweep(self, now: datetime) -> list[Action]:
+        """Grace periods that ran out and seats of nodes that went silent."""
+        t = now.timestamp()
+        due = dict(self._in_grace)
+        silent = any(not self._node_alive(node, t) for node in self._seat_nodes)
+        if silent:
+            due |= self._remote_rooms
+        out: list[Action] = []
+        for room_id in due:
+            room = self._rooms.get(room_id)
+            if room is not None:
+                out += self._expire_room(room, now)
+        for room_id in due:
+            room = self._rooms.get(room_id)
+            seats = room.seats.values() if room is not None else ()
+            if not any(s.status is PeerStatus.RECONNECTING for s in seats):
+                self._in_grace.pop(room_id, None)
+            if silent and not any(s.node != self.node for s in seats):
+                self._remote_rooms.pop(room_id, None)
+        if silent:
+            self._seat_nodes = {
+                s.node
+                for room_id in self._remote_rooms
+                if (room := self._rooms.get(room_id)) is not None
+                for s in room.seats.values()
+                if s.node != self.node
+            }
+        return out
 
     def _expire_room(self, room: Room, now: datetime) -> list[Action]:
         t = now.timestamp()
@@ -238,6 +289,11 @@ class RoomView:
         if joining is not None:
             room.local[rec.pid] = joining
         room.seats[rec.pid] = rec
+        if rec.status is PeerStatus.RECONNECTING:
+            self._in_grace[room.id] = None
+        if rec.node != self.node:
+            self._remote_rooms[room.id] = None
+            self._seat_nodes.add(rec.node)
         # The state changes first so `joined` carries it; others hear of it last.
         state_news = self._update_state(room, exclude=joining)
         for other_pid, other_conn in room.local.items():
@@ -382,7 +438,7 @@ class RoomView:
 
     def _fatal(self, conn: ConnState, code: ErrorCode, ref: str | None) -> list[Action]:
         conn.closing = True
-        self._pending.pop(conn.id, None)
+        self._unpend(conn)
         return [
             Send(conn.id, Error.of(code, ref)),
             Close(conn.id, FATAL_CLOSE_CODES[code], code.value),

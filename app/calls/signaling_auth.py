@@ -1,6 +1,7 @@
-"""Adapter from the app's signed link tokens to signaling's ``Authenticate`` port.
+"""Adapters from the app's signed link tokens to signaling's ``Authenticate`` and
+``VerifyDocument`` ports.
 
-The composition root (``app.main.start_signaling``) hands it to the node;
+The composition root (``app.signaling_node.start_signaling``) hands it to the node;
 signaling itself never sees ``app.core.tokens``.
 
 Join tokens are ``app.core.tokens.Tokens`` tokens for ``Purpose.JOIN`` whose claims
@@ -15,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from app.core.tokens import Purpose, TokenError, Tokens
-from signaling.actions import Admission, Authenticate
+from signaling.actions import Admission, Authenticate, VerifyDocument
 from signaling.errors import AuthError, ErrorCode
 from signaling.messages import MAX_ID_CHARS, Role
 
@@ -59,3 +60,17 @@ def token_authenticator(tokens: Tokens) -> Authenticate:
         )
 
     return authenticate
+
+
+def document_verifier(tokens: Tokens) -> VerifyDocument:
+    """A pushed document link must carry a document token the app signed and
+    that has not expired (the download route checks it again)."""
+
+    def verify(token: str, now: datetime) -> bool:
+        try:
+            tokens.verify(Purpose.DOCUMENT, token, now=now)
+        except TokenError:
+            return False
+        return True
+
+    return verify

@@ -48,6 +48,18 @@ class Settings(BaseSettings):
     signaling_port: int = 8765
     # Where browsers reach signaling; empty means ws://signaling_host:signaling_port.
     signaling_public_url: str = ""
+    # Signaling sockets per client address (docs/security.md, "Signaling connections"):
+    # at most this many not joined yet at once, and new ones at this rate and burst.
+    # One address may be a city hall's NAT in front of hundreds of staff consoles,
+    # all reconnecting within seconds after a node restart; rate_limit_exempt_ips
+    # below are not counted.
+    signaling_unjoined_per_address: int = Field(default=200, ge=1)
+    signaling_connections_per_second_per_address: float = Field(default=50.0, gt=0)
+    signaling_connection_burst_per_address: int = Field(default=500, ge=1)
+    # Proxies (addresses or networks, "*" for any) whose X-Forwarded-For names the
+    # client on the signaling port; without it, every socket through a proxy
+    # counts against the proxy's address.
+    signaling_forwarded_allow_ips: list[str] = Field(default_factory=list)
     # Japanese public holidays and the 12/29-1/3 closure are closed by default.
     close_on_holidays: bool = True
     close_year_end: bool = True

@@ -128,7 +128,7 @@ class Target:
     async def open_pair(self, i: int) -> tuple[ClientConnection, ClientConnection, str, str]:
         raise NotImplementedError
 
-    def message(self, kind: int, src: str, dst: str, stamp: int) -> str:
+    def message(self, kind: int, src: str, dst: str, stamp: int, sdp: str = SDP) -> str:
         raise NotImplementedError
 
     @staticmethod
@@ -178,11 +178,11 @@ class Madoguchi(Target):
                 raise RuntimeError("unexpected frame while pairing")
         return a, b, f"s{i}", f"r{i}"
 
-    def message(self, kind: int, src: str, dst: str, stamp: int) -> str:
+    def message(self, kind: int, src: str, dst: str, stamp: int, sdp: str = SDP) -> str:
         if kind == 2:
             cand = {"candidate": f"candidate:{stamp} {CAND}", "sdpMid": "0", "sdpMLineIndex": 0}
             return json.dumps({"type": "candidate", "to": dst, "candidate": cand})
-        return json.dumps({"type": ("offer", "answer")[kind], "to": dst, "sdp": f"{stamp} {SDP}"})
+        return json.dumps({"type": ("offer", "answer")[kind], "to": dst, "sdp": f"{stamp} {sdp}"})
 
     stamp_of = staticmethod(lambda raw: _stamp(raw))
 
@@ -206,7 +206,7 @@ class PeerJS(Target):
     async def open_pair(self, i: int) -> tuple[ClientConnection, ClientConnection, str, str]:
         return await self._open(f"a-{i}"), await self._open(f"b-{i}"), f"a-{i}", f"b-{i}"
 
-    def message(self, kind: int, src: str, dst: str, stamp: int) -> str:
+    def message(self, kind: int, src: str, dst: str, stamp: int, sdp: str = SDP) -> str:
         if kind == 2:
             cand = {"candidate": f"candidate:{stamp} {CAND}", "sdpMid": "0", "sdpMLineIndex": 0}
             payload: dict[str, object] = {
@@ -216,7 +216,7 @@ class PeerJS(Target):
             }
             return json.dumps({"type": "CANDIDATE", "dst": dst, "payload": payload})
         kind_name = ("offer", "answer")[kind]
-        payload = {"sdp": {"type": kind_name, "sdp": f"{stamp} {SDP}"}, "type": "media"}
+        payload = {"sdp": {"type": kind_name, "sdp": f"{stamp} {sdp}"}, "type": "media"}
         payload["connectionId"] = "mc_1"
         return json.dumps({"type": kind_name.upper(), "dst": dst, "payload": payload})
 

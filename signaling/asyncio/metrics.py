@@ -21,6 +21,11 @@ CONNECTIONS = Gauge("madoguchi_signaling_connections", "Open signaling WebSocket
 CONNECTIONS_TOTAL = Counter(
     "madoguchi_signaling_connections_accepted_total", "Signaling WebSocket connections accepted"
 )
+CONNECTIONS_REFUSED = Counter(
+    "madoguchi_signaling_connections_refused_total",
+    "Signaling WebSocket connections closed at once by the per-address limits (1013)",
+    ["reason"],
+)
 
 
 class FrameCounts:

@@ -28,12 +28,13 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from signaling.actions import Authenticate, CoreConfig
+from signaling.actions import Authenticate, CoreConfig, VerifyDocument
 from signaling.asyncio.bus import Bus, Cluster, MemoryBus, MemoryRoomStore, RoomStore
 from signaling.asyncio.redis_bus import RedisBus, RedisRoomStore
 from signaling.asyncio.server import SignalingServer, utc_now
 from signaling.core import SignalingCore
 from signaling.events import EventSink, MemoryEventSink
+from signaling.limits import TrustedProxies
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,8 @@ class NodeConfig:
     key_prefix: str = "madoguchi:"  # Redis keys and channels of this deployment
     node: str | None = None  # None: a fresh ``new_node_id()``
     core: CoreConfig = field(default_factory=CoreConfig)
+    # Proxies (addresses, networks, "*") whose X-Forwarded-For names the client.
+    trusted_proxies: tuple[str, ...] = ()
 
 
 async def start_node(
@@ -64,6 +67,7 @@ async def start_node(
     sink: EventSink | None = None,
     on_close: Iterable[Callable[[], Awaitable[None]]] = (),
     clock: Callable[[], datetime] = utc_now,
+    verify_document: VerifyDocument | None = None,
 ) -> SignalingServer:
     """Build a node, start it and return the running server.
 
@@ -72,6 +76,7 @@ async def start_node(
 
     ``on_close`` are closers of resources the caller handed over (a database
     sink): the server runs them after it flushed the sink at shutdown.
+    ``verify_document`` checks the signed token of a link staff push.
     """
     node = config.node or new_node_id()
     core_config = config.core
@@ -94,6 +99,7 @@ async def start_node(
     core = SignalingCore(
         node=node,
         authenticate=authenticate,
+        verify_document=verify_document,
         config=core_config,
         ended_rooms=await events.ended_rooms(
             since=clock() - timedelta(seconds=core_config.ended_memory)
@@ -107,6 +113,7 @@ async def start_node(
         port=config.port,
         on_close=closers,
         clock=clock,
+        trusted_proxies=TrustedProxies.parse(config.trusted_proxies),
     )
     await server.start()
     return server
@@ -118,10 +125,17 @@ async def run_node(
     authenticate: Authenticate,
     sink: EventSink | None = None,
     on_close: Iterable[Callable[[], Awaitable[None]]] = (),
+    verify_document: VerifyDocument | None = None,
     stop: asyncio.Event | None = None,
 ) -> None:
     """Serve until ``stop`` is set (or the task is cancelled), then shut down."""
-    server = await start_node(config, authenticate=authenticate, sink=sink, on_close=on_close)
+    server = await start_node(
+        config,
+        authenticate=authenticate,
+        sink=sink,
+        on_close=on_close,
+        verify_document=verify_document,
+    )
     try:
         if stop is None:
             await asyncio.Event().wait()

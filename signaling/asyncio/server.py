@@ -25,6 +25,7 @@ import itertools
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
+from time import monotonic
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
@@ -41,7 +42,12 @@ except ImportError:  # pragma: no cover
     from websockets.utils import apply_mask
 
 from signaling.asyncio.bus import Cluster
-from signaling.asyncio.metrics import CONNECTIONS, CONNECTIONS_TOTAL, FRAMES
+from signaling.asyncio.metrics import (
+    CONNECTIONS,
+    CONNECTIONS_REFUSED,
+    CONNECTIONS_TOTAL,
+    FRAMES,
+)
 from signaling.bus import BusEvent
 from signaling.core import (
     Action,
@@ -54,6 +60,7 @@ from signaling.core import (
 )
 from signaling.errors import BusError, CloseCode
 from signaling.events import EventKind, EventSink
+from signaling.limits import TrustedProxies
 from signaling.messages import serialize
 
 log = logging.getLogger(__name__)
@@ -95,6 +102,10 @@ class CoreConnection(ServerConnection):
     """
 
     deliver: Callable[[str | bytes], None] | None = None
+    # For the server's keep-alive sweep: when bytes last arrived, and when a
+    # ping went out that nothing has answered since (monotonic seconds).
+    last_seen = 0.0
+    pinged_at: float | None = None
     _queued_path = False
     _splitting = False
     # The start of an incomplete frame, and how many bytes that frame needs
@@ -103,7 +114,23 @@ class CoreConnection(ServerConnection):
     _partial: bytearray | None = None
     _need = 0
 
+    def shed_handshake(self) -> None:
+        """Free what websockets keeps after the handshake but never reads again,
+        about 3 KiB of every socket held: the request's and response's headers
+        (the request object itself stays: the handshake parser's frame refers to
+        it, and websockets takes ``request is None`` for "no handshake yet"),
+        and the 760-byte deque of write-drain waiters, which is only appended
+        to, iterated and removed from, so a list does the same."""
+        if self.request is not None:
+            self.request.headers.clear()
+        if self.response is not None:
+            self.response.headers.clear()
+        self.response = None
+        if not self.drain_waiters:
+            self.drain_waiters = []  # type: ignore[assignment]
+
     def data_received(self, data: bytes) -> None:
+        self.last_seen = monotonic()
         if not self._splitting:
             if (
                 self.deliver is None
@@ -246,8 +273,11 @@ class SignalingServer:
         ping_interval: float | None = 20.0,
         ping_timeout: float | None = 20.0,
         on_close: Iterable[Callable[[], Awaitable[None]]] = (),
+        trusted_proxies: TrustedProxies | None = None,
     ) -> None:
         self.core = core
+        # Whose X-Forwarded-For names the client, for the per-address limits.
+        self._proxies = trusted_proxies or TrustedProxies()
         self.sink = sink
         self.cluster = cluster
         self.host = host
@@ -255,7 +285,15 @@ class SignalingServer:
         self._clock = clock
         self._tick_interval = tick_interval
         self._ping_interval = ping_interval
-        self._ping_timeout = ping_timeout
+        # A pinged socket silent this long is closed (None: the ping interval).
+        self._ping_timeout: float = ping_timeout or ping_interval or 0.0
+        # Keep-alive without a task and a timer per connection (websockets'
+        # own keep-alive): sockets are spread over slots, and each tick looks
+        # at the next slot, so every socket is looked at once per ping interval
+        # and the work per tick stays a small share of the connections held.
+        slots = 0 if ping_interval is None else max(1, round(ping_interval / tick_interval))
+        self._slots: list[dict[int, ServerConnection]] = [{} for _ in range(slots)]
+        self._slot = 0
         self._ids = itertools.count(1)
         self._sockets: dict[int, ServerConnection] = {}
         self._slow: dict[int, int] = {}  # sends queued behind a paused transport
@@ -289,8 +327,8 @@ class SignalingServer:
             self._port,
             max_size=MAX_FRAME_BYTES,
             compression=None,  # SDP relays are small; deflate costs CPU per frame
-            ping_interval=self._ping_interval,
-            ping_timeout=self._ping_timeout,
+            ping_interval=None,  # our own keep-alive sweep (_keepalive)
+            ping_timeout=None,
             close_timeout=5,
             create_connection=CoreConnection,
             process_request=self.http_request,
@@ -347,10 +385,20 @@ class SignalingServer:
     async def _handle(self, ws: ServerConnection) -> None:
         conn_id = next(self._ids)
         self._sockets[conn_id] = ws
+        slot = self._slots[conn_id % len(self._slots)] if self._slots else None
+        if slot is not None and isinstance(ws, CoreConnection):
+            ws.last_seen = monotonic()
+            slot[conn_id] = ws
         CONNECTIONS.inc()
         CONNECTIONS_TOTAL.inc()
         try:
-            await self._run(self.core.connect(conn_id, self._clock()))
+            opened = self.core.connect(conn_id, self._clock(), self._client_address(ws))
+            if isinstance(ws, CoreConnection):
+                ws.shed_handshake()
+            for action in opened:
+                if isinstance(action, Close):  # refused by the per-address limits
+                    CONNECTIONS_REFUSED.labels(reason=action.reason).inc()
+            await self._run(opened)
             if isinstance(ws, CoreConnection):
                 ws.deliver = functools.partial(self._on_frame, conn_id)
             # Only messages the fast path does not take (fragmented ones) come here.
@@ -363,8 +411,18 @@ class SignalingServer:
             pass
         finally:
             del self._sockets[conn_id]
+            if slot is not None:
+                slot.pop(conn_id, None)
             CONNECTIONS.dec()
             await self._run(self.core.disconnect(conn_id, self._clock()))
+
+    def _client_address(self, ws: ServerConnection) -> str | None:
+        remote = ws.remote_address
+        if not remote:
+            return None
+        peer = str(remote[0])
+        forwarded = ws.request.headers.get_all("X-Forwarded-For") if ws.request else []
+        return self._proxies.client(peer, ", ".join(forwarded) or None)
 
     def _on_frame(self, conn_id: int, data: str | bytes) -> None:
         FRAMES.received += 1
@@ -388,9 +446,33 @@ class SignalingServer:
         while True:
             await asyncio.sleep(self._tick_interval)
             try:
+                self._keepalive(monotonic())
                 await self._run(self.core.tick(self._clock()))
             except Exception:
                 log.exception("signaling tick failed on node %s", self.core.node)
+
+    def _keepalive(self, now: float) -> None:
+        """Ping the sockets of the next slot that were silent for the ping
+        interval; close those that stayed silent for the ping timeout after it
+        (1011, as websockets does). Browsers send a ``ping`` message every 10 s,
+        so they are never pinged here: only sockets that went quiet are."""
+        if not self._slots:
+            return
+        assert self._ping_interval is not None
+        self._slot = (self._slot + 1) % len(self._slots)
+        for ws in list(self._slots[self._slot].values()):
+            if not isinstance(ws, CoreConnection) or ws.protocol.state is not State.OPEN:
+                continue
+            if ws.pinged_at is not None:
+                if ws.last_seen < ws.pinged_at:
+                    if now - ws.pinged_at >= self._ping_timeout:
+                        self._spawn(ws.close(CloseCode.INTERNAL_ERROR, "keepalive ping timeout"))
+                    continue
+                ws.pinged_at = None
+            if now - ws.last_seen >= self._ping_interval:
+                ws.protocol.send_ping(b"")
+                ws.send_data()
+                ws.pinged_at = now
 
     async def _resync(self) -> None:
         """After the bus came back: reload the shared view, republish ours."""

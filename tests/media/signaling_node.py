@@ -20,7 +20,7 @@ from datetime import datetime
 from app.core.clock import OffsetClock, SystemClock
 from app.core.db import make_engine
 from app.core.settings import Settings
-from app.main import start_signaling
+from app.signaling_node import start_signaling
 from signaling.core import CoreConfig
 
 

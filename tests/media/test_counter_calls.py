@@ -39,7 +39,8 @@ from app.core.db import make_engine
 from app.core.outbox import OutboxMail
 from app.core.settings import Settings
 from app.counter.models import InterpreterCall
-from app.main import create_app, start_signaling
+from app.main import create_app
+from app.signaling_node import start_signaling
 from media.client import CallClient
 from media.loopback import NetworkNamespace
 from media.peerlink import PeerLink

@@ -23,7 +23,7 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
 from app.core.settings import Settings
-from app.main import start_signaling
+from app.signaling_node import start_signaling
 from media.client import CallClient
 from media.echo import EchoService
 from media.http import precheck_router

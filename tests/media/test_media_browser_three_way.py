@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,7 +26,8 @@ from fastapi.staticfiles import StaticFiles
 from test_media_browser import browser_page
 
 from app.core.settings import Settings
-from app.main import start_signaling
+from app.core.tokens import Purpose, Tokens
+from app.signaling_node import start_signaling
 from media.client import CallClient
 from media.loopback import NetworkNamespace
 from signaling.messages import Consent, ConsentPurpose, TransferMode
@@ -157,11 +159,15 @@ def test_browser_resident_answers_photo_consent_and_sees_a_pushed_document(
                 ]
                 assert await page.is_hidden("#consent-box")
 
-                await staff.push_document("/api/v1/documents/signed.token", "転入届.pdf")
+                # The node only relays links carrying a document token the app signed.
+                document = Tokens(SECRET).issue(
+                    Purpose.DOCUMENT, {"d": 1}, expires=datetime.now(UTC) + timedelta(hours=1)
+                )
+                await staff.push_document(f"/api/v1/documents/{document}", "転入届.pdf")
                 await page.wait_for_selector("#documents", state="visible", timeout=TIMEOUT * 1000)
                 link = page.locator("#document-list a")
                 assert await link.text_content() == "転入届.pdf"
-                assert await link.get_attribute("href") == "/api/v1/documents/signed.token"
+                assert await link.get_attribute("href") == f"/api/v1/documents/{document}"
         finally:
             await staff.close()
             await node.close()

@@ -25,7 +25,7 @@ from call_harness import (
 
 import media.client as client_module
 from app.core.settings import Settings
-from app.main import start_signaling
+from app.signaling_node import start_signaling
 from media.client import CallClient
 from media.errors import SignalingRefused
 from media.loopback import NetworkNamespace

@@ -24,8 +24,8 @@ from app.calls.models import CallEventRow
 from app.core.clock import OffsetClock
 from app.core.db import make_engine
 from app.core.settings import Settings
-from app.main import start_signaling
 from app.ops.migrate import upgrade_engine
+from app.signaling_node import start_signaling
 from app.tracker.record_builder import RecordBuilder
 from media.client import CallClient
 from media.loopback import NetworkNamespace

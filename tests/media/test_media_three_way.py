@@ -22,7 +22,7 @@ from test_media_call import assert_media_flows
 
 from app.core.settings import Settings
 from app.core.tokens import Purpose, Tokens
-from app.main import start_signaling
+from app.signaling_node import start_signaling
 from media.client import CallClient
 from media.loopback import NetworkNamespace
 from signaling.asyncio.server import SignalingServer

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from signaling.actions import VerifyDocument
 from signaling.bus import DeliverEvent, EndedEvent, HeartbeatEvent, SeatEvent
 from signaling.core import (
     Action,
@@ -74,13 +75,16 @@ def fake_auth(token: str, now: datetime) -> Admission:
         raise AuthError(code=ErrorCode.TOKEN_INVALID) from None
 
 
-def make_core(node: str = "n1", **config: float) -> SignalingCore:
+def make_core(
+    node: str = "n1", verify_document: VerifyDocument | None = None, **config: object
+) -> SignalingCore:
     counter = itertools.count(1)
     return SignalingCore(
         node=node,
         authenticate=fake_auth,
         config=CoreConfig(**config),  # type: ignore[arg-type]
         new_session_id=lambda: f"{node}-s{next(counter)}",
+        verify_document=verify_document,
     )
 
 
@@ -487,6 +491,29 @@ def test_dead_node_seats_are_held_then_resumed_elsewhere() -> None:
     room = n2.room("r1")
     assert room is not None and room.seats["res-1"].node == "n2"
     assert room.seats["res-1"].status is PeerStatus.PRESENT
+
+
+def test_a_silent_node_is_noticed_in_every_room_again_after_it_came_back() -> None:
+    n1, n2 = make_core("n1"), make_core("n2")
+    wire(n1, n2, connect_join(n1, 1, "res"), at(0))
+    wire(n1, n2, connect_join(n1, 3, "other", room="r2"), at(0))
+    wire(n2, n1, connect_join(n2, 2, "staff"), at(0))
+    wire(n1, n2, [Publish(HeartbeatEvent("n1"))], at(0))
+    assert sent(n2.tick(at(10)), 2) == []  # n1 is still alive
+    assert sent(n2.tick(at(16)), 2) == [PeerReconnecting(peer="res-1", grace=30)]
+    # After the grace period the surviving node releases both orphan seats.
+    out = n2.tick(at(47))
+    assert sent(out, 2) == [PeerLeft(peer="res-1", reason=LeaveReason.TIMEOUT)]
+    assert records(out) == [EventKind.LEAVE, EventKind.LEAVE]
+    r1, r2 = n2.room("r1"), n2.room("r2")
+    assert r1 is not None and set(r1.seats) == {"staff-1"}
+    assert r2 is None or not r2.seats
+    # n1 restarts, seats someone again, then falls silent again.
+    n1 = make_core("n1")
+    wire(n1, n2, [Publish(HeartbeatEvent("n1"))], at(50))
+    wire(n1, n2, connect_join(n1, 4, "res-b", t=50), at(50))
+    assert sent(n2.tick(at(60)), 2) == []
+    assert sent(n2.tick(at(66)), 2) == [PeerReconnecting(peer="res-2", grace=30)]
 
 
 def test_join_race_across_nodes_has_one_winner() -> None:

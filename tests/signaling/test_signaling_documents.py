@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import pytest
 from test_signaling_core import at, connect_join, errors, make_core, sent
@@ -88,3 +89,51 @@ def test_pushed_document_reaches_everyone_else() -> None:
     assert errors(core.receive(1, frame("document", url=URL, name="x"), at(6)), 1) == [
         ErrorCode.FORBIDDEN
     ]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/documents/../../staff/logout",  # passed the old prefix check
+        "/api/v1/documents/%2e%2e/%2e%2e/staff/logout",
+        "/api/v1/documents/abc/../../../staff/logout",
+        "/api/v1/documents/..",
+        "/api/v1/documents/",
+        "/api/v1/documents/abc.def?next=/staff/logout",
+        "/api/v1/documents/abc.def#x",
+        "/api/v1/documents/abc%2Fdef",
+        "/api/v1/documents/abc\\..\\..\\staff",
+        "/api/v1/documents//abc.def",
+        "//elsewhere.example/api/v1/documents/abc.def",
+        "https://elsewhere.example/api/v1/documents/abc.def",
+        "/api/v1/documentsX/abc.def",
+    ],
+)
+def test_a_document_url_must_be_one_of_our_links_in_normal_form(url: str) -> None:
+    with pytest.raises(ProtocolError) as refused:
+        parse(frame("document", url=url, name="x"))
+    assert refused.value.code is ErrorCode.INVALID_MESSAGE
+    # ... and the core answers a push of it with an error, relaying nothing.
+    core = in_call()
+    out = core.receive(2, frame("document", url=url, name="x"), at(5))
+    assert errors(out, 2) == [ErrorCode.INVALID_MESSAGE]
+    assert sent(out, 1) == [] and sent(out, 3) == []
+
+
+def test_a_pushed_link_must_carry_a_token_the_verifier_accepts() -> None:
+    checked: list[str] = []
+
+    def verify(token: str, now: datetime) -> bool:
+        checked.append(token)
+        return token == "signed.token"
+
+    core = make_core(verify_document=verify)
+    connect_join(core, 1, "res")
+    connect_join(core, 2, "staff")
+    forged = core.receive(2, frame("document", url="/api/v1/documents/forged.x", name="x"), at(5))
+    assert errors(forged, 2) == [ErrorCode.INVALID_MESSAGE] and sent(forged, 1) == []
+    assert not [a for a in forged if isinstance(a, Record)]
+    good = "/api/v1/documents/signed.token"
+    out = core.receive(2, frame("document", url=good, name="x"), at(6))
+    assert sent(out, 1) == [Document(url=good, name="x", from_="staff-1")]
+    assert checked == ["forged.x", "signed.token"]

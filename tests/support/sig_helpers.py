@@ -18,6 +18,7 @@ from signaling.asyncio.bus import Cluster, MemoryBus, MemoryRoomStore
 from signaling.asyncio.server import SignalingServer
 from signaling.core import CoreConfig, SignalingCore
 from signaling.events import EventSink, MemoryEventSink
+from signaling.limits import TrustedProxies
 from signaling.messages import Message, Source, parse
 
 SECRET = "test-secret-for-signaling-" + "x" * 20
@@ -54,6 +55,9 @@ def make_server(
     tick_interval: float = 0.05,
     ended_rooms: Iterable[str] = (),
     on_close: Iterable[Callable[[], Awaitable[None]]] = (),
+    trusted_proxies: TrustedProxies | None = None,
+    ping_interval: float | None = 20.0,
+    ping_timeout: float | None = 20.0,
 ) -> SignalingServer:
     node = node or f"node{next(_nodes)}"
     core = SignalingCore(
@@ -71,6 +75,9 @@ def make_server(
         port=0,
         tick_interval=tick_interval,
         on_close=on_close,
+        trusted_proxies=trusted_proxies,
+        ping_interval=ping_interval,
+        ping_timeout=ping_timeout,
     )
 
 
@@ -81,8 +88,9 @@ class Client:
         self.ws = ws
 
     @classmethod
-    async def open(cls, url: str) -> Client:
-        return cls(await connect(url, max_size=2 * 1024 * 1024))
+    async def open(cls, url: str, **options: Any) -> Client:
+        """``options`` go to websockets' ``connect`` (e.g. ``local_addr``, headers)."""
+        return cls(await connect(url, max_size=2 * 1024 * 1024, **options))
 
     async def send(self, data: dict[str, Any] | str | bytes) -> None:
         await self.ws.send(data if isinstance(data, str | bytes) else json.dumps(data))
@@ -110,6 +118,12 @@ class Client:
                     seen.append(parse(str(await self.ws.recv()), Source.SERVER))
         except ConnectionClosed as exc:
             return (exc.rcvd.code if exc.rcvd else None), seen
+
+    async def close_reason(self) -> tuple[int | None, str]:
+        """Wait for the server's close; its code and reason."""
+        await self.closed()
+        rcvd = self.ws.protocol.close_rcvd
+        return (rcvd.code, rcvd.reason) if rcvd else (None, "")
 
     async def close(self) -> None:
         await self.ws.close()

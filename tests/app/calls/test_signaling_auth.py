@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.calls.signaling_auth import token_authenticator
+from app.calls.signaling_auth import document_verifier, token_authenticator
 from app.core.tokens import Purpose, Tokens
 from signaling.actions import Admission
 from signaling.errors import AuthError, ErrorCode
@@ -52,3 +52,15 @@ def test_hand_over_claim_is_read_from_staff_tokens_only() -> None:
     assert AUTH(with_handover("staff", False), NOW).handover is False
     assert AUTH(with_handover("resident", True), NOW).handover is False
     assert refused(with_handover("staff", "yes")) is ErrorCode.TOKEN_INVALID
+
+
+def test_a_pushed_document_link_needs_a_document_token_of_ours_still_valid() -> None:
+    verify = document_verifier(TOKENS)
+    token = TOKENS.issue(Purpose.DOCUMENT, {"d": 7}, expires=NOW + timedelta(days=1))
+    assert verify(token, NOW) is True
+    assert verify(token, NOW + timedelta(days=2)) is False  # expired
+    assert verify(issue({"room": "r1", "role": "staff", "pid": "s1"}), NOW) is False  # a join token
+    other = Tokens("another-city-secret").issue(
+        Purpose.DOCUMENT, {"d": 7}, expires=NOW + timedelta(days=1)
+    )
+    assert verify(other, NOW) is False

@@ -31,7 +31,8 @@ from tls_helpers import make_server_cert  # type: ignore[import-not-found]
 from app.core.clock import FixedClock
 from app.core.context import AppContext
 from app.core.tokens import Purpose
-from app.main import create_app, start_signaling
+from app.main import create_app
+from app.signaling_node import start_signaling
 from app.ops.doctor import Check, run_doctor
 from media.loopback import NetworkNamespace, namespace_unavailable_reason
 

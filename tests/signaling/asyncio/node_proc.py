@@ -12,7 +12,7 @@ import sys
 from sig_helpers import FAST_CLUSTER, SECRET
 
 from app.core.settings import Settings
-from app.main import start_signaling
+from app.signaling_node import start_signaling
 
 
 async def main(redis_url: str, prefix: str, node: str) -> None:
