@@ -32,8 +32,8 @@ from app.core.clock import FixedClock
 from app.core.context import AppContext
 from app.core.tokens import Purpose
 from app.main import create_app
-from app.signaling_node import start_signaling
 from app.ops.doctor import Check, run_doctor
+from app.signaling_node import start_signaling
 from media.loopback import NetworkNamespace, namespace_unavailable_reason
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
