@@ -91,6 +91,8 @@ class RescheduleIn(Strict):
 
 class BookingOut(BaseModel):
     code: str
+    # The signed link token of manage_url and ics_url, for GET/POST /api/v1/bookings/{token}.
+    token: str
     status: str
     start: datetime
     end: datetime
@@ -165,8 +167,10 @@ class JoinTicketOut(BaseModel):
 def booking_out(booking: Booking, links: Links, tz: ZoneInfo, locale: str) -> BookingOut:
     service = booking.service
     dept = service.department
+    token = links.manage_token(booking)
     return BookingOut(
         code=booking.code,
+        token=token,
         status=booking.status,
         start=booking.start_at.astimezone(tz),
         end=booking.end_at.astimezone(tz),

@@ -183,15 +183,21 @@ def fetch_busy_calendar(url: str, transport: httpx.BaseTransport | None = None) 
 
 @router.post("/staff/{staff_id}/busy/sync", responses={422: {"model": dict}})
 def sync_busy(
-    staff_id: StaffIdPath, staff: CurrentStaff, svc: SchedulingDep, ctx: CtxDep
+    staff_id: StaffIdPath, staff: CurrentStaff, reader: ReadSchedulingDep, ctx: CtxDep
 ) -> BusyImportOut:
     """Re-read the staff member's external calendar URL (e.g. an Outlook/Google ICS link)."""
     _may_edit(staff, staff_id)
-    target = svc.session.get(Staff, staff_id)
+    target = reader.session.get(Staff, staff_id)
     if target is None or not target.busy_calendar_url:
         raise InvalidBookingRequest("unknown staff member", field="staff_id")
-    count = sync_staff_busy(svc, target, ctx.clock.now(), ctx.tz)
-    svc.session.commit()
+    # Fetched before the write lock is taken: the remote calendar may take seconds.
+    data = fetch_busy_calendar(target.busy_calendar_url)
+    now = ctx.clock.now()
+    ranges = busy_from_ics(data, now, now + timedelta(days=BUSY_WINDOW_DAYS), tz=ctx.tz)
+    with ctx.writer_sessions() as session:
+        svc = SchedulingService(session, tz=ctx.tz)
+        count = svc.replace_external_busy(staff_id, ranges, source=target.busy_calendar_url)
+        session.commit()
     return BusyImportOut(staff_id=staff_id, imported=count)
 
 

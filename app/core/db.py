@@ -17,6 +17,7 @@ from sqlalchemy import (
     create_engine,
     event,
 )
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -38,23 +39,68 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+# Request threads (anyio's limiter, set by the app's lifespan). Each request
+# holds at most two connections at once (its read session, which also finds
+# the caller, and its writer session), so a pool of twice that plus a few for
+# the jobs loop, the signaling event writer and metrics can never run dry
+# while a request that already holds one waits for a second.
+REQUEST_THREADS = 20
+POOL_SIZE = 2 * REQUEST_THREADS + 6
+
+# How long a request waits for SQLite's write lock or for a pooled connection
+# before it is answered 503 with Retry-After. A write transaction holds the
+# lock for milliseconds; seconds of waiting means the database is overloaded,
+# and a prompt 503 is better than a request (and its thread) hanging.
+LOCK_TIMEOUT_SECONDS = 3.0
+
+
+class DatabaseBusy(Exception):
+    """The write lock or a pooled connection was not free within the bound."""
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Whether ``exc`` means "try again shortly" rather than a fault."""
+    if isinstance(exc, DatabaseBusy | sa_exc.TimeoutError):
+        return True
+    if isinstance(exc, sa_exc.OperationalError):
+        # SQLite: SQLITE_BUSY / SQLITE_LOCKED after busy_timeout.
+        text = str(exc.orig).lower()
+        if "database is locked" in text or "database table is locked" in text:
+            return True
+        # PostgreSQL: lock_timeout (55P03) or statement_timeout while waiting on a lock.
+        return getattr(exc.orig, "sqlstate", None) in ("55P03", "57014")
+    return False
+
+
+def make_engine(
+    url: str,
+    *,
+    pool_size: int = POOL_SIZE,
+    lock_timeout: float = LOCK_TIMEOUT_SECONDS,
+    **kwargs: Any,
+) -> Engine:
     url = normalise_url(url)
     parsed = make_url(url)
+    # A fixed pool large enough for every request thread (see POOL_SIZE): no
+    # overflow connections opened and closed in a burst, and a short wait
+    # (then 503) instead of SQLAlchemy's 30 s if it ever runs dry.
+    kwargs.setdefault("pool_size", pool_size)
+    kwargs.setdefault("max_overflow", 0)
+    kwargs.setdefault("pool_timeout", lock_timeout)
     if parsed.get_backend_name() != "sqlite":
-        # As many pooled connections as the request threadpool (anyio: 40) can
-        # use at once, so a burst never opens and closes overflow connections.
-        kwargs.setdefault("pool_size", 40)
-        kwargs.setdefault("max_overflow", 0)
-        kwargs.setdefault("pool_timeout", 30)
         kwargs.setdefault("pool_pre_ping", True)
         return create_engine(url, **kwargs)
 
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    else:
+        # In-memory databases use a singleton pool that takes no size.
+        for key in ("pool_size", "max_overflow", "pool_timeout"):
+            kwargs.pop(key)
     kwargs.setdefault("connect_args", {})
     kwargs["connect_args"].setdefault("check_same_thread", False)
-    kwargs["connect_args"].setdefault("timeout", 60)
+    kwargs["connect_args"].setdefault("timeout", lock_timeout)
+    busy_ms = int(lock_timeout * 1000)
     engine = create_engine(url, **kwargs)
 
     @event.listens_for(engine, "connect")
@@ -64,7 +110,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=60000")
+        # The bound on waiting for the write lock; then "database is locked" (503).
+        cur.execute(f"PRAGMA busy_timeout={busy_ms}")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
 
