@@ -20,7 +20,7 @@ from app.auth.deps import CurrentStaff
 from app.core.context import AppContext
 from app.core.deps import CtxDep, WriteSession
 from app.core.errors import error_body
-from app.core.params import IdPath
+from app.core.params import IdPath, IsoDate
 from app.tracker.audit import actor_of, audit
 from app.tracker.models import Application, SessionRecord
 from app.tracker.queries import ApplicationFilter, csv_bytes, is_overdue, list_applications
@@ -187,8 +187,8 @@ def list_(
     department_id: IdQuery = None,
     assignee_id: IdQuery = None,
     overdue: bool = False,
-    created_from: date | None = None,
-    created_to: date | None = None,
+    created_from: IsoDate | None = None,
+    created_to: IsoDate | None = None,
     q: Annotated[str, Query(max_length=100)] = "",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -213,8 +213,8 @@ def export_csv(
     department_id: IdQuery = None,
     assignee_id: IdQuery = None,
     overdue: bool = False,
-    created_from: date | None = None,
-    created_to: date | None = None,
+    created_from: IsoDate | None = None,
+    created_to: IsoDate | None = None,
     q: Annotated[str, Query(max_length=100)] = "",
 ) -> Response:
     """CSV for Excel in Japan: UTF-8 with BOM, CRLF, every field quoted."""

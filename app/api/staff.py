@@ -161,7 +161,7 @@ def import_busy(
     staff: CurrentStaff,
     svc: SchedulingDep,
     ctx: CtxDep,
-    body: Annotated[bytes, Body(media_type="text/calendar")],
+    body: Annotated[bytes, Body(media_type="text/calendar", min_length=1)],
 ) -> BusyImportOut:
     _may_edit(staff, staff_id)
     now = ctx.clock.now()
