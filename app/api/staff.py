@@ -14,7 +14,7 @@ import qrcode.image.svg
 from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import APIRouter, Body, Path, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.api.bookings import place_booking
 from app.api.schemas import (
@@ -63,8 +63,10 @@ def staff_out(staff: Staff, request: Request) -> StaffOut:
 
 @router.post("/auth/login", responses={401: {"model": dict}, 429: {"model": dict}})
 def login(
-    body: LoginIn, request: Request, svc: SchedulingDep, ctx: CtxDep, locale: LocaleDep
+    body: LoginIn, request: Request, svc: ReadSchedulingDep, ctx: CtxDep, locale: LocaleDep
 ) -> Response:
+    # A read session: password hashing takes a good fraction of a second and
+    # must not hold the database's write lock (SQLite) meanwhile.
     locked = abuse.login_locked(ctx, request, body.login)
     if locked is not None:
         log.info("staff login refused: locked for %s s", locked)
@@ -83,8 +85,12 @@ def login(
             status_code=401,
         )
     if hasher.check_needs_rehash(staff.password_hash or ""):
-        staff.password_hash = hasher.hash(body.password)
-        svc.session.commit()
+        rehashed = hasher.hash(body.password)
+        with ctx.writer_sessions() as session:
+            session.execute(
+                update(Staff).where(Staff.id == staff.id).values(password_hash=rehashed)
+            )
+            session.commit()
     abuse.login_succeeded(ctx, body.login)
     start_staff_session(request, staff.id, ctx.clock.now())
     log.info("staff %s logged in", staff.id)

@@ -17,6 +17,7 @@ from app.booking.notify import Notifier
 from app.booking.reminders import queue_reminders
 from app.calls.documents import Documents
 from app.core.context import AppContext
+from app.core.db import is_busy
 from app.core.outbox import Channel, MailChannel, Mailer, SmtpMailer, deliver_pending
 from app.core.webhook import WebhookChannel
 from app.tracker import jobs as tracker_jobs
@@ -82,7 +83,10 @@ async def run_forever(ctx: AppContext, stop: asyncio.Event, interval: float = 5.
     while not stop.is_set():
         try:
             await asyncio.to_thread(run_once, ctx, mailer, channels)
-        except Exception:  # keep the loop alive; the next pass retries
-            log.exception("background pass failed")
+        except Exception as exc:  # keep the loop alive; the next pass retries
+            if is_busy(exc):
+                log.warning("background pass postponed: the database is busy")
+            else:
+                log.exception("background pass failed")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)

@@ -37,6 +37,8 @@ class LiveServer:
     database_url: str | None = None  # None: the embedded default (SQLite under workdir)
     redis_url: str | None = None
     login: str = "admin"
+    # More staff API keys, login -> key (e.g. one per staff member of a load test).
+    extra_keys: dict[str, str] = field(default_factory=dict)
     extra_env: dict[str, str] = field(default_factory=dict)
     name: str = "app"
     port: int = field(default_factory=free_port)
@@ -59,7 +61,12 @@ class LiveServer:
             MADOGUCHI_SECRET_KEY=SECRET,
             MADOGUCHI_SIGNALING_PORT=str(self.signaling_port),
             MADOGUCHI_PUBLIC_BASE_URL=self.base_url,
-            MADOGUCHI_API_KEYS=json.dumps([api_keys.config_entry(self.login, self.api_key)]),
+            MADOGUCHI_API_KEYS=json.dumps(
+                [
+                    api_keys.config_entry(login, key)
+                    for login, key in {**self.extra_keys, self.login: self.api_key}.items()
+                ]
+            ),
             PYTHONPATH=str(ROOT),
         )
         if self.database_url:
