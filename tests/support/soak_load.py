@@ -22,20 +22,22 @@ import statistics
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import holidays
 import httpx
 from live_server import LiveServer, kiosk_token  # type: ignore[import-not-found]
 from smtp_inbox import smtp_server  # type: ignore[import-not-found]
 from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 from websockets.asyncio.client import connect
 
 from app.auth import api_keys
 from app.core.db import make_engine
 from app.core.outbox import OutboxMail
-from scheduler.models import Booking, Kiosk
+from scheduler.models import Booking, Kiosk, Staff
 
 STAFF_PASSWORD = "demo"  # the demo city's
 REQUEST_TIMEOUT = 30.0
@@ -135,6 +137,7 @@ class Soak:
     # -- actors -----------------------------------------------------------------------------
 
     async def resident(self, i: int) -> None:
+        await asyncio.sleep(random.uniform(0, 3) * self.pace)  # people do not arrive at once
         base = self._base(i)
         async with httpx.AsyncClient(base_url=base) as client:
             n = 0
@@ -178,6 +181,7 @@ class Soak:
                 await self._pause()
 
     async def kiosk(self, i: int) -> None:
+        await asyncio.sleep(random.uniform(0, 3) * self.pace)
         kiosk_id = self.kiosk_ids[i % len(self.kiosk_ids)]
         token = kiosk_token(kiosk_id)
         async with httpx.AsyncClient(base_url=self._base(i)) as client:
@@ -219,6 +223,7 @@ class Soak:
                 await self._pause()
 
     async def staff(self, i: int, login: str, key: str) -> None:
+        await asyncio.sleep(random.uniform(0, 3) * self.pace)
         headers = {"Authorization": f"Bearer {key}"}
         async with httpx.AsyncClient(base_url=self._base(i), headers=headers) as client:
             await self._call(
@@ -335,10 +340,14 @@ class Soak:
         self.kiosk_services = [s["id"] for s in services if "kiosk" in s["channels"]]
         engine = make_engine(self.servers[0].database)
         try:
-            with engine.connect() as conn:
-                self.kiosk_ids = list(conn.scalars(select(Kiosk.id).where(Kiosk.active)))
+            with Session(engine) as session:
+                self.kiosk_ids = list(session.scalars(select(Kiosk.id).where(Kiosk.active)))
+                staff = session.scalars(select(Staff).where(Staff.login.in_(self.staff_keys)))
+                skilled = {service.id for member in staff for service in member.skills}
         finally:
             engine.dispose()
+        # Walk-ins for services someone of the load's staff can take: each call is answered.
+        self.kiosk_services = [s for s in self.kiosk_services if s in skilled]
 
     async def run(self) -> SoakStats:
         self._discover()
@@ -404,6 +413,24 @@ def wait_for_outbox(database_url: str, timeout: float = 120.0) -> tuple[list[int
         if unsent == 0 or time.monotonic() > deadline:
             return ids, unsent
         time.sleep(1)
+
+
+def office_hours_zone(now: datetime | None = None) -> str:
+    """A time zone in which it is now a working weekday morning (about 10:00).
+
+    The demo city staffs its counter on weekday office hours; the soak must
+    find staff at work whenever it runs, so the servers run on this zone.
+    """
+    now = now or datetime.now(UTC)
+    for hours in sorted(range(-12, 15), key=lambda h: abs((now.hour + h) % 24 - 10)):
+        local = now + timedelta(hours=hours)
+        day = local.date()
+        year_end = (day.month, day.day) >= (12, 29) or (day.month, day.day) <= (1, 3)
+        holiday = day in holidays.country_holidays("JP", years=day.year)
+        if 9 <= local.hour < 11 and day.weekday() < 5 and not year_end and not holiday:
+            # Etc/GMT-9 is UTC+9: the sign is POSIX's, the opposite of ISO's.
+            return f"Etc/GMT{-hours:+d}" if hours else "Etc/UTC"
+    raise LookupError("no zone with a working morning now (a long holiday?)")
 
 
 STAFF_LOGINS = ["sato", "suzuki", "takahashi", "kimura", "tanaka", "ito", "watanabe", "yamamoto"]
@@ -495,6 +522,7 @@ def run_soak(
         mail_env = {
             "MADOGUCHI_SMTP_HOST": "127.0.0.1",
             "MADOGUCHI_SMTP_PORT": str(smtp_port),
+            "MADOGUCHI_TIMEZONE": office_hours_zone(),
         }
         servers = [
             LiveServer(

@@ -21,6 +21,7 @@ from fastapi.responses import StreamingResponse
 from app.auth.deps import CurrentStaff
 from app.auth.errors import NotLoggedIn
 from app.core.context import AppContext
+from app.core.db import is_busy
 from app.core.deps import CtxDep, ReadSession
 from app.core.i18n import gettext
 from app.counter.models import HandoverRequest, QueueTicket
@@ -179,7 +180,14 @@ async def counter_stream(
     seq = quiet = 0
     deadline = monotonic_time.monotonic() + STREAM_SECONDS
     while True:
-        state = await anyio.to_thread.run_sync(console_state, ctx, settings, staff_id, locale)
+        try:
+            state = await anyio.to_thread.run_sync(console_state, ctx, settings, staff_id, locale)
+        except Exception as exc:
+            if not is_busy(exc):
+                raise
+            # A busy database skips this poll; the stream goes on.
+            await anyio.sleep(POLL_SECONDS)
+            continue
         seq += 1
         if state is None:
             yield _sse("logout", {}, seq)
