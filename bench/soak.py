@@ -68,7 +68,10 @@ def one(backend: str, args: argparse.Namespace, workdir: Path) -> bool:
     print(f"== {backend}: {outcome.summary()}")
     for name, samples in outcome.stats.rss.items():
         mib = [r / 2**20 for _, r in samples]
-        print(f"   {name} RSS MiB: start {mib[0]:.0f}, min {min(mib):.0f}, max {max(mib):.0f}, end {mib[-1]:.0f}")
+        print(
+            f"   {name} RSS MiB: start {mib[0]:.0f}, min {min(mib):.0f}, "
+            f"max {max(mib):.0f}, end {mib[-1]:.0f}"
+        )
     problems = outcome.problems()
     for problem in problems:
         print(f"   PROBLEM: {problem}")

@@ -80,4 +80,8 @@ def test_soak_embedded_sqlite(tmp_path: Path) -> None:
 def test_soak_postgres_redis_two_processes(
     tmp_path: Path, fresh_pg_url: str, redis_url: str
 ) -> None:
-    _check(run_soak(tmp_path, seconds=SECONDS, database_url=fresh_pg_url, redis_url=redis_url, processes=2))
+    _check(
+        run_soak(
+            tmp_path, seconds=SECONDS, database_url=fresh_pg_url, redis_url=redis_url, processes=2
+        )
+    )
