@@ -291,6 +291,11 @@ def document(app: FastAPI) -> None:
                     }
                     if status in (429, 503):
                         responses[str(status)]["headers"] = retry_after
+                if "requestBody" in operation:
+                    responses["413"] = {
+                        "description": "The request body is too large",
+                        "content": {"application/json": {"schema": ref}},
+                    }
         app.openapi_schema = schema
         return schema
 
