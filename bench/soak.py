@@ -87,8 +87,11 @@ def main() -> int:
     parser.add_argument("--staff", type=int, default=8)
     parser.add_argument("--consoles", type=int, default=4)
     parser.add_argument("--pace", type=float, default=1.0)
+    parser.add_argument("--keep", type=Path, help="keep the servers' logs here")
     args = parser.parse_args()
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
+    if args.keep:
+        return 0 if all([one(b, args, args.keep) for b in backends]) else 1
     with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
         results = [one(b, args, Path(tmp)) for b in backends]
     return 0 if all(results) else 1
