@@ -82,8 +82,11 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=5)
     parser.add_argument("--max-examples", type=int, default=100)
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--keep", type=Path, help="keep the server logs and reports here")
     args = parser.parse_args()
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
+    if args.keep:
+        return 0 if all([one(b, args, args.keep) for b in backends]) else 1
     with tempfile.TemporaryDirectory(prefix="fuzzbench-") as tmp:
         results = [one(b, args, Path(tmp)) for b in backends]
     return 0 if all(results) else 1
