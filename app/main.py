@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
@@ -17,6 +18,7 @@ from app.api import (
     counter,
     documents,
     interpreters,
+    openapi_links,
     public,
     staff,
     waitlist,
@@ -25,6 +27,7 @@ from app.api import errors as api_errors
 from app.auth.deps import precheck_allowed
 from app.core import errors
 from app.core.context import AppContext
+from app.core.db import REQUEST_THREADS
 from app.core.networks import StaffNetworkGate
 from app.core.settings import Settings
 from app.ops import metrics
@@ -43,6 +46,9 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Sync routes run in these threads; the connection pool is sized for them
+        # (app/core/db.py), so no request waits for a connection another holds.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
         yield
         await precheck.close()
 
@@ -68,6 +74,7 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
     api_errors.install(app)
     metrics.install(app, ctx)
     errors.document(app)
+    openapi_links.document(app)
     for module in (
         public,
         bookings,

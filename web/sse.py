@@ -23,6 +23,8 @@ import anyio
 from fastapi import Request
 from fastapi.responses import StreamingResponse
 
+from app.core.db import is_busy
+
 POLL_SECONDS = 2.0
 STREAM_SECONDS = 600.0
 KEEPALIVE_POLLS = 10
@@ -65,7 +67,15 @@ async def event_loop(
     seq = quiet = 0
     deadline = time.monotonic() + timing.stream_seconds
     while True:
-        events = await anyio.to_thread.run_sync(step)
+        try:
+            events = await anyio.to_thread.run_sync(step)
+        except Exception as exc:
+            if not is_busy(exc):
+                raise
+            # A busy database (a writer holding SQLite's lock) skips this poll;
+            # the stream goes on.
+            await anyio.sleep(timing.poll_seconds)
+            continue
         seq += 1
         if events is None:
             yield format_event(Event("logout", {}), seq)

@@ -23,7 +23,7 @@ from app.auth.scope import StaffScope
 from app.core.context import AppContext
 from app.core.deps import CtxDep, WriteSession
 from app.core.errors import error_body
-from app.core.params import IdPath
+from app.core.params import MAX_ID, IdPath, IsoDate
 from app.tracker.audit import actor_of, audit
 from app.tracker.models import Application, SessionRecord
 from app.tracker.queries import ApplicationFilter, csv_bytes, is_overdue, list_applications
@@ -192,11 +192,11 @@ def list_(
     department_id: IdQuery = None,
     assignee_id: IdQuery = None,
     overdue: bool = False,
-    created_from: date | None = None,
-    created_to: date | None = None,
+    created_from: IsoDate | None = None,
+    created_to: IsoDate | None = None,
     q: Annotated[str, Query(max_length=100)] = "",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> ApplicationPage:
     f = ApplicationFilter(status, department_id, assignee_id, overdue, created_from, created_to, q)
     now = ctx.clock.now()
@@ -219,8 +219,8 @@ def export_csv(
     department_id: IdQuery = None,
     assignee_id: IdQuery = None,
     overdue: bool = False,
-    created_from: date | None = None,
-    created_to: date | None = None,
+    created_from: IsoDate | None = None,
+    created_to: IsoDate | None = None,
     q: Annotated[str, Query(max_length=100)] = "",
 ) -> Response:
     """CSV for Excel in Japan: UTF-8 with BOM, CRLF, every field quoted."""

@@ -25,7 +25,8 @@ from datetime import timedelta
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -76,13 +77,23 @@ def _documents(ctx: CtxDep, session: Session) -> Documents:
     return Documents(session, timedelta(days=ctx.settings.document_retention_days))
 
 
-async def _body(request: Request) -> bytes:
+async def _body(request: Request, staff: CurrentStaff, session: ReadSession) -> bytes:
+    """The upload, read before the route takes the database's write lock.
+
+    The read session that found ``staff`` gives its connection back first, so
+    slow uploads hold no pooled connection (and the route, a plain ``def``,
+    does its database work in a worker thread, never on the event loop).
+    """
+    await run_in_threadpool(session.commit)
     data = bytearray()
     async for chunk in request.stream():
         data += chunk
         if len(data) > MAX_BYTES:
             break  # refused as too large below, without reading the rest
     return bytes(data)
+
+
+Upload = Annotated[bytes, Depends(_body)]
 
 
 def _out(ctx: CtxDep, doc: CallDocument) -> DocumentOut:
@@ -96,16 +107,15 @@ def _refused(exc: DocumentError) -> JSONResponse:
 
 
 @router.post("/staff/bookings/{code}/photos", status_code=201, response_model=DocumentOut)
-async def take_photo(
+def take_photo(
     code: str,
-    request: Request,
     staff: CurrentStaff,
+    data: Upload,
     session: WriteSession,
     ctx: CtxDep,
     content_type: Annotated[str, Header()] = "",
 ) -> DocumentOut | JSONResponse:
     booking = _booking(session, code, staff)
-    data = await _body(request)
     try:
         doc = _documents(ctx, session).add_photo(
             booking, content_type.split(";")[0].strip(), data, staff.id, ctx.clock.now()
@@ -117,17 +127,16 @@ async def take_photo(
 
 
 @router.post("/staff/bookings/{code}/documents", status_code=201, response_model=DocumentOut)
-async def push_document(
+def push_document(
     code: str,
-    request: Request,
     staff: CurrentStaff,
+    data: Upload,
     session: WriteSession,
     ctx: CtxDep,
     name: Annotated[str, Query(min_length=1, max_length=256)],
     content_type: Annotated[str, Header()] = "",
 ) -> DocumentOut | JSONResponse:
     booking = _booking(session, code, staff)
-    data = await _body(request)
     try:
         doc = _documents(ctx, session).add_pushed(
             booking, name, content_type.split(";")[0].strip(), data, staff.id, ctx.clock.now()

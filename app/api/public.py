@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
@@ -13,7 +12,7 @@ from app.auth.sessions import live_staff_id
 from app.booking.deps import ReadSchedulingDep
 from app.calls.turn import ice_servers
 from app.core.deps import CtxDep, LocaleDep, ReadSession
-from app.core.params import MAX_ID
+from app.core.params import MAX_ID, IsoDate
 from app.core.tokens import Purpose, TokenError
 from scheduler.types import Channel
 
@@ -66,11 +65,13 @@ def availability(
     service_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     svc: ReadSchedulingDep,
     ctx: CtxDep,
-    first: Annotated[date, Query(alias="from")],
-    last: Annotated[date, Query(alias="to")],
+    first: Annotated[IsoDate, Query(alias="from")],
+    last: Annotated[IsoDate, Query(alias="to")],
     channel: Channel = Channel.ONLINE,
     kiosk_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    interpreter_language: Annotated[str | None, Query(max_length=20)] = None,
+    interpreter_language: Annotated[
+        str | None, Query(max_length=20, pattern="^[a-z][a-z0-9-]*$")
+    ] = None,
 ) -> AvailabilityOut:
     slots = svc.availability(
         service_id,

@@ -7,13 +7,25 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import Query
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    field_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from app.booking.views import interpreter_label
 from app.core.links import Links
-from app.core.params import EMAIL_PATTERN, MAX_ID, PHONE_PATTERN
+from app.core.params import EMAIL_PATTERN, MAX_ID, NO_NUL_PATTERN, PHONE_PATTERN, IsoDate
 from scheduler.models import Booking
 from scheduler.types import Channel
+
+# A name with something in it besides spaces (and no NUL).
+NAME_PATTERN = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
 
 DbId = Annotated[int, Field(ge=1, le=MAX_ID)]
 IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
@@ -29,6 +41,20 @@ class Strict(BaseModel):
         if isinstance(value, str) and "\x00" in value:
             raise ValueError("NUL characters are not allowed")
         return value
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        # The schema says what _no_nul refuses: free text without NUL.
+        schema = handler(core_schema)
+        target = handler.resolve_ref_schema(schema)
+        for prop in target.get("properties", {}).values():
+            for option in [prop, *prop.get("anyOf", [])]:
+                plain = "pattern" not in option and "format" not in option
+                if option.get("type") == "string" and plain:
+                    option["pattern"] = NO_NUL_PATTERN
+        return schema
 
 
 class ServiceOut(BaseModel):
@@ -69,11 +95,22 @@ class AvailabilityOut(BaseModel):
     slots: list[SlotOut]
 
 
+# A booking needs a way to reach the resident: an e-mail address or a phone number.
+_CONTACT_REQUIRED: dict[str, Any] = {
+    "anyOf": [
+        {"required": ["email"], "properties": {"email": {"type": "string"}}},
+        {"required": ["phone"], "properties": {"phone": {"type": "string"}}},
+    ]
+}
+
+
 class BookingCreate(Strict):
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_CONTACT_REQUIRED)
+
     service_id: DbId
     start: AwareDatetime
     channel: Channel = Channel.ONLINE
-    name: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=100, pattern=NAME_PATTERN)
     email: str | None = Field(default=None, max_length=200, pattern=EMAIL_PATTERN)
     phone: str | None = Field(default=None, max_length=40, pattern=PHONE_PATTERN)
     locale: str = Field(default="ja", pattern="^(ja|en)$")
@@ -91,6 +128,8 @@ class RescheduleIn(Strict):
 
 class BookingOut(BaseModel):
     code: str
+    # The signed link token of manage_url and ics_url, for GET/POST /api/v1/bookings/{token}.
+    token: str
     status: str
     start: datetime
     end: datetime
@@ -110,8 +149,8 @@ class BookingOut(BaseModel):
 
 class WaitlistCreate(Strict):
     service_id: DbId
-    day: date
-    name: str = Field(min_length=1, max_length=100)
+    day: IsoDate
+    name: str = Field(min_length=1, max_length=100, pattern=NAME_PATTERN)
     email: str = Field(max_length=200, pattern=EMAIL_PATTERN)
     phone: str | None = Field(default=None, max_length=40, pattern=PHONE_PATTERN)
     locale: str = Field(default="ja", pattern="^(ja|en)$")
@@ -154,8 +193,10 @@ class BusyImportOut(BaseModel):
 def booking_out(booking: Booking, links: Links, tz: ZoneInfo, locale: str) -> BookingOut:
     service = booking.service
     dept = service.department
+    token = links.manage_token(booking)
     return BookingOut(
         code=booking.code,
+        token=token,
         status=booking.status,
         start=booking.start_at.astimezone(tz),
         end=booking.end_at.astimezone(tz),

@@ -13,7 +13,7 @@ import qrcode
 import qrcode.image.svg
 from fastapi import APIRouter, Body, Path, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.api.bookings import place_booking
 from app.api.schemas import (
@@ -64,8 +64,10 @@ def staff_out(staff: Staff, request: Request) -> StaffOut:
 
 @router.post("/auth/login", responses={401: {"model": dict}, 429: {"model": dict}})
 def login(
-    body: LoginIn, request: Request, svc: SchedulingDep, ctx: CtxDep, locale: LocaleDep
+    body: LoginIn, request: Request, svc: ReadSchedulingDep, ctx: CtxDep, locale: LocaleDep
 ) -> Response:
+    # A read session: password hashing takes a good fraction of a second and
+    # must not hold the database's write lock (SQLite) meanwhile.
     locked = abuse.login_locked(ctx, request, body.login)
     if locked is not None:
         log.info("staff login refused: locked for %s s", locked)
@@ -77,10 +79,17 @@ def login(
             error_body("bad-credentials", gettext(locale, "The login or password is wrong.")),
             status_code=401,
         )
-    if hasher.check_needs_rehash(staff.password_hash or ""):
-        staff.password_hash = hasher.hash(body.password)
-    start_staff_session(request, svc.session, staff.id, ctx)
-    svc.session.commit()
+    rehashed = (
+        hasher.hash(body.password) if hasher.check_needs_rehash(staff.password_hash or "") else None
+    )
+    # One short write: the new session row (and a rehash), after the slow hashing.
+    with ctx.writer_sessions() as session:
+        if rehashed is not None:
+            session.execute(
+                update(Staff).where(Staff.id == staff.id).values(password_hash=rehashed)
+            )
+        start_staff_session(request, session, staff.id, ctx)
+        session.commit()
     abuse.login_succeeded(ctx, body.login)
     log.info("staff %s logged in", staff.id)
     return JSONResponse(staff_out(staff, request).model_dump())
@@ -152,7 +161,7 @@ def import_busy(
     staff: CurrentStaff,
     svc: SchedulingDep,
     ctx: CtxDep,
-    body: Annotated[bytes, Body(media_type="text/calendar")],
+    body: Annotated[bytes, Body(media_type="text/calendar", min_length=1)],
 ) -> BusyImportOut:
     StaffScope.of(staff).require_self(staff_id)
     now = ctx.clock.now()
@@ -174,15 +183,21 @@ def fetch_busy_calendar(url: str, transport: httpx.BaseTransport | None = None) 
 
 @router.post("/staff/{staff_id}/busy/sync", responses={422: {"model": dict}})
 def sync_busy(
-    staff_id: StaffIdPath, staff: CurrentStaff, svc: SchedulingDep, ctx: CtxDep
+    staff_id: StaffIdPath, staff: CurrentStaff, reader: ReadSchedulingDep, ctx: CtxDep
 ) -> BusyImportOut:
     """Re-read the staff member's external calendar URL (e.g. an Outlook/Google ICS link)."""
     StaffScope.of(staff).require_self(staff_id)
-    target = svc.session.get(Staff, staff_id)
+    target = reader.session.get(Staff, staff_id)
     if target is None or not target.busy_calendar_url:
         raise InvalidBookingRequest("unknown staff member", field="staff_id")
-    count = sync_staff_busy(svc, target, ctx.clock.now(), ctx.tz)
-    svc.session.commit()
+    # Fetched before the write lock is taken: the remote calendar may take seconds.
+    data = fetch_busy_calendar(target.busy_calendar_url)
+    now = ctx.clock.now()
+    ranges = busy_from_ics(data, now, now + timedelta(days=BUSY_WINDOW_DAYS), tz=ctx.tz)
+    with ctx.writer_sessions() as session:
+        svc = SchedulingService(session, tz=ctx.tz)
+        count = svc.replace_external_busy(staff_id, ranges, source=target.busy_calendar_url)
+        session.commit()
     return BusyImportOut(staff_id=staff_id, imported=count)
 
 

@@ -126,7 +126,7 @@ class Notifier:
             dedup_key=dedup_key,
         )
 
-    def attach_calendars(self) -> int:
+    def attach_calendars(self, limit: int | None = None) -> int:
         """Render the .ics of queued booking mails that carry one; returns how many.
 
         Runs in the worker before delivery, so the rendered file is stored with
@@ -139,6 +139,7 @@ class Notifier:
             select(OutboxMail)
             .where(OutboxMail.status == OutboxStatus.PENDING, awaiting_calendar())
             .order_by(OutboxMail.id)
+            .limit(limit)
         ).all()
         done = 0
         for row in rows:

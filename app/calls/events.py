@@ -20,6 +20,7 @@ from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.calls.models import CallEventRow
+from app.core.db import DatabaseBusy, is_busy, writer
 from signaling.events import CallEvent, EventKind
 
 log = logging.getLogger(__name__)
@@ -99,7 +100,9 @@ class SqlEventSink:
                 self._wake.set()
 
     def _insert(self, batch: list[CallEvent]) -> None:
-        with self._engine.begin() as conn:
+        # A writer like the requests: on SQLite it queues for the write lock
+        # with them instead of losing the race in the busy handler.
+        with writer(self._engine).begin() as conn:
             conn.execute(insert(CallEventRow), [_row(e) for e in batch])
 
     async def _write_loop(self) -> None:
@@ -112,8 +115,11 @@ class SqlEventSink:
                 batch = self._queue[: self._batch_max]
                 try:
                     await asyncio.to_thread(self._insert, batch)
-                except SQLAlchemyError:
-                    log.exception("call events: write of %d events failed; retrying", len(batch))
+                except (SQLAlchemyError, DatabaseBusy) as exc:
+                    if is_busy(exc):
+                        log.warning("call events: database busy; %d events wait", len(batch))
+                    else:
+                        log.exception("call events: write of %d events failed", len(batch))
                     await asyncio.sleep(delay)
                     delay = min(self._retry_max, delay * 2)
                     continue

@@ -45,6 +45,8 @@ class AppContext:
     def from_settings(cls, settings: Settings, clock: Clock | None = None) -> AppContext:
         return cls(
             settings=settings,
-            engine=make_engine(settings.database_url),
+            engine=make_engine(
+                settings.database_url, lock_timeout=settings.db_lock_timeout_seconds
+            ),
             clock=clock or SystemClock(),
         )

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import logging
+import threading
+import time
+import traceback
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +21,7 @@ from sqlalchemy import (
     create_engine,
     event,
 )
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -38,23 +43,83 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+# Request threads (anyio's limiter, set by the app's lifespan). Each request
+# holds at most two connections at once (its read session, which also finds
+# the caller, and its writer session), so a pool of twice that plus a few for
+# the jobs loop, the signaling event writer and metrics can never run dry
+# while a request that already holds one waits for a second.
+REQUEST_THREADS = 20
+POOL_SIZE = 2 * REQUEST_THREADS + 6
+
+# How long a request waits for SQLite's write lock or for a pooled connection
+# before it is answered 503 with Retry-After. A write transaction holds the
+# lock for milliseconds; seconds of waiting means the database is overloaded,
+# and a prompt 503 is better than a request (and its thread) hanging.
+LOCK_TIMEOUT_SECONDS = 3.0
+
+
+_HOLDS_WRITE_LOCK = "madoguchi_holds_write_lock"
+SLOW_WRITE_SECONDS = 0.5
+log = logging.getLogger(__name__)
+
+
+def _caller() -> str:
+    """The project's frames that ended the transaction, innermost last (for the log)."""
+    frames = [
+        f"{Path(f.filename).stem}.{f.name}"
+        for f in traceback.extract_stack()
+        if "site-packages" not in f.filename and not f.filename.endswith("db.py")
+    ]
+    return " > ".join(frames[-4:])
+
+
+class DatabaseBusy(Exception):
+    """The write lock or a pooled connection was not free within the bound."""
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Whether ``exc`` means "try again shortly" rather than a fault."""
+    if isinstance(exc, DatabaseBusy | sa_exc.TimeoutError):
+        return True
+    if isinstance(exc, sa_exc.OperationalError):
+        # SQLite: SQLITE_BUSY / SQLITE_LOCKED after busy_timeout.
+        text = str(exc.orig).lower()
+        if "database is locked" in text or "database table is locked" in text:
+            return True
+        # PostgreSQL: lock_timeout (55P03) or statement_timeout while waiting on a lock.
+        return getattr(exc.orig, "sqlstate", None) in ("55P03", "57014")
+    return False
+
+
+def make_engine(
+    url: str,
+    *,
+    pool_size: int = POOL_SIZE,
+    lock_timeout: float = LOCK_TIMEOUT_SECONDS,
+    **kwargs: Any,
+) -> Engine:
     url = normalise_url(url)
     parsed = make_url(url)
+    # A fixed pool large enough for every request thread (see POOL_SIZE): no
+    # overflow connections opened and closed in a burst, and a short wait
+    # (then 503) instead of SQLAlchemy's 30 s if it ever runs dry.
+    kwargs.setdefault("pool_size", pool_size)
+    kwargs.setdefault("max_overflow", 0)
+    kwargs.setdefault("pool_timeout", lock_timeout)
     if parsed.get_backend_name() != "sqlite":
-        # As many pooled connections as the request threadpool (anyio: 40) can
-        # use at once, so a burst never opens and closes overflow connections.
-        kwargs.setdefault("pool_size", 40)
-        kwargs.setdefault("max_overflow", 0)
-        kwargs.setdefault("pool_timeout", 30)
         kwargs.setdefault("pool_pre_ping", True)
         return create_engine(url, **kwargs)
 
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    else:
+        # In-memory databases use a singleton pool that takes no size.
+        for key in ("pool_size", "max_overflow", "pool_timeout"):
+            kwargs.pop(key)
     kwargs.setdefault("connect_args", {})
     kwargs["connect_args"].setdefault("check_same_thread", False)
-    kwargs["connect_args"].setdefault("timeout", 60)
+    kwargs["connect_args"].setdefault("timeout", lock_timeout)
+    busy_ms = int(lock_timeout * 1000)
     engine = create_engine(url, **kwargs)
 
     @event.listens_for(engine, "connect")
@@ -64,14 +129,61 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=60000")
+        # The bound on waiting for the write lock; then "database is locked" (503).
+        cur.execute(f"PRAGMA busy_timeout={busy_ms}")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
+
+    # The writers of this process queue here rather than in SQLite's busy
+    # handler, which polls with growing sleeps: under a steady stream of short
+    # writers, an unlucky waiter kept missing the lock until its timeout. Here
+    # a released lock wakes the next waiter at once. (Other processes on the
+    # same file still meet in the busy handler, bounded by busy_timeout.)
+    write_lock = threading.Lock()
+
+    def _release(info: dict[str, Any]) -> None:
+        since = info.pop(_HOLDS_WRITE_LOCK, None)
+        if since is None:
+            return
+        write_lock.release()
+        held = time.monotonic() - since
+        if held > SLOW_WRITE_SECONDS:
+            # Every other writer of the process waited this long: worth a look.
+            log.warning(
+                "a write transaction held the SQLite write lock for %.2f s (%s)", held, _caller()
+            )
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         immediate = conn.get_execution_options().get(SQLITE_IMMEDIATE, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        if not immediate:
+            conn.exec_driver_sql("BEGIN")
+            return
+        if not write_lock.acquire(timeout=lock_timeout):
+            raise DatabaseBusy(f"no write lock within {lock_timeout} s")
+        conn.info[_HOLDS_WRITE_LOCK] = time.monotonic()
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            _release(conn.info)
+            raise
+
+    # Released as the transaction ends. COMMIT itself runs just after: the next
+    # writer, already past this lock, meets it in the busy handler for the
+    # milliseconds it takes.
+    @event.listens_for(engine, "commit")
+    def _on_commit(conn: Any) -> None:
+        _release(conn.info)
+
+    @event.listens_for(engine, "rollback")
+    def _on_rollback(conn: Any) -> None:
+        _release(conn.info)
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        # Whatever else ended the transaction (an invalidated connection), the
+        # lock is free once the connection is back in the pool.
+        _release(record.info)
 
     return engine
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated
 
 from fastapi import Cookie, Depends, Header, Query, Request
@@ -20,15 +22,33 @@ def get_ctx(request: Request) -> AppContext:
 CtxDep = Annotated[AppContext, Depends(get_ctx)]
 
 
-def read_session(ctx: CtxDep) -> Iterator[Session]:
-    with ctx.sessions() as session:
+# Sessions are closed in threads of their own, never in the request threadpool.
+# A writer session that did not commit (a refused request) holds SQLite's write
+# lock until it closes; if closing had to wait for a request thread while every
+# request thread waited for that lock, nothing would move until their waits
+# timed out.
+_CLOSERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="session-close")
+
+
+async def _close(session: Session) -> None:
+    await asyncio.get_running_loop().run_in_executor(_CLOSERS, session.close)
+
+
+async def read_session(ctx: CtxDep) -> AsyncIterator[Session]:
+    session = ctx.sessions()
+    try:
         yield session
+    finally:
+        await _close(session)
 
 
-def write_session(ctx: CtxDep) -> Iterator[Session]:
+async def write_session(ctx: CtxDep) -> AsyncIterator[Session]:
     """A writer session; the route commits once, anything uncommitted rolls back."""
-    with ctx.writer_sessions() as session:
+    session = ctx.writer_sessions()
+    try:
         yield session
+    finally:
+        await _close(session)
 
 
 ReadSession = Annotated[Session, Depends(read_session)]

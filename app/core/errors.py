@@ -19,8 +19,12 @@ from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
+from app.core.db import DatabaseBusy, is_busy
 from app.core.deps import get_locale
 from app.core.i18n import gettext
 from app.core.ratelimit import RateLimited
@@ -76,6 +80,50 @@ def _validation_message(locale: str, err: dict[str, Any]) -> str:
     return gettext(locale, "{field} is not valid.", field=label)
 
 
+# The framework's own refusals (unknown address, wrong method, unreadable body),
+# as stable codes and messages for the error envelope.
+_HTTP_ERRORS: dict[int, tuple[str, str]] = {
+    400: ("bad-request", "The request could not be read."),
+    401: ("not-logged-in", "Please log in."),
+    403: ("forbidden", "You are not allowed to do this."),
+    404: ("not-found", "Not found."),
+    405: ("method-not-allowed", "This method is not allowed here."),
+    413: ("too-large", "The request is too large."),
+    415: ("unsupported-media-type", "This kind of content cannot be used here."),
+}
+
+# Seconds a client should wait before retrying after a 503 (busy database).
+BUSY_RETRY_AFTER = 1
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method some route serves at ``path``.
+
+    Starlette's 405 names only the first route that matched the path; FastAPI
+    makes one route per operation, so the others' methods went missing.
+    """
+    found = []
+    for method in _METHODS:
+        scope = {"type": "http", "path": path, "method": method, "root_path": "", "app": app}
+        if any(route.matches(scope)[0] == Match.FULL for route in app.router.routes):
+            found.append(method)
+    return found
+
+
+def busy_response(request: Request) -> JSONResponse:
+    return JSONResponse(
+        error_body(
+            "busy",
+            gettext(request_locale(request), "The service is busy. Please try again in a moment."),
+        ),
+        status_code=503,
+        headers={"Retry-After": str(BUSY_RETRY_AFTER)},
+    )
+
+
 def install(app: FastAPI, not_found_page: Callable[[Request], Response]) -> None:
     """``not_found_page`` renders an unknown address for people (the web layer's page)."""
 
@@ -85,7 +133,46 @@ def install(app: FastAPI, not_found_page: Callable[[Request], Response]) -> None
         # calling /api keep getting JSON.
         if exc.status_code == 404 and not request.url.path.startswith("/api/"):
             return not_found_page(request)
-        return await http_exception_handler(request, exc)
+        if exc.status_code < 400:
+            return await http_exception_handler(request, exc)
+        locale = request_locale(request)
+        code, message = _HTTP_ERRORS.get(exc.status_code, ("error", "The request failed."))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(app, request.url.path))
+        return JSONResponse(
+            error_body(code, gettext(locale, message)),
+            status_code=exc.status_code,
+            headers=headers,
+        )
+
+    @app.exception_handler(OperationalError)
+    async def _operational(request: Request, exc: OperationalError) -> Response:
+        if is_busy(exc):
+            log.warning("database busy on %s: %s", request.url.path, exc.orig)
+            return busy_response(request)
+        return await _internal(request, exc)
+
+    @app.exception_handler(PoolTimeout)
+    async def _pool(request: Request, exc: PoolTimeout) -> Response:
+        log.warning("no database connection free for %s", request.url.path)
+        return busy_response(request)
+
+    @app.exception_handler(DatabaseBusy)
+    async def _busy(request: Request, exc: DatabaseBusy) -> Response:
+        return busy_response(request)
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> Response:
+        # A fault, logged with its traceback; the caller still gets the one envelope.
+        log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
+        return JSONResponse(
+            error_body(
+                "internal-error",
+                gettext(request_locale(request), "Something went wrong. Please try again later."),
+            ),
+            status_code=500,
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -149,6 +236,7 @@ COMMON_ERRORS: dict[int, str] = {
     410: "The link has expired",
     422: "Invalid input; `fields` says which",
     429: "Too many requests; retry after the `Retry-After` seconds",
+    503: "The database is busy; retry after the `Retry-After` seconds",
 }
 
 ERROR_SCHEMA: dict[str, Any] = {
@@ -187,12 +275,25 @@ def document(app: FastAPI) -> None:
         schema = default_openapi()
         schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
         ref = {"$ref": "#/components/schemas/Error"}
+        retry_after = {
+            "Retry-After": {
+                "description": "Seconds to wait before retrying",
+                "schema": {"type": "integer", "minimum": 0},
+            }
+        }
         for operations in schema.get("paths", {}).values():
             for operation in operations.values():
                 responses = operation.setdefault("responses", {})
                 for status, description in COMMON_ERRORS.items():
                     responses[str(status)] = {
                         "description": description,
+                        "content": {"application/json": {"schema": ref}},
+                    }
+                    if status in (429, 503):
+                        responses[str(status)]["headers"] = retry_after
+                if "requestBody" in operation:
+                    responses["413"] = {
+                        "description": "The request body is too large",
                         "content": {"application/json": {"schema": ref}},
                     }
         app.openapi_schema = schema

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import secrets
 import smtplib
+import time
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -45,7 +46,7 @@ from sqlalchemy.orm import (
 )
 
 from app.core.clock import Clock
-from app.core.db import Base
+from app.core.db import Base, is_busy
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
@@ -182,16 +183,29 @@ def claim(
     return token, ids
 
 
+FINISH_ATTEMPTS = 20
+
+
 def _finish(
     factory: sessionmaker[Session], row_id: int, token: str, values: dict[str, object]
 ) -> bool:
-    with factory() as session, session.begin():
-        result = session.execute(
-            update(OutboxMail)
-            .where(OutboxMail.id == row_id, OutboxMail.lease_token == token)
-            .values(**values)
-        )
-        return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
+    # Recording the outcome of a delivery that happened must not give up on a
+    # busy database: an unrecorded send is sent again when the lease runs out.
+    for attempt in range(FINISH_ATTEMPTS):
+        try:
+            with factory() as session, session.begin():
+                result = session.execute(
+                    update(OutboxMail)
+                    .where(OutboxMail.id == row_id, OutboxMail.lease_token == token)
+                    .values(**values)
+                )
+                return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
+        except Exception as exc:
+            if not is_busy(exc) or attempt == FINISH_ATTEMPTS - 1:
+                raise
+            log.warning("outbox %s: database busy while recording the delivery; retrying", row_id)
+            time.sleep(0.5)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def deliver_pending(

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
 
     mode: str = Field(default="demo", pattern="^(demo|production)$")
     database_url: str = "sqlite:///./var/madoguchi.db"
+    # How long a request waits for the database's write lock (SQLite) or a pooled
+    # connection before it is answered 503 with Retry-After (docs/deploy.md).
+    db_lock_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
     redis_url: str | None = None
     secret_key: str | None = None
     timezone: str = "Asia/Tokyo"

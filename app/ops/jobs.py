@@ -17,12 +17,15 @@ from app.booking.notify import Notifier
 from app.booking.reminders import queue_reminders
 from app.calls.documents import Documents
 from app.core.context import AppContext
+from app.core.db import is_busy
 from app.core.outbox import Channel, MailChannel, Mailer, SmtpMailer, deliver_pending
 from app.core.webhook import WebhookChannel
 from app.tracker import jobs as tracker_jobs
 from scheduler.service import SchedulingService
 
 log = logging.getLogger(__name__)
+# Calendar files rendered per write transaction (rendering takes CPU, under the lock).
+CALENDAR_BATCH = 20
 
 
 def mailer_from(ctx: AppContext) -> Mailer | None:
@@ -55,16 +58,27 @@ def run_once(
     ctx: AppContext, mailer: Mailer | None, channels: dict[str, Channel] | None = None
 ) -> int:
     """One pass; returns how many outbox rows were delivered."""
+    # Several short write transactions rather than one long one: on SQLite every
+    # request waits while the jobs loop holds the write lock.
+    now = ctx.clock.now()
     with ctx.writer_sessions() as session:
-        now = ctx.clock.now()
         svc = SchedulingService(session, tz=ctx.tz)
         offers = svc.expire_offers(now)
         Notifier(session, ctx).waitlist_offers(offers)
+        session.commit()
+    with ctx.writer_sessions() as session:
         retention = timedelta(days=ctx.settings.document_retention_days)
         Documents(session, retention).purge(now)
-        queue_reminders(session, ctx, now)
-        Notifier(session, ctx).attach_calendars()
         session.commit()
+    with ctx.writer_sessions() as session:
+        queue_reminders(session, ctx, now)
+        session.commit()
+    while True:
+        with ctx.writer_sessions() as session:
+            rendered = Notifier(session, ctx).attach_calendars(limit=CALENDAR_BATCH)
+            session.commit()
+        if rendered < CALENDAR_BATCH:
+            break
     tracker_jobs.run_once(ctx)
     if channels is None:
         channels = channels_from(ctx, mailer)
@@ -82,7 +96,10 @@ async def run_forever(ctx: AppContext, stop: asyncio.Event, interval: float = 5.
     while not stop.is_set():
         try:
             await asyncio.to_thread(run_once, ctx, mailer, channels)
-        except Exception:  # keep the loop alive; the next pass retries
-            log.exception("background pass failed")
+        except Exception as exc:  # keep the loop alive; the next pass retries
+            if is_busy(exc):
+                log.warning("background pass postponed: the database is busy")
+            else:
+                log.exception("background pass failed")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)

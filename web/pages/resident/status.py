@@ -126,7 +126,7 @@ def reply(
 
 
 @router.post("/status/{token}/documents/{document_id}", dependencies=[Depends(csrf.require)])
-async def upload(
+def upload(
     request: Request,
     token: str,
     document_id: int,
@@ -134,12 +134,14 @@ async def upload(
     ctx: CtxDep,
     file: Annotated[UploadFile, File()],
 ) -> Response:
+    # A plain ``def``: its database work (and the write lock) stays off the event
+    # loop. The form was parsed before the route runs; the file is spooled.
     application = application_from_token(session, ctx, token)
     doc = session.get(ApplicationDocument, document_id)
     if doc is None or doc.application_id != application.id:
         # Another application's document: this link is not its key.
         raise TokenInvalid("document of another application")
-    data = await file.read(MAX_BYTES + 1)
+    data = file.file.read(MAX_BYTES + 1)
     try:
         mime = check_upload(data)
     except UploadRefused as exc:
