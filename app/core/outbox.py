@@ -26,12 +26,15 @@ from enum import StrEnum
 from typing import Protocol
 
 from sqlalchemy import (
+    JSON,
+    Boolean,
     ColumnElement,
     Index,
     Integer,
     String,
     Text,
     and_,
+    false,
     not_,
     or_,
     select,
@@ -323,6 +326,7 @@ class OutboxMail(Base):
     __table_args__ = (
         Index("ix_outbox_due", "status", "next_attempt_at"),
         Index("uq_outbox_dedup_key", "dedup_key", unique=True),
+        Index("ix_outbox_fanout", "fanned_out", "channel"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(40))
@@ -345,3 +349,10 @@ class OutboxMail(Base):
     locale: Mapped[str] = mapped_column(String(5), default="ja", server_default="ja")
     # Set for mail that must be queued once only (reminders): a unique key.
     dedup_key: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    # What a resident's row is about besides a booking, so LINE can add its buttons.
+    application_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    waitlist_entry_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # LINE rows: the message's buttons, fixed when queued so a retry sends the same.
+    actions: Mapped[list[dict[str, str]] | None] = mapped_column(JSON, nullable=True)
+    # A mail row already copied to the LINE users linked to what it is about.
+    fanned_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
