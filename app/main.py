@@ -17,6 +17,7 @@ from app.api import (
     counter,
     documents,
     interpreters,
+    line,
     public,
     staff,
     waitlist,
@@ -88,6 +89,7 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(call_team.router)
     app.include_router(documents.router)
+    app.include_router(line.router)
     app.include_router(precheck_router(precheck, dependencies=[Depends(precheck_allowed)]))
     app.include_router(staff_pages.router)
     app.include_router(staff_counter_pages.router)

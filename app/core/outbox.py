@@ -56,7 +56,19 @@ DEFAULT_LEASE = timedelta(minutes=5)
 
 
 class DeliveryError(Exception):
-    """A channel could not deliver a row; it is retried with back-off."""
+    """A channel could not deliver a row; it is retried with back-off.
+
+    ``retry_after`` (the platform's ``Retry-After``) delays the next attempt at
+    least that long; ``permanent`` (a 4xx other than 429) fails the row at once,
+    for an administrator to see, because sending the same again cannot succeed.
+    """
+
+    def __init__(
+        self, message: str, *, retry_after: timedelta | None = None, permanent: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.permanent = permanent
 
 
 class Mailer(Protocol):
@@ -221,7 +233,11 @@ def deliver_pending(
             channels[row.channel].deliver(row)
         except (OSError, DeliveryError) as exc:
             attempts = row.attempts + 1
-            gave_up = attempts >= MAX_ATTEMPTS
+            permanent = isinstance(exc, DeliveryError) and exc.permanent
+            gave_up = permanent or attempts >= MAX_ATTEMPTS
+            wait = backoff(attempts)
+            if isinstance(exc, DeliveryError) and exc.retry_after is not None:
+                wait = max(wait, exc.retry_after)
             _finish(
                 factory,
                 row_id,
@@ -230,7 +246,7 @@ def deliver_pending(
                     "attempts": attempts,
                     "last_error": f"{type(exc).__name__}: {exc}"[:500],
                     "status": OutboxStatus.FAILED if gave_up else OutboxStatus.PENDING,
-                    "next_attempt_at": clock.now() + backoff(attempts),
+                    "next_attempt_at": clock.now() + wait,
                     "lease_until": None,
                     "lease_token": None,
                 },
@@ -318,7 +334,8 @@ class OutboxMail(Base):
     """A notification to deliver, written in the same transaction as the change it reports.
 
     ``app.core.outbox`` claims rows with a lease and delivers each through its
-    channel (``mail`` over SMTP, ``webhook`` to a gateway); see docs/mail.md
+    channel (``mail`` over SMTP, ``webhook`` to a gateway, ``line`` to a linked LINE user,
+    app/line/channel.py); see docs/mail.md
     for the exact delivery guarantee.
     """
 

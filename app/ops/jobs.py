@@ -19,6 +19,11 @@ from app.calls.documents import Documents
 from app.core.context import AppContext
 from app.core.outbox import Channel, MailChannel, Mailer, SmtpMailer, deliver_pending
 from app.core.webhook import WebhookChannel
+from app.counter.settings import CounterSettings
+from app.line.channel import LineChannel
+from app.line.client import messaging_api
+from app.line.fanout import fan_out
+from app.line.service import process_events
 from app.tracker import jobs as tracker_jobs
 from scheduler.service import SchedulingService
 
@@ -48,6 +53,10 @@ def channels_from(ctx: AppContext, mailer: Mailer | None) -> dict[str, Channel]:
             log.warning("MADOGUCHI_WEBHOOK_URL without MADOGUCHI_WEBHOOK_SECRET: webhook off")
         else:
             channels["webhook"] = WebhookChannel(s.webhook_url, s.webhook_secret, ctx.clock)
+    if s.line_channel_access_token:
+        channels["line"] = LineChannel(
+            messaging_api(s), ctx.writer_sessions, ctx.clock, base_url=s.public_base_url
+        )
     return channels
 
 
@@ -55,6 +64,13 @@ def run_once(
     ctx: AppContext, mailer: Mailer | None, channels: dict[str, Channel] | None = None
 ) -> int:
     """One pass; returns how many outbox rows were delivered."""
+    if ctx.settings.line_channel_secret:
+        process_events(
+            ctx.writer_sessions,
+            ctx,
+            CounterSettings(),
+            lambda session, booking: Notifier(session, ctx).booking_confirmed(booking),
+        )
     with ctx.writer_sessions() as session:
         now = ctx.clock.now()
         svc = SchedulingService(session, tz=ctx.tz)
@@ -64,6 +80,7 @@ def run_once(
         Documents(session, retention).purge(now)
         queue_reminders(session, ctx, now)
         Notifier(session, ctx).attach_calendars()
+        fan_out(session, ctx.links, now)
         session.commit()
     tracker_jobs.run_once(ctx)
     if channels is None:

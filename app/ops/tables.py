@@ -4,7 +4,7 @@ Each domain keeps its tables in its own ``models.py``; importing them here
 registers them all on ``Base.metadata``.
 """
 
-import app.line.models  # noqa: F401
+import app.line.models
 import app.tracker.models  # noqa: F401
 import scheduler.models  # noqa: F401
 from app.core.db import Base
