@@ -20,6 +20,8 @@ from app.core import logs
 from app.core.context import AppContext
 from app.core.db import make_engine
 from app.core.settings import ConfigurationError, Settings
+from app.line import richmenu
+from app.line.client import LineNotConfigured, blob_api, messaging_api
 from app.main import create_app
 from app.ops import jobs
 from app.ops.demo import ensure_demo_city
@@ -172,6 +174,19 @@ def cmd_api_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_line(args: argparse.Namespace) -> int:
+    settings = _settings()
+    try:
+        menu_id = richmenu.setup(
+            messaging_api(settings), blob_api(settings), settings, Path(args.image)
+        )
+    except (LineNotConfigured, ValueError, OSError) as exc:
+        print(f"madoguchi line setup: {exc}", file=sys.stderr)
+        return 2
+    print(f"rich menu {menu_id} created and set as the default for every user")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="madoguchi", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -197,6 +212,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("api-key", help="make an API key acting as a staff account")
     p.add_argument("login")
     p.set_defaults(func=cmd_api_key)
+    p = sub.add_parser("line", help="LINE official account set-up (docs/line.md)")
+    p.add_argument("action", choices=["setup"])
+    p.add_argument("--image", required=True, help="the rich menu image, 2500x843 PNG or JPEG")
+    p.set_defaults(func=cmd_line)
     return parser
 
 
