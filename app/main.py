@@ -36,6 +36,7 @@ from web.pages.call import pages as call_pages
 from web.pages.kiosk import screen as kiosk_pages
 from web.pages.resident import booking as resident_pages
 from web.pages.resident import line_login as line_login_pages
+from web.pages.resident import rating as rating_pages
 from web.pages.resident import status as application_status_pages
 from web.pages.resident.support import NOT_FOUND, error_page
 from web.pages.staff import applications as staff_application_pages
@@ -101,6 +102,7 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
     app.include_router(kiosk_pages.router)
     app.include_router(call_pages.router)
     app.include_router(line_login_pages.router)
+    app.include_router(rating_pages.router)
     app.include_router(resident_pages.router)
     app.include_router(application_status_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
