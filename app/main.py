@@ -43,6 +43,7 @@ from web.pages.staff import applications as staff_application_pages
 from web.pages.staff import console as staff_pages
 from web.pages.staff import counter as staff_counter_pages
 from web.pages.staff import dashboard as staff_dashboard_pages
+from web.pages.staff import oidc as staff_oidc_pages
 from web.security import SecurityHeaders
 from web.templating import STATIC_DIR
 
@@ -93,6 +94,7 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
     app.include_router(documents.router)
     app.include_router(line.router)
     app.include_router(precheck_router(precheck, dependencies=[Depends(precheck_allowed)]))
+    app.include_router(staff_oidc_pages.router)
     app.include_router(staff_pages.router)
     app.include_router(staff_counter_pages.router)
     app.include_router(staff_application_pages.router)

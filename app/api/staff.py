@@ -65,6 +65,16 @@ def staff_out(staff: Staff, request: Request) -> StaffOut:
 def login(
     body: LoginIn, request: Request, svc: SchedulingDep, ctx: CtxDep, locale: LocaleDep
 ) -> Response:
+    if not ctx.settings.staff_password_login:
+        return JSONResponse(
+            error_body(
+                "password-login-off",
+                gettext(
+                    locale, "Password login is switched off. Sign in through the city's directory."
+                ),
+            ),
+            status_code=403,
+        )
     locked = abuse.login_locked(ctx, request, body.login)
     if locked is not None:
         log.info("staff login refused: locked for %s s", locked)

@@ -15,6 +15,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -24,8 +25,10 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, OctKey
 
 from app.core.clock import Clock
+from app.core.tokens import Purpose, TokenError, Tokens
 
 DISCOVERY_TTL_SECONDS = 3600
+STATE_VALID_SECONDS = 600
 ALGORITHMS = ("RS256", "ES256", "HS256")
 
 
@@ -81,6 +84,31 @@ def provider(discovery_url: str) -> Provider:
 def new_state() -> tuple[str, str]:
     """A fresh ``state`` and ``nonce``."""
     return secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+
+
+def state_cookie(
+    tokens: Tokens, clock: Clock, flow: str, state: str, nonce: str, target: str
+) -> str:
+    """The signed cookie that ties the provider's answer to this browser's sign-in."""
+    return tokens.issue(
+        Purpose.OIDC_STATE,
+        {"s": state, "n": nonce, "next": target, "p": flow},
+        expires=datetime.fromtimestamp(clock.now().timestamp() + STATE_VALID_SECONDS, UTC),
+    )
+
+
+def read_state(
+    tokens: Tokens, clock: Clock, flow: str, cookie: str | None, state: str | None
+) -> dict[str, Any]:
+    if not cookie or not state:
+        raise OidcError("state-missing", "The sign-in was not started here, or took too long.")
+    try:
+        claims = tokens.verify(Purpose.OIDC_STATE, cookie, now=clock.now())
+    except TokenError as exc:
+        raise OidcError("state-invalid", "The sign-in took too long. Please start again.") from exc
+    if claims.get("p") != flow or not secrets.compare_digest(str(claims.get("s")), state):
+        raise OidcError("state-mismatch", "The sign-in does not match this browser.")
+    return claims
 
 
 @dataclass(frozen=True)

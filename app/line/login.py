@@ -10,13 +10,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from app.core import oidc
 from app.core.context import AppContext
-from app.core.oidc import OidcError, RelyingParty
+from app.core.oidc import RelyingParty
 from app.core.tokens import Purpose, TokenError
 
 STATE_COOKIE = "madoguchi_line_login"
 USER_COOKIE = "madoguchi_line"
-STATE_VALID = timedelta(minutes=10)
+STATE_VALID = timedelta(seconds=oidc.STATE_VALID_SECONDS)
 USER_VALID = timedelta(hours=1)
 
 
@@ -44,23 +45,11 @@ def safe_next(target: str | None) -> str:
 
 
 def state_cookie(ctx: AppContext, state: str, nonce: str, target: str) -> str:
-    return ctx.tokens.issue(
-        Purpose.OIDC_STATE,
-        {"s": state, "n": nonce, "next": target, "p": "line"},
-        expires=ctx.clock.now() + STATE_VALID,
-    )
+    return oidc.state_cookie(ctx.tokens, ctx.clock, "line", state, nonce, target)
 
 
 def read_state(ctx: AppContext, cookie: str | None, state: str | None) -> dict[str, Any]:
-    if not cookie or not state:
-        raise OidcError("state-missing", "The sign-in was not started here, or took too long.")
-    try:
-        claims = ctx.tokens.verify(Purpose.OIDC_STATE, cookie, now=ctx.clock.now())
-    except TokenError as exc:
-        raise OidcError("state-invalid", "The sign-in took too long. Please start again.") from exc
-    if claims.get("p") != "line" or claims.get("s") != state:
-        raise OidcError("state-mismatch", "The sign-in does not match this browser.")
-    return claims
+    return oidc.read_state(ctx.tokens, ctx.clock, "line", cookie, state)
 
 
 def user_cookie(ctx: AppContext, line_user_id: str) -> str:
