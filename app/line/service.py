@@ -455,6 +455,16 @@ def process_events(
     limit: int = 100,
 ) -> int:
     """Answer queued events, each in its own transaction; returns how many were handled."""
+    forget_before = ctx.clock.now() - timedelta(
+        minutes=ctx.settings.line_event_max_age_minutes, days=1
+    )
+    with sessions() as session, session.begin():
+        # Older events are refused as replays anyway: their ids are not needed.
+        session.execute(
+            delete(LineEvent).where(
+                LineEvent.status == EventStatus.DONE, LineEvent.received_at < forget_before
+            )
+        )
     with sessions() as session:
         ids = list(
             session.scalars(
@@ -477,6 +487,9 @@ def process_events(
                     if event is None:
                         continue  # another worker has it
                     LineBot(session, ctx, counter, confirmed).handle(event)
+                    # The text may hold a phone number or e-mail (the check answer):
+                    # once answered, only the id is kept, to recognise a redelivery.
+                    event.payload = {"type": event.event_type}
                     event.status = EventStatus.DONE
                     event.processed_at = ctx.clock.now()
                     event.attempts += 1

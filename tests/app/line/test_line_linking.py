@@ -15,8 +15,11 @@ from tests_app_helpers import book  # type: ignore[import-not-found]
 from app.core.clock import FixedClock
 from app.core.context import AppContext
 from app.core.i18n import gettext
-from app.line.models import LineLink
+from app.line.models import LineEvent, LineLink
 from app.ops import jobs
+from app.tracker.audit import Actor
+from app.tracker.service import ApplicationService, NewApplication
+from app.tracker.status_mail import StatusMail
 
 TEN = "2026-12-01T10:00:00+09:00"
 ELEVEN = "2026-12-01T11:00:00+09:00"
@@ -126,3 +129,39 @@ def test_stop_postback_and_unfollow_make_links_inactive(
     assert [row.active for row in links(ctx)] == [False, False, True]
     say(client, ctx, event("unfollow", clock.now()))
     assert not any(row.active for row in links(ctx))
+
+
+def test_an_application_reference_and_its_email_link_the_application(
+    client: TestClient, ctx: AppContext, clock: FixedClock, city: Any, line: LinePlatform
+) -> None:
+    with Session(ctx.engine) as s, s.begin():
+        svc = ApplicationService(s, StatusMail(s, ctx.links), clock.now())
+        new = NewApplication(
+            "転入届", "山田 花子", city.dept_id, resident_email="hanako@example.jp"
+        )
+        app = svc.open(new, Actor(city.staff_ids[0]))
+        reference, app_id = app.reference, app.id
+    say(client, ctx, text(clock.now(), reference))
+    say(client, ctx, text(clock.now(), "hanako@example.jp"))
+    (row,) = links(ctx)
+    assert row.application_id == app_id and row.booking_id is None
+    with Session(ctx.engine) as s, s.begin():
+        svc = ApplicationService(s, StatusMail(s, ctx.links), clock.now())
+        application = svc.get(app_id)
+        assert application is not None
+        svc.request_document(application, "住民票の写し", Actor(city.staff_ids[0]))
+    jobs.run_once(ctx, None)
+    push = line.pushes()[-1]["json"]
+    assert "住民票の写し" in push["messages"][0]["text"]
+    assert "/status/" in push["messages"][1]["template"]["actions"][0]["uri"]
+
+
+def test_answered_events_keep_no_message_text(
+    client: TestClient, ctx: AppContext, clock: FixedClock, city: Any, line: LinePlatform
+) -> None:
+    code = booked(client, city)["code"]
+    say(client, ctx, text(clock.now(), code), text(clock.now(), "090-1234-5678"))
+    with Session(ctx.engine) as s:
+        payloads = [e.payload for e in s.scalars(select(LineEvent))]
+    assert payloads == [{"type": "message"}, {"type": "message"}]
+    assert "090" not in str(payloads)
