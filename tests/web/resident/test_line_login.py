@@ -180,3 +180,28 @@ def test_a_tampered_id_token_is_refused(ctx: AppContext, line_login: OidcProvide
     with pytest.raises(OidcError) as err:
         _rp(ctx).verify(tampered, "n-4")
     assert err.value.code == "id-token-invalid"
+
+
+def test_joining_the_waiting_list_after_line_login_links_the_entry(
+    client: TestClient, ctx: AppContext, city: Any, line_login: OidcProvider
+) -> None:
+    start = bookable_start(ctx.clock.now())
+    form_path = f"/services/{city.consult_id}/book?start={quote(start)}"
+    sign_in(client, line_login, form_path)
+    token = csrf_of(client.get(form_path).text)
+    joined = client.post(
+        "/waitlist",
+        data={
+            "csrf_token": token,
+            "service_id": str(city.consult_id),
+            "day": start[:10],
+            "name": "山田 花子",
+            "email": "hanako@example.jp",
+            "phone": "",
+            "mail_locale": "ja",
+        },
+        follow_redirects=False,
+    )
+    assert joined.status_code == 303, joined.text[:300]
+    (row,) = links(ctx)
+    assert row.line_user_id == LINE_USER and row.waitlist_entry_id and row.via == "login"

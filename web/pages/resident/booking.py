@@ -594,6 +594,18 @@ def waitlist_join(
             }.get(str(exc), str(exc))
             errors.append(FieldError("email", gettext(locale, message)))
         else:
+            line_user = line_login.line_user(
+                ctx, request.cookies.get(line_login.USER_COOKIE), ctx.clock.now()
+            )
+            if line_user is not None:
+                # Signed in with LINE: the offer comes there too, claimed with a button.
+                line_link(
+                    svc.session,
+                    line_user,
+                    ctx.clock.now(),
+                    waitlist_entry_id=entry.id,
+                    via=LinkVia.LOGIN,
+                )
             svc.session.commit()
             log.info("waitlist entry %s joined from the resident pages", entry.id)
             return RedirectResponse(
