@@ -19,14 +19,13 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 from linebot.v3.messaging import ApiException, MessagingApi, PushMessageRequest
-from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 from urllib3.exceptions import HTTPError
 
 from app.core.clock import Clock
 from app.core.outbox import DeliveryError, OutboxMail
+from app.line.links import deactivate
 from app.line.messages import build
-from app.line.models import LineLink
 
 log = logging.getLogger(__name__)
 
@@ -59,16 +58,6 @@ def retry_after(
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(when - now, timedelta(0))
-
-
-def deactivate(session: Session, line_user_id: str, now: datetime) -> int:
-    """Every link of this user goes inactive; returns how many were active."""
-    result = session.execute(
-        update(LineLink)
-        .where(LineLink.line_user_id == line_user_id, LineLink.active.is_(True))
-        .values(active=False, deactivated_at=now)
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 class LineChannel:

@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import logging
 import re
-import unicodedata
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from urllib.parse import parse_qs
 
 from sqlalchemy import delete, select
@@ -33,9 +32,9 @@ from app.core.i18n import gettext
 from app.core.outbox import OutboxMail, OutboxStatus
 from app.core.ratelimit import Rule
 from app.counter.settings import CounterSettings
-from app.line.channel import deactivate
 from app.line.crowding import branch_waits
 from app.line.fanout import booking_actions
+from app.line.links import answer_matches, deactivate, link, normal
 from app.line.messages import uri
 from app.line.models import EventStatus, LineEvent, LineLink, LinkCheck, LinkVia
 from app.tracker.models import Application
@@ -62,22 +61,6 @@ def link_rule(ctx: AppContext) -> Rule:
 def both(message: str, **params: object) -> str:
     """The bot does not know the user's language before a link: Japanese, then English."""
     return gettext("ja", message, **params) + "\n\n" + gettext("en", message, **params)
-
-
-def _normal(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).strip()
-
-
-def _digits(text: str) -> str:
-    return "".join(ch for ch in _normal(text) if ch.isdigit())
-
-
-def answer_matches(answer: str, email: str | None, phone: str | None) -> bool:
-    given = _normal(answer)
-    if email and "@" in given and given.casefold() == _normal(email).casefold():
-        return True
-    digits = _digits(given)
-    return bool(phone) and len(digits) >= 6 and digits == _digits(phone or "")
 
 
 class LineBot:
@@ -161,7 +144,7 @@ class LineBot:
         if check is not None:
             self.session.delete(check)
             self.session.flush()
-        code = _normal(text).upper()
+        code = normal(text).upper()
         booking_match = BOOKING_CODE.match(code)
         if booking_match or APPLICATION_REF.match(code):
             self.start_check(user, code, booking_match)
@@ -410,40 +393,6 @@ class LineBot:
 
 def _minutes(wait: timedelta) -> int:
     return int(wait.total_seconds() // 60)
-
-
-def link(
-    session: Session,
-    user: str,
-    now: datetime,
-    *,
-    booking_id: int | None = None,
-    application_id: int | None = None,
-    waitlist_entry_id: int | None = None,
-    via: LinkVia,
-) -> LineLink:
-    """Link (or re-activate the link of) ``user`` to one booking, application or entry."""
-    query = select(LineLink).where(LineLink.line_user_id == user)
-    if booking_id is not None:
-        query = query.where(LineLink.booking_id == booking_id)
-    elif application_id is not None:
-        query = query.where(LineLink.application_id == application_id)
-    else:
-        query = query.where(LineLink.waitlist_entry_id == waitlist_entry_id)
-    row = session.scalar(query)
-    if row is None:
-        row = LineLink(
-            line_user_id=user,
-            booking_id=booking_id,
-            application_id=application_id,
-            waitlist_entry_id=waitlist_entry_id,
-            via=via,
-            linked_at=now,
-        )
-        session.add(row)
-    row.active, row.deactivated_at = True, None
-    session.flush()
-    return row
 
 
 def process_events(

@@ -24,8 +24,8 @@ from app.core.context import AppContext
 from app.core.outbox import OutboxMail, OutboxStatus, troubled
 from app.line.channel import LineChannel
 from app.line.client import messaging_api
+from app.line.links import link
 from app.line.models import LineLink, LinkVia
-from app.line.service import link
 from app.ops import jobs
 from scheduler.models import Booking
 

@@ -17,8 +17,8 @@ from app.core.clock import FixedClock
 from app.core.context import AppContext
 from app.core.outbox import OutboxMail
 from app.line.fanout import fan_out
+from app.line.links import link
 from app.line.models import LinkVia
-from app.line.service import link
 from app.tracker.models import RatingSource
 from app.tracker.ratings import queue_requests, rate, record_for_room
 from app.tracker.record_builder import RecordBuilder

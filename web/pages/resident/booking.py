@@ -26,8 +26,8 @@ from app.core.context import AppContext
 from app.core.deps import CtxDep
 from app.core.i18n import LOCALES, gettext
 from app.line import login as line_login
+from app.line.links import link as line_link
 from app.line.models import LinkVia
-from app.line.service import link as line_link
 from scheduler.errors import InvalidBookingRequest, SlotUnavailable
 from scheduler.interpreter_service import languages
 from scheduler.models import Department, InterpreterLanguage, Kiosk, Service
