@@ -82,6 +82,11 @@ def callback(
     except oidc.OidcError as exc:
         return _refused(request, exc.code, "Sign-in through the directory failed.", 403)
     start_staff_session(request, staff.id, ctx.clock.now())
-    response = RedirectResponse(safe_next(str(started.get("next"))), status_code=303)
-    response.delete_cookie(STATE_COOKIE, path="/staff/login/oidc")
-    return response
+    # A page, not a redirect: this response ends a navigation that began at the
+    # provider, and browsers withhold the SameSite=Strict session cookie on a
+    # redirect in it; the page's own navigation to ``next`` is same-site.
+    signed_in = render(
+        request, "staff/signed_in.html", {"next": safe_next(str(started.get("next")))}
+    )
+    signed_in.delete_cookie(STATE_COOKIE, path="/staff/login/oidc")
+    return signed_in
