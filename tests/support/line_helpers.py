@@ -14,6 +14,8 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 USER = "U" + "a" * 32
+TOKEN = "line-test-token-" + "t" * 20
+CHANNEL_SECRET = "line-channel-secret-0123456789"
 _ids = itertools.count(1)
 
 

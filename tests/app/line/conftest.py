@@ -5,12 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from line_helpers import CHANNEL_SECRET, TOKEN  # type: ignore[import-not-found]
 from line_platform import LinePlatform  # type: ignore[import-not-found]
 
 from app.core.context import AppContext
-
-TOKEN = "line-test-token-" + "t" * 20
-CHANNEL_SECRET = "line-channel-secret-0123456789"
 
 
 @pytest.fixture(scope="session")

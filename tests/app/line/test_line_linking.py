@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import CHANNEL_SECRET
 from fastapi.testclient import TestClient
-from line_helpers import USER, event, post, postback, text  # type: ignore[import-not-found]
+from line_helpers import CHANNEL_SECRET, USER, event, post, postback, text  # type: ignore[import-not-found]
 from line_platform import LinePlatform  # type: ignore[import-not-found]
 from sqlalchemy import select
 from sqlalchemy.orm import Session

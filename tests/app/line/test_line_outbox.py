@@ -11,9 +11,8 @@ from datetime import date, timedelta
 from typing import Any
 
 from admin_page_helpers import login  # type: ignore[import-not-found]
-from conftest import CHANNEL_SECRET
 from fastapi.testclient import TestClient
-from line_helpers import USER, post, postback  # type: ignore[import-not-found]
+from line_helpers import CHANNEL_SECRET, USER, post, postback  # type: ignore[import-not-found]
 from line_platform import LinePlatform  # type: ignore[import-not-found]
 from sqlalchemy import select
 from sqlalchemy.orm import Session

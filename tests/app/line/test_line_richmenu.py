@@ -8,9 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from conftest import CHANNEL_SECRET, TOKEN
 from fastapi.testclient import TestClient
-from line_helpers import post, postback  # type: ignore[import-not-found]
+from line_helpers import CHANNEL_SECRET, TOKEN, post, postback  # type: ignore[import-not-found]
 from line_platform import LinePlatform  # type: ignore[import-not-found]
 from sqlalchemy.orm import Session
 

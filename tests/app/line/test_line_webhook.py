@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from conftest import CHANNEL_SECRET, TOKEN
 from fastapi.testclient import TestClient
-from line_helpers import USER, event, post, text  # type: ignore[import-not-found]
+from line_helpers import CHANNEL_SECRET, TOKEN, USER, event, post, text  # type: ignore[import-not-found]
 from line_platform import LinePlatform  # type: ignore[import-not-found]
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
