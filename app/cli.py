@@ -22,6 +22,8 @@ from app.core.clock import Clock
 from app.core.context import AppContext
 from app.core.db import make_engine
 from app.core.settings import ConfigurationError, Settings
+from app.line import richmenu
+from app.line.client import LineNotConfigured, blob_api, messaging_api
 from app.main import create_app
 from app.ops import doctor, jobs
 from app.ops.demo import ensure_demo_city
@@ -213,6 +215,19 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0 if all(check.ok for check in checks) else 1
 
 
+def cmd_line(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    try:
+        menu_id = richmenu.setup(
+            messaging_api(settings), blob_api(settings), settings, Path(args.image)
+        )
+    except (LineNotConfigured, ValueError, OSError) as exc:
+        print(f"madoguchi line setup: {exc}", file=sys.stderr)
+        return 2
+    print(f"rich menu {menu_id} created and set as the default for every user")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="madoguchi", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -253,6 +268,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("api-key", help="make an API key acting as a staff account")
     p.add_argument("login")
     p.set_defaults(func=cmd_api_key)
+    p = sub.add_parser("line", help="LINE official account set-up (docs/line.md)")
+    p.add_argument("action", choices=["setup"])
+    p.add_argument("--image", required=True, help="the rich menu image, 2500x843 PNG or JPEG")
+    p.set_defaults(func=cmd_line)
     return parser
 
 

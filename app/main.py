@@ -18,6 +18,7 @@ from app.api import (
     counter,
     documents,
     interpreters,
+    line,
     openapi_links,
     public,
     staff,
@@ -88,6 +89,7 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(call_team.router)
     app.include_router(documents.router)
+    app.include_router(line.router)
     app.include_router(precheck_router(precheck, dependencies=[Depends(precheck_allowed)]))
     for page_router in pages.ROUTERS:
         app.include_router(page_router)

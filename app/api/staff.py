@@ -66,6 +66,16 @@ def staff_out(staff: Staff, request: Request) -> StaffOut:
 def login(
     body: LoginIn, request: Request, svc: ReadSchedulingDep, ctx: CtxDep, locale: LocaleDep
 ) -> Response:
+    if not ctx.settings.staff_password_login:
+        return JSONResponse(
+            error_body(
+                "password-login-off",
+                gettext(
+                    locale, "Password login is switched off. Sign in through the city's directory."
+                ),
+            ),
+            status_code=403,
+        )
     # A read session: password hashing takes a good fraction of a second and
     # must not hold the database's write lock (SQLite) meanwhile.
     locked = abuse.login_locked(ctx, request, body.login)

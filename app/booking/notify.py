@@ -56,6 +56,7 @@ class Notifier:
         booking: Booking | None = None,
         phone: str | None = None,
         dedup_key: str | None = None,
+        waitlist_entry_id: int | None = None,
     ) -> None:
         now = self.ctx.clock.now()
         recipients = [("mail", to)]
@@ -78,6 +79,7 @@ class Notifier:
                     status=OutboxStatus.PENDING,
                     locale=locale,
                     booking_id=booking.id if booking is not None else None,
+                    waitlist_entry_id=waitlist_entry_id,
                     dedup_key=f"{dedup_key}:{channel}" if dedup_key else None,
                 )
             )
@@ -300,4 +302,12 @@ class Notifier:
                     f"{until:%H:%M}までに次のリンクから予約してください：{url}\n"
                     "期限を過ぎると、次にお待ちの方へご案内します。\n"
                 )
-            self._queue("waitlist-offer", entry.email, subject, body, locale=loc, phone=entry.phone)
+            self._queue(
+                "waitlist-offer",
+                entry.email,
+                subject,
+                body,
+                locale=loc,
+                phone=entry.phone,
+                waitlist_entry_id=entry.id,
+            )

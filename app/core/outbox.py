@@ -27,12 +27,15 @@ from enum import StrEnum
 from typing import Protocol
 
 from sqlalchemy import (
+    JSON,
+    Boolean,
     ColumnElement,
     Index,
     Integer,
     String,
     Text,
     and_,
+    false,
     not_,
     or_,
     select,
@@ -54,7 +57,19 @@ DEFAULT_LEASE = timedelta(minutes=5)
 
 
 class DeliveryError(Exception):
-    """A channel could not deliver a row; it is retried with back-off."""
+    """A channel could not deliver a row; it is retried with back-off.
+
+    ``retry_after`` (the platform's ``Retry-After``) delays the next attempt at
+    least that long; ``permanent`` (a 4xx other than 429) fails the row at once,
+    for an administrator to see, because sending the same again cannot succeed.
+    """
+
+    def __init__(
+        self, message: str, *, retry_after: timedelta | None = None, permanent: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.permanent = permanent
 
 
 class Mailer(Protocol):
@@ -232,7 +247,11 @@ def deliver_pending(
             channels[row.channel].deliver(row)
         except (OSError, DeliveryError) as exc:
             attempts = row.attempts + 1
-            gave_up = attempts >= MAX_ATTEMPTS
+            permanent = isinstance(exc, DeliveryError) and exc.permanent
+            gave_up = permanent or attempts >= MAX_ATTEMPTS
+            wait = backoff(attempts)
+            if isinstance(exc, DeliveryError) and exc.retry_after is not None:
+                wait = max(wait, exc.retry_after)
             _finish(
                 factory,
                 row_id,
@@ -241,7 +260,7 @@ def deliver_pending(
                     "attempts": attempts,
                     "last_error": f"{type(exc).__name__}: {exc}"[:500],
                     "status": OutboxStatus.FAILED if gave_up else OutboxStatus.PENDING,
-                    "next_attempt_at": clock.now() + backoff(attempts),
+                    "next_attempt_at": clock.now() + wait,
                     "lease_until": None,
                     "lease_token": None,
                 },
@@ -329,7 +348,8 @@ class OutboxMail(Base):
     """A notification to deliver, written in the same transaction as the change it reports.
 
     ``app.core.outbox`` claims rows with a lease and delivers each through its
-    channel (``mail`` over SMTP, ``webhook`` to a gateway); see docs/mail.md
+    channel (``mail`` over SMTP, ``webhook`` to a gateway, ``line`` to a linked LINE user,
+    app/line/channel.py); see docs/mail.md
     for the exact delivery guarantee.
     """
 
@@ -337,6 +357,7 @@ class OutboxMail(Base):
     __table_args__ = (
         Index("ix_outbox_due", "status", "next_attempt_at"),
         Index("uq_outbox_dedup_key", "dedup_key", unique=True),
+        Index("ix_outbox_fanout", "fanned_out", "channel"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(40))
@@ -359,3 +380,10 @@ class OutboxMail(Base):
     locale: Mapped[str] = mapped_column(String(5), default="ja", server_default="ja")
     # Set for mail that must be queued once only (reminders): a unique key.
     dedup_key: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    # What a resident's row is about besides a booking, so LINE can add its buttons.
+    application_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    waitlist_entry_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # LINE rows: the message's buttons, fixed when queued so a retry sends the same.
+    actions: Mapped[list[dict[str, str]] | None] = mapped_column(JSON, nullable=True)
+    # A mail row already copied to the LINE users linked to what it is about.
+    fanned_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

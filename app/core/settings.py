@@ -120,6 +120,31 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=0, ge=0)
     # API keys of other municipal systems, as "login:sha256-hex-digest" (app/auth/api_keys.py).
     api_keys: list[str] = Field(default_factory=list)
+    # LINE Messaging API (docs/line.md): the official account's channel. Without a
+    # secret, POST /line/webhook answers 404; without a token nothing is pushed.
+    line_channel_secret: str | None = None
+    line_channel_access_token: str | None = None
+    # LINE's own hosts by default; tests point both at a stand-in platform.
+    line_api_base_url: str = "https://api.line.me"
+    line_api_data_base_url: str = "https://api-data.line.me"
+    # Signed webhook events older than this are refused as replays.
+    line_event_max_age_minutes: int = Field(default=24 * 60, ge=1)
+    # Wrong booking codes or check answers per LINE user, per hour.
+    line_link_max_failures: int = Field(default=5, ge=1)
+    # LINE Login (OpenID Connect) channel of the LIFF app opening the booking pages.
+    line_login_channel_id: str | None = None
+    line_login_channel_secret: str | None = None
+    line_login_issuer: str = "https://access.line.me"
+    # Discovery document; empty means ``{issuer}/.well-known/openid-configuration``.
+    line_login_discovery_url: str = ""
+    line_liff_id: str | None = None
+    # Staff sign-in through the city's directory (Entra ID, Keycloak …), docs/security.md.
+    staff_oidc_discovery_url: str | None = None
+    staff_oidc_client_id: str | None = None
+    staff_oidc_client_secret: str | None = None
+    # The ID-token claim whose value is the staff login (e.g. preferred_username, email).
+    staff_oidc_login_claim: str = "preferred_username"
+    staff_password_login: bool = True
 
     # -- the remote counter's queue and routing (app.counter) -------------------
     # An offer rings this long; unanswered, it goes to the next staff member.
@@ -214,6 +239,11 @@ class Settings(BaseSettings):
         if self.signaling_public_url:
             return self.signaling_public_url
         return f"ws://{self.signaling_host}:{self.signaling_port}/ws"
+
+    def line_login_discovery(self) -> str:
+        if self.line_login_discovery_url:
+            return self.line_login_discovery_url
+        return self.line_login_issuer.rstrip("/") + "/.well-known/openid-configuration"
 
     def sqlite_path(self) -> Path | None:
         prefix = "sqlite:///"

@@ -29,6 +29,12 @@ class Purpose(StrEnum):
     DOCUMENT = "document"
     # A resident's status page of one application (claims: ``a`` id, ``r`` reference).
     APPLICATION = "application"
+    # An OpenID Connect sign-in under way (claims: ``s`` state, ``n`` nonce, ``next``).
+    OIDC_STATE = "oidc-state"
+    # A LINE user id taken from a verified LINE Login ID token (claims: ``u``).
+    LINE_USER = "line-user"
+    # The resident's rating of one call (claims: ``r`` session record id, ``src`` source).
+    RATING = "rating"
 
 
 class TokenError(Exception):

@@ -20,6 +20,11 @@ from app.core.context import AppContext
 from app.core.db import is_busy
 from app.core.outbox import Channel, MailChannel, Mailer, SmtpMailer, deliver_pending
 from app.core.webhook import WebhookChannel
+from app.counter.settings import CounterSettings
+from app.line.channel import LineChannel
+from app.line.client import messaging_api
+from app.line.fanout import fan_out
+from app.line.service import process_events
 from app.tracker import jobs as tracker_jobs
 from scheduler.service import SchedulingService
 
@@ -51,6 +56,10 @@ def channels_from(ctx: AppContext, mailer: Mailer | None) -> dict[str, Channel]:
             log.warning("MADOGUCHI_WEBHOOK_URL without MADOGUCHI_WEBHOOK_SECRET: webhook off")
         else:
             channels["webhook"] = WebhookChannel(s.webhook_url, s.webhook_secret, ctx.clock)
+    if s.line_channel_access_token:
+        channels["line"] = LineChannel(
+            messaging_api(s), ctx.writer_sessions, ctx.clock, base_url=s.public_base_url
+        )
     return channels
 
 
@@ -61,6 +70,13 @@ def run_once(
     # Several short write transactions rather than one long one: on SQLite every
     # request waits while the jobs loop holds the write lock.
     now = ctx.clock.now()
+    if ctx.settings.line_channel_secret:
+        process_events(
+            ctx.writer_sessions,
+            ctx,
+            CounterSettings.of(ctx.settings),
+            lambda session, booking: Notifier(session, ctx).booking_confirmed(booking),
+        )
     with ctx.writer_sessions() as session:
         svc = SchedulingService(session, tz=ctx.tz)
         offers = svc.expire_offers(now)
@@ -72,6 +88,10 @@ def run_once(
         session.commit()
     with ctx.writer_sessions() as session:
         queue_reminders(session, ctx, now)
+        session.commit()
+    with ctx.writer_sessions() as session:
+        # Mail the outbox queued, copied to the residents' linked LINE accounts.
+        fan_out(session, ctx.links, now)
         session.commit()
     while True:
         with ctx.writer_sessions() as session:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from app.core.context import AppContext
-from app.tracker import webhooks
+from app.tracker import ratings, webhooks
 from app.tracker.record_builder import RecordBuilder
 from app.tracker.retention import apply_retention
 
@@ -17,6 +17,7 @@ def run_once(ctx: AppContext) -> None:
     with ctx.writer_sessions() as session:
         builder = RecordBuilder(session)
         touched = builder.sync_due(now) + builder.sync_walk_ins(now)
+        ratings.queue_requests(session, ctx.links, now)
         session.commit()
     if touched:
         log.debug("session records: %d refreshed", touched)

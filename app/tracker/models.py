@@ -9,6 +9,7 @@ from enum import StrEnum
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     Date,
     ForeignKey,
     Index,
@@ -239,3 +240,25 @@ class WebhookDelivery(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     delivered_at: Mapped[datetime | None] = mapped_column(nullable=True)
     last_error: Mapped[str | None] = mapped_column(String(300), nullable=True)
+
+
+class RatingSource(StrEnum):
+    KIOSK = "kiosk"  # on the kiosk screen after the call
+    HOME = "home"  # on the ended page of the call at home
+    LINK = "link"  # from the link sent by mail or LINE afterwards
+
+
+class CallRating(Base):
+    """The resident's 1–5 rating of one call, at most one per session record."""
+
+    __tablename__ = "call_ratings"
+    __table_args__ = (CheckConstraint("score BETWEEN 1 AND 5", name="score_range"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_id: Mapped[int] = mapped_column(
+        ForeignKey("session_records.id", ondelete="CASCADE"), unique=True
+    )
+    score: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(10))
+    rated_at: Mapped[datetime]

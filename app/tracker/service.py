@@ -290,6 +290,7 @@ class ApplicationService:
         self._event(
             application, actor, "document-requested", message.strip(), document=doc.id, label=label
         )
+        self.mail.document_requested(application, label, message.strip())
         audit(
             self.session,
             actor,

@@ -44,6 +44,8 @@ class StatusMail:
                 ics=None,
                 created_at=application.updated_at,
                 attempts=0,
+                locale=application.locale,
+                application_id=application.id,
             )
         )
 
@@ -92,3 +94,25 @@ class StatusMail:
                 body += f"\n担当からのメッセージ：\n{message}\n"
             body += f"\n詳しくはこちら：{url}\n"
         self._queue("application-status", application, subject, body)
+
+    def document_requested(self, application: Application, label: str, message: str) -> None:
+        url = self.links.application_url(application.id, application.reference)
+        if application.locale == "en":
+            subject = f"Application {application.reference}: please send a document"
+            body = (
+                f"{application.resident_name},\n\n"
+                f"For your application ({application.procedure}) we need: {label}\n"
+            )
+            if message:
+                body += f"\nMessage from the city office:\n{message}\n"
+            body += f"\nUpload it here: {url}\n"
+        else:
+            subject = f"【書類のお願い】{application.procedure}（{application.reference}）"
+            body = (
+                f"{application.resident_name} 様\n\n"
+                f"申請（{application.procedure}）について、次の書類をお送りください：{label}\n"
+            )
+            if message:
+                body += f"\n担当からのメッセージ：\n{message}\n"
+            body += f"\nこちらから提出できます：{url}\n"
+        self._queue("application-document", application, subject, body)

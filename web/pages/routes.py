@@ -20,15 +20,20 @@ from web.pages.kiosk import device as kiosk_device
 from web.pages.kiosk import queue as kiosk_queue
 from web.pages.kiosk import screen as kiosk_screen
 from web.pages.resident import booking as resident_booking
+from web.pages.resident import line_login as resident_line_login
 from web.pages.resident import manage as resident_manage
+from web.pages.resident import rating as resident_rating
 from web.pages.resident import status as resident_status
 from web.pages.staff import applications as staff_applications
 from web.pages.staff import auth as staff_auth
 from web.pages.staff import console as staff_console
 from web.pages.staff import counter as staff_counter
 from web.pages.staff import dashboard as staff_dashboard
+from web.pages.staff import oidc as staff_oidc
 
 ROUTERS: tuple[APIRouter, ...] = (
+    # /staff/login/oidc… (sign-in through the city's directory)
+    staff_oidc.router,
     # /staff/login, /staff/logout
     staff_auth.router,
     # /staff, /staff/queue/events, /staff/bookings/{code}…, /staff/schedule, /staff/feed…
@@ -67,6 +72,10 @@ ROUTERS: tuple[APIRouter, ...] = (
     call_pages.router,
     # /staff/call/{code}…
     call_pages.staff_router,
+    # /line/login, /line/login/callback (LINE Login for bookings made inside LINE)
+    resident_line_login.router,
+    # /rate/{token}: the resident's rating after a call
+    resident_rating.router,
     # /manage/{token}…, /waitlist/offers/{token}
     resident_manage.router,
     # /, /departments/{slug}, /services/{id}…, /waitlist, /kiosk-booking/{id}

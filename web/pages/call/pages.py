@@ -40,6 +40,8 @@ from app.core.deps import CtxDep, ReadSession, WriteSession
 from app.core.i18n import gettext
 from app.core.tokens import Purpose, TokenError, TokenExpired, TokenNotYetValid
 from app.counter.models import QueueTicket, TicketStatus
+from app.tracker.models import RatingSource
+from app.tracker.ratings import rating_url
 from scheduler.models import Booking, BookingStatus, Department, Service
 from web.pages.resident.format import moment_label, when_label
 from web.pages.staff.auth import StaffPageRoute, console_page, verify_staff_csrf
@@ -224,6 +226,13 @@ def _join_error(
     return _no_store(render(request, "call/join_problem.html", values, status_code=status))
 
 
+def _rating_href(ctx: AppContext, claims: dict[str, Any], room: str) -> str | None:
+    """Only the resident's own page offers to rate the call."""
+    if claims.get("role") != "resident":
+        return None
+    return rating_url(ctx.links, room, RatingSource.HOME, ctx.clock.now())
+
+
 def _booking_for(session: Session, claims: dict[str, Any]) -> Booking | None:
     room = claims.get("room")
     if not isinstance(room, str) or claims.get("role") not in RESIDENT_ROLES:
@@ -307,7 +316,8 @@ def join_page(token: str, request: Request, session: ReadSession, ctx: CtxDep) -
     if booking.status == BookingStatus.CANCELLED:
         return _join_error(request, "cancelled", 409, {"when": when})
     if opens_at is None and _room_ended(session, ctx, booking.room_id):
-        return _join_error(request, "ended", 410, {"when": when})
+        rating = _rating_href(ctx, claims, booking.room_id)
+        return _join_error(request, "ended", 410, {"when": when, "rating_href": rating})
     service = booking.service
     response = render(
         request,
@@ -325,6 +335,7 @@ def join_page(token: str, request: Request, session: ReadSession, ctx: CtxDep) -
             "messages": call_messages(locale),
             "rtc_config_url": f"{RTC_CONFIG_URL}?token={token}",
             "precheck_url": PRECHECK_URL,
+            "rating_href": _rating_href(ctx, claims, booking.room_id),
         },
     )
     log.info("join page opened for room %s (early=%s)", booking.room_id, opens_at is not None)

@@ -24,6 +24,8 @@ from app.counter.errors import CounterError
 from app.counter.models import TicketStatus
 from app.counter.settings import CounterSettings
 from app.counter.tickets import Tickets, TicketView
+from app.tracker.models import RatingSource
+from app.tracker.ratings import rating_url
 from scheduler.interpreter_service import languages
 from scheduler.models import InterpreterLanguage, Service
 from web import csrf
@@ -244,6 +246,9 @@ def ticket_call(
             "messages": call_messages(screen.locale),
             "rtc_config_url": RTC_CONFIG_URL,
             "return_seconds": screen.settings.return_seconds,
+            "rating_href": rating_url(
+                ctx.links, ticket.room_id, RatingSource.KIOSK, screen.now, back=screen.home
+            ),
         },
         idle=False,
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import date, timedelta
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from sqlalchemy import select
@@ -24,6 +25,9 @@ from app.core import abuse
 from app.core.context import AppContext
 from app.core.deps import CtxDep
 from app.core.i18n import LOCALES, gettext
+from app.line import login as line_login
+from app.line.links import link as line_link
+from app.line.models import LinkVia
 from scheduler.errors import InvalidBookingRequest, SlotUnavailable
 from scheduler.interpreter_service import languages
 from scheduler.models import Department, InterpreterLanguage, Kiosk, Service
@@ -303,6 +307,18 @@ def service_day(
 # -- the booking form ---------------------------------------------------------------------
 
 
+def _line_context(
+    request: Request, ctx: AppContext, service: Service, start: Any
+) -> dict[str, Any]:
+    """Whether this browser signed in with LINE, else where LINE Login starts (if set up)."""
+    linked = line_login.line_user(ctx, request.cookies.get(line_login.USER_COOKIE), ctx.clock.now())
+    href = None
+    if linked is None and line_login.relying_party(ctx) is not None:
+        back = f"/services/{service.id}/book?" + urlencode({"start": start.isoformat()})
+        href = "/line/login?" + urlencode({"next": back})
+    return {"line_linked": linked is not None, "line_login_href": href}
+
+
 def _book_page(
     request: Request,
     svc: SchedulingService,
@@ -374,6 +390,7 @@ def _book_page(
             "errors": errors or [],
             "action": f"/services/{service.id}/book",
             "step": 4,
+            **_line_context(request, ctx, service, start),
         },
         status_code=status_code,
     )
@@ -508,6 +525,12 @@ def book_submit(
         field = {"kiosk_id": "kiosk_id", "channel": "channel-online"}.get(exc.field or "", "name")
         return again([FieldError(field, gettext(locale, str(exc)))])
     Notifier(svc.session, ctx).booking_confirmed(booking)
+    line_user = line_login.line_user(
+        ctx, request.cookies.get(line_login.USER_COOKIE), ctx.clock.now()
+    )
+    if line_user is not None:
+        # Booked inside LINE after LINE Login: the notices go to that account too.
+        line_link(svc.session, line_user, ctx.clock.now(), booking_id=booking.id, via=LinkVia.LOGIN)
     svc.session.commit()
     return RedirectResponse(f"/manage/{ctx.links.manage_token(booking)}?new=1", status_code=303)
 
@@ -569,6 +592,18 @@ def waitlist_join(
             }.get(str(exc), str(exc))
             errors.append(FieldError("email", gettext(locale, message)))
         else:
+            line_user = line_login.line_user(
+                ctx, request.cookies.get(line_login.USER_COOKIE), ctx.clock.now()
+            )
+            if line_user is not None:
+                # Signed in with LINE: the offer comes there too, claimed with a button.
+                line_link(
+                    svc.session,
+                    line_user,
+                    ctx.clock.now(),
+                    waitlist_entry_id=entry.id,
+                    via=LinkVia.LOGIN,
+                )
             svc.session.commit()
             log.info("waitlist entry %s joined from the resident pages", entry.id)
             return RedirectResponse(

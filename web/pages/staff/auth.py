@@ -87,6 +87,18 @@ router = APIRouter(route_class=StaffPageRoute, include_in_schema=False)
 
 
 LOCKED_MESSAGE = "Too many failed logins. Please wait a few minutes and try again."
+LOGIN_SWITCHED_OFF = "Password login is switched off. Sign in through the city's directory."
+
+
+def login_options(request: Request) -> dict[str, bool]:
+    """Which ways to sign in the login page offers (docs/security.md)."""
+    settings = request.app.state.ctx.settings
+    return {
+        "password_login": bool(settings.staff_password_login),
+        "directory_login": bool(
+            settings.staff_oidc_discovery_url and settings.staff_oidc_client_id
+        ),
+    }
 
 
 def _login_refused(
@@ -105,6 +117,7 @@ def _login_refused(
             "csrf_token": csrf.issue(request),
             "error": message,
             "login": login,
+            **login_options(request),
         },
         status_code=status,
     )
@@ -120,7 +133,12 @@ def login_form(request: Request, next: str | None = None) -> Response:
     response = render(
         request,
         "staff/login.html",
-        {"next": safe_next(next), "csrf_token": csrf.issue(request), "error": None},
+        {
+            "next": safe_next(next),
+            "csrf_token": csrf.issue(request),
+            "error": None,
+            **login_options(request),
+        },
     )
     return csrf.set_cookie(request, response)
 
@@ -136,6 +154,8 @@ def login(
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     csrf.verify(request, csrf_token)
+    if not ctx.settings.staff_password_login:
+        return _login_refused(request, login, next, LOGIN_SWITCHED_OFF, 403)
     locked = abuse.login_locked(ctx, request, login.strip())
     if locked is not None:
         log.info("staff login refused: locked for %s s", locked)

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 
 from app.auth.deps import CurrentScope, CurrentStaff
+from app.auth.errors import Forbidden
+from app.core.context import AppContext
 from app.core.deps import CtxDep, WriteSession
 from app.core.i18n import gettext
+from app.tracker import ratings
 from app.tracker.audit import actor_of, audit
 from app.tracker.dashboard import Dashboard, build_dashboard
 from scheduler.models import Department
@@ -71,6 +75,18 @@ def _charts(d: Dashboard, locale: str) -> dict[str, Any]:
     }
 
 
+def _range(
+    ctx: AppContext, first: str | None, last: str | None, department_id: str | None
+) -> tuple[date, date, int | None]:
+    today = ctx.clock.now().astimezone(ctx.tz).date()
+    end = _date(last, today)
+    start = _date(first, end - timedelta(days=DEFAULT_DAYS - 1))
+    if start > end or (end - start).days >= MAX_DAYS:
+        start = end - timedelta(days=DEFAULT_DAYS - 1)
+    dept = int(department_id) if department_id and department_id.isdigit() else None
+    return start, end, dept
+
+
 @router.get("/staff/dashboard")
 def dashboard_page(
     request: Request,
@@ -82,12 +98,7 @@ def dashboard_page(
     last: str | None = None,
     department_id: str | None = None,
 ) -> Response:
-    today = ctx.clock.now().astimezone(ctx.tz).date()
-    end = _date(last, today)
-    start = _date(first, end - timedelta(days=DEFAULT_DAYS - 1))
-    if start > end or (end - start).days >= MAX_DAYS:
-        start = end - timedelta(days=DEFAULT_DAYS - 1)
-    dept = int(department_id) if department_id and department_id.isdigit() else None
+    start, end, dept = _range(ctx, first, last, department_id)
     if dept is not None:
         # City-wide figures are counts only; one department's are its staff's.
         scope.require_department(dept)
@@ -110,6 +121,11 @@ def dashboard_page(
                 .order_by(Department.sort_order)
             ),
             "charts": _charts(d, page_locale(request)),
+            "ratings": ratings.monthly(session, start, end, ctx.tz, page_locale(request), dept),
+            "export_href": "/staff/dashboard/records.csv?"
+            + urlencode(
+                {"first": start.isoformat(), "last": end.isoformat(), "department_id": dept or ""}
+            ),
             "figures": {
                 "wait_median": _minutes(d.wait_median),
                 "wait_p90": _minutes(d.wait_p90),
@@ -117,5 +133,46 @@ def dashboard_page(
                 "no_show_rate": _percent(d.no_show_rate),
                 "outside_share": _percent(d.outside_hours_share),
             },
+        },
+    )
+
+
+@router.get("/staff/dashboard/records.csv")
+def records_csv(
+    request: Request,
+    staff: CurrentStaff,
+    scope: CurrentScope,
+    session: WriteSession,
+    ctx: CtxDep,
+    first: str | None = None,
+    last: str | None = None,
+    department_id: str | None = None,
+) -> Response:
+    """The session records of the range with their ratings, for a spreadsheet.
+
+    Rows are records of single calls: staff export their own department's,
+    the whole city's is for administrators.
+    """
+    start, end, dept = _range(ctx, first, last, department_id)
+    if dept is None and not scope.is_admin:
+        raise Forbidden
+    scope.require_department(dept)
+    rows = ratings.export_rows(session, start, end, ctx.tz, dept)
+    audit(
+        session,
+        actor_of(request, staff),
+        "export",
+        "session_records",
+        dept or "city",
+        ctx.clock.now(),
+        f"{start}..{end}: {len(rows)} records",
+    )
+    session.commit()
+    return Response(
+        ratings.records_csv(rows, ctx.tz),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="session-records-{start}-{end}.csv"',
+            "Cache-Control": "no-store",
         },
     )
