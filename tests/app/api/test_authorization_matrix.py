@@ -56,7 +56,8 @@ from app.core.context import AppContext
 from app.core.settings import Settings
 from app.core.tokens import Purpose, TokenError
 from app.main import create_app
-from app.tracker.models import Application, ApplicationDocument
+from app.tracker.models import Application, ApplicationDocument, RatingSource
+from app.tracker.ratings import rating_token
 from scheduler.models import Kiosk, Staff
 from web import sse
 
@@ -166,6 +167,10 @@ class World:
         b = self.booking()
         claims = {"c": b.code, "to": self.city.staff_ids[0], "m": "warm"}
         return self.ctx.tokens.issue(Purpose.HANDOVER, claims, expires=NOW + timedelta(days=2))
+
+    def rating_token(self) -> str:
+        """A rating link for the booking's call room (the call has not happened)."""
+        return rating_token(self.ctx.links, self.booking().room_id, RatingSource.HOME, NOW)
 
     def waitlist_token(self) -> str:
         return self.ctx.tokens.issue(
@@ -539,6 +544,23 @@ MATRIX.update(
         ("GET", "/staff/counter/events"): Call(browser_only(200, PAGE)),
         ("GET", "/staff/counter/call/{ticket_id}"): Call(staff(404, PAGE), _ids(ticket_id=NONE_ID)),
         ("GET", "/staff/dashboard"): Call(staff(200, PAGE)),
+        # Records of single calls: a department's for its staff, the city's for admins.
+        ("GET", "/staff/dashboard/records.csv"): Call(
+            dept(200, PAGE), params=lambda w: {"department_id": DEPT_A(w)}
+        ),
+        # Sign-in through the city's directory: not set up in this city.
+        ("GET", "/staff/login/oidc"): Call(public(404)),
+        ("GET", "/staff/login/oidc/callback"): Call(public(404)),
+        # LINE: no channel in this city.
+        ("GET", "/line/login"): Call(public(404)),
+        ("GET", "/line/login/callback"): Call(public(404)),
+        ("POST", "/line/webhook"): Call(public(404), content=b"{}"),
+        # A rating link is the credential; the call it names never happened here,
+        # so a rating is refused as invalid (422), and by API keys for want of a form token.
+        ("GET", "/rate/{token}"): Call(link(200), token_of(World.rating_token)),
+        ("POST", "/rate/{token}"): Call(
+            page_form(link(422)), token_of(World.rating_token), data=lambda w: {"stars": "5"}
+        ),
         # -- application pages
         ("GET", "/staff/applications"): Call(staff(200, PAGE)),
         ("GET", "/staff/applications/{application_id}"): Call(dept(200, PAGE), application_id),
