@@ -23,7 +23,7 @@ from app.auth.scope import StaffScope
 from app.core.context import AppContext
 from app.core.deps import CtxDep, WriteSession
 from app.core.errors import error_body
-from app.core.params import MAX_ID, IdPath, IsoDate
+from app.core.params import MAX_ID, NO_NUL_PATTERN, IdPath, IsoDate
 from app.tracker.audit import actor_of, audit
 from app.tracker.models import Application, SessionRecord
 from app.tracker.queries import ApplicationFilter, csv_bytes, is_overdue, list_applications
@@ -76,20 +76,20 @@ class ApplicationDetail(ApplicationOut):
 
 
 class ApplicationIn(BaseModel):
-    procedure: str = Field(min_length=1, max_length=120)
-    resident_name: str = Field(min_length=1, max_length=100)
+    procedure: str = Field(min_length=1, max_length=120, pattern=NO_NUL_PATTERN)
+    resident_name: str = Field(min_length=1, max_length=100, pattern=NO_NUL_PATTERN)
     department_id: DbId
-    resident_email: str | None = Field(default=None, max_length=200)
+    resident_email: str | None = Field(default=None, max_length=200, pattern=NO_NUL_PATTERN)
     locale: str = Field(default="ja", pattern="^(ja|en)$")
     due_date: date | None = None
-    notes: str = Field(default="", max_length=20_000)
+    notes: str = Field(default="", max_length=20_000, pattern=NO_NUL_PATTERN)
     # Open from a session: the booking whose call it came from.
     booking_id: DbId | None = None
 
 
 class StatusIn(BaseModel):
     status: ApplicationStatus
-    message: str = Field(default="", max_length=4000)
+    message: str = Field(default="", max_length=4000, pattern=NO_NUL_PATTERN)
 
 
 class AttachIn(BaseModel):
@@ -194,7 +194,7 @@ def list_(
     overdue: bool = False,
     created_from: IsoDate | None = None,
     created_to: IsoDate | None = None,
-    q: Annotated[str, Query(max_length=100)] = "",
+    q: Annotated[str, Query(max_length=100, pattern=NO_NUL_PATTERN)] = "",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> ApplicationPage:
@@ -221,7 +221,7 @@ def export_csv(
     overdue: bool = False,
     created_from: IsoDate | None = None,
     created_to: IsoDate | None = None,
-    q: Annotated[str, Query(max_length=100)] = "",
+    q: Annotated[str, Query(max_length=100, pattern=NO_NUL_PATTERN)] = "",
 ) -> Response:
     """CSV for Excel in Japan: UTF-8 with BOM, CRLF, every field quoted."""
     f = ApplicationFilter(status, department_id, assignee_id, overdue, created_from, created_to, q)
