@@ -8,6 +8,7 @@ harness (``conftest.py``); every page visited is checked with axe-core.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -102,6 +103,12 @@ def city_yaml() -> str:
 
 
 @pytest.fixture
+def app_env(app_env: dict[str, str]) -> dict[str, str]:
+    # Back to the start screen soon after a cancelled ticket, so the test sees it.
+    return {**app_env, "MADOGUCHI_KIOSK_RETURN_SECONDS": "3"}
+
+
+@pytest.fixture
 def kiosk_home(app_in_netns: AppInNetns) -> str:
     db = app_in_netns.env["MADOGUCHI_DATABASE_URL"].removeprefix("sqlite:///")
     with sqlite3.connect(db) as conn:
@@ -157,3 +164,42 @@ def test_walk_in_screen_shows_the_services_first(screen: Page, kiosk_home: str) 
         assert_accessible(screen, axe, f"walk-in {lang}{query}")
     # Choosing a language keeps the services in view, and says which was chosen.
     assert "Português" in screen.locator("#queue-title + .kiosk-lead + .kiosk-status").inner_text()
+
+
+def test_cancelling_a_ticket_asks_once_then_says_it_is_cancelled(
+    screen: Page, kiosk_home: str
+) -> None:
+    axe = load_axe()
+    dialogs: list[str] = []
+    screen.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    screen.goto(f"{kiosk_home}/walk-in?lang=ja")
+    screen.locator("button.kiosk-service").first.click()
+    screen.wait_for_url(re.compile(r"/ticket/\d+$"))
+    ticket_url = screen.url
+    number = screen.locator(".kiosk-ticket-number").inner_text().split()[-1]
+    assert not screen.is_visible("#leave-confirm")
+    assert_accessible(screen, axe, "ticket")
+
+    # 「受付を取り消す」: asked on the page, in large type; "no" keeps the ticket.
+    screen.get_by_text("受付を取り消す", exact=True).click()
+    screen.wait_for_selector("#leave-confirm")
+    question = screen.locator("#leave-confirm h2")
+    assert number in question.inner_text() and "取り消しますか" in question.inner_text()
+    size = screen.evaluate(
+        "() => parseFloat(getComputedStyle(document.querySelector('#leave-confirm h2')).fontSize)"
+    )
+    assert size >= 40, size
+    assert_accessible(screen, axe, "ticket: cancel?")
+    screen.click("#ticket-leave-no")
+    screen.wait_for_url(ticket_url)
+    assert screen.locator(".kiosk-ticket-number").inner_text().split()[-1] == number
+
+    screen.get_by_text("受付を取り消す", exact=True).click()
+    screen.click("#ticket-leave-yes")
+    screen.wait_for_url(re.compile(r"/ticket/\d+/left"))
+    assert "受付を取り消しました" in screen.locator("main").inner_text()
+    assert number in screen.locator("main").inner_text()
+    assert_accessible(screen, axe, "ticket cancelled")
+    # Then back to the start screen by itself.
+    screen.wait_for_url(re.compile(re.escape(kiosk_home) + r"\?lang=ja$"), timeout=15_000)
+    assert dialogs == []  # never window.confirm
