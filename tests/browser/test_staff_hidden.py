@@ -115,3 +115,40 @@ def test_hidden_elements_stay_hidden_and_an_ended_call_leaves_only_the_wrap_up(
         assert_accessible(page, axe, "ended call")
     finally:
         context.close()
+
+
+def test_the_chosen_presence_is_shown_pressed(
+    app_in_netns: AppInNetns, chromium_in_netns: Browser
+) -> None:
+    axe = load_axe()
+    context = chromium_in_netns.new_context(
+        base_url=app_in_netns.base_url, locale="ja-JP", bypass_csp=True
+    )
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    pressed = "[data-presence-choice][aria-pressed=true]"
+    try:
+        login(page)
+        page.goto("/staff/counter")
+        choices = page.locator("[data-presence-choice]")
+        assert choices.count() == 3
+        before = page.eval_on_selector(
+            '[data-presence-choice="available"]', "(b) => getComputedStyle(b).backgroundColor"
+        )
+        page.click('[data-presence-choice="available"]')
+        page.wait_for_selector('#presence-now[data-presence="available"]')
+        page.wait_for_selector(f'{pressed}[data-presence-choice="available"]')
+        assert page.locator(pressed).count() == 1
+        after = page.eval_on_selector(
+            '[data-presence-choice="available"]', "(b) => getComputedStyle(b).backgroundColor"
+        )
+        assert after != before  # seen, not only announced
+        assert_accessible(page, axe, "counter, available")
+        page.click('[data-presence-choice="away"]')
+        page.wait_for_selector(f'{pressed}[data-presence-choice="away"]')
+        assert page.locator(pressed).count() == 1
+        # A fresh page shows the same choice pressed.
+        page.reload()
+        assert page.get_attribute('[data-presence-choice="away"]', "aria-pressed") == "true"
+    finally:
+        context.close()
