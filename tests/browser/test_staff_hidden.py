@@ -152,3 +152,35 @@ def test_the_chosen_presence_is_shown_pressed(
         assert page.get_attribute('[data-presence-choice="away"]', "aria-pressed") == "true"
     finally:
         context.close()
+
+
+def test_the_application_timeline_names_each_change_once_and_who_made_it(
+    app_in_netns: AppInNetns, chromium_in_netns: Browser
+) -> None:
+    axe = load_axe()
+    context = chromium_in_netns.new_context(
+        base_url=app_in_netns.base_url, locale="ja-JP", bypass_csp=True
+    )
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    try:
+        login(page)
+        page.goto("/staff/applications")
+        page.fill("#n-proc", "児童手当の申請")
+        page.fill("#n-name", "山田 花子")
+        page.click("form.open-application button[type=submit]")
+        page.wait_for_url(re.compile(r"/staff/applications/\d+"))
+        opened = page.locator("ol.timeline > li").first.inner_text()
+        assert opened.count("受付") == 1, opened
+        assert "山田 太郎" in opened and "staff:" not in opened, opened
+        page.select_option("#to", index=0)
+        chosen = page.locator("#to option").first.inner_text()
+        page.click('form[action$="/status"] button[type=submit]')
+        page.wait_for_load_state("load")
+        items = page.locator("ol.timeline > li").all_inner_texts()
+        change = next(i for i in items if "→" in i)
+        assert re.search(rf"受付\s*→\s*{re.escape(chosen)}", change), change
+        assert "山田 太郎" in change and "staff:" not in change, change
+        assert_accessible(page, axe, "application")
+    finally:
+        context.close()
