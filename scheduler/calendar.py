@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -10,7 +11,7 @@ import holidays
 
 from scheduler.types import ClosurePolicy, Hours, TimeRange
 
-__all__ = ["HoursIndex", "closed_dates", "local_datetime", "open_windows"]
+__all__ = ["HoursIndex", "closed_by_notice", "closed_dates", "local_datetime", "open_windows"]
 
 WallWindows = tuple[tuple[time, time], ...]
 
@@ -82,3 +83,17 @@ def open_windows(hours: Hours, day: date, *, city_closed: bool, tz: ZoneInfo) ->
         if aware_start < aware_end:
             windows.append(TimeRange(aware_start, aware_end))
     return sorted(windows)
+
+
+def closed_by_notice(
+    windows: Sequence[TimeRange], duration: timedelta, min_notice: timedelta, now: datetime
+) -> bool:
+    """The day is open, but the notice rule leaves no start time in it: bookings are closed.
+
+    Such a day is not full: no cancellation could free a time a resident may
+    still take, so it is shown as closed (受付終了) and has no waiting list.
+    """
+    if not windows:
+        return False
+    earliest = now + min_notice
+    return all(window.end - duration < earliest for window in windows)

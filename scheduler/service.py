@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from scheduler.allocation import rank_staff
+from scheduler.calendar import closed_by_notice, closed_dates, open_windows
 from scheduler.config_cache import cache
 from scheduler.errors import (
     BookingCancelled,
@@ -650,6 +651,9 @@ class SchedulingService:
             raise InvalidBookingRequest("this service is not offered on that channel", "channel")
         if day < now.astimezone(self.tz).date():
             raise InvalidBookingRequest("that day has passed", field="day")
+        if self.day_closed_by_notice(service, day, channel, now):
+            # Nothing freed that day could be offered: the notice rule forbids it.
+            raise InvalidBookingRequest("bookings for that day have closed", field="day")
         entry = WaitlistEntry(
             service_id=service.id,
             day=day,
@@ -667,6 +671,16 @@ class SchedulingService:
         except IntegrityError as exc:
             raise InvalidBookingRequest("already on the waiting list", field="email") from exc
         return entry
+
+    def day_closed_by_notice(
+        self, service: Service, day: date, channel: Channel, now: datetime
+    ) -> bool:
+        """``day`` is open but the notice rule leaves no start time (calendar.closed_by_notice)."""
+        query = self.slot_query(service, day, day, channel, now)
+        city_closed = day in closed_dates(query.closures, day, day)
+        windows = open_windows(query.department_hours, day, city_closed=city_closed, tz=self.tz)
+        spec = query.service
+        return closed_by_notice(windows, spec.duration, spec.min_notice, now)
 
     def offer_to_waitlist(
         self, service: Service, start: datetime, channel: str, now: datetime

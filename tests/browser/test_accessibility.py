@@ -21,12 +21,12 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from browser_harness import ADMIN_LOGIN, ADMIN_PASSWORD, IN_CI, SECRET, AppInNetns
+from axe_harness import AXE_RUN, AXE_TAGS, FAILING_IMPACTS, load_axe
+from browser_harness import ADMIN_LOGIN, ADMIN_PASSWORD, SECRET, AppInNetns
 from served_clock import TOKYO
 
 from app.core.tokens import Purpose, Tokens
@@ -36,9 +36,7 @@ if TYPE_CHECKING:
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-AXE_JS = Path(__file__).with_name("node_modules") / "axe-core" / "axe.min.js"
-AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21aa"]
-FAILING_IMPACTS = ("serious", "critical")
+TZ = TOKYO
 STAFF_LOGIN, STAFF_PASSWORD = "yamada", "demo"
 
 # Open around the clock (the app's clock is a weekday 10:00), with a service
@@ -137,12 +135,7 @@ def app_env(app_env: dict[str, str]) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def axe_source() -> str:
-    if not AXE_JS.is_file():
-        message = "axe-core is not installed: run `npm ci --prefix tests/browser`"
-        if IN_CI:
-            pytest.fail(f"{message}; CI=true requires it", pytrace=False)
-        pytest.skip(message)
-    return AXE_JS.read_text(encoding="utf-8")
+    return load_axe()
 
 
 # -- the data the pages show -------------------------------------------------------------------
@@ -276,23 +269,6 @@ def seed(app: AppInNetns) -> Seeded:
 
 
 # -- running axe -----------------------------------------------------------------------------------
-
-AXE_RUN = """async (tags) => {
-  const result = await axe.run(document, {
-    runOnly: { type: "tag", values: tags },
-    resultTypes: ["violations"],
-  });
-  return result.violations.map((v) => ({
-    id: v.id,
-    impact: v.impact,
-    help: v.help,
-    nodes: v.nodes.map((n) => ({
-      target: n.target.join(" "),
-      html: n.html,
-      summary: n.failureSummary || "",
-    })),
-  }));
-}"""
 
 
 @dataclass

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from scheduler.calendar import closed_dates, local_datetime, open_windows
+from scheduler.calendar import closed_by_notice, closed_dates, local_datetime, open_windows
 from scheduler.types import ClosurePolicy, DateOverride, Hours, TimeRange, WeeklyWindow
 
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -166,3 +166,31 @@ class TestDaylightSaving:
         moment = local_datetime(date(2026, 7, 1), wall, TOKYO)
         assert moment.utcoffset() == timedelta(hours=9)
         assert moment.time() == wall
+
+
+class TestClosedByNotice:
+    """A day the notice rule has closed is not full: it has no waiting list."""
+
+    DAY = date(2026, 11, 30)  # a Monday: 08:30-12:00 and 13:00-17:15
+
+    def windows(self) -> list[TimeRange]:
+        return open_windows(WEEKDAYS, self.DAY, city_closed=False, tz=TOKYO)
+
+    def closed(self, now: datetime, notice: timedelta = timedelta(hours=2)) -> bool:
+        return closed_by_notice(self.windows(), timedelta(minutes=30), notice, now)
+
+    def test_a_start_left_after_the_notice_keeps_the_day_open(self) -> None:
+        # 14:45 + 2 h = 16:45, the very last start (17:15 - 30 min).
+        assert not self.closed(tokyo(self.DAY, 14, 45))
+        assert not self.closed(tokyo(self.DAY, 9))
+
+    def test_no_start_left_after_the_notice_closes_the_day(self) -> None:
+        assert self.closed(tokyo(self.DAY, 14, 46))
+        assert self.closed(tokyo(self.DAY, 16))
+        # A long notice closes the whole next day too.
+        assert self.closed(tokyo(self.DAY - timedelta(days=1), 18), notice=timedelta(days=2))
+
+    def test_a_closed_office_is_not_closed_by_notice(self) -> None:
+        assert not closed_by_notice(
+            [], timedelta(minutes=30), timedelta(hours=2), tokyo(self.DAY, 16)
+        )

@@ -62,12 +62,18 @@ def test_walk_in_gets_a_ticket_number_and_an_estimate_and_can_leave(
     english = client.get(first + "?lang=en").text
     assert "You are next." in english and "about 8 minutes" in english
 
-    token = CSRF.search(page.text)
+    # 「受付を取り消す」 asks first: the form to confirm is on the confirm step only.
+    assert CSRF.search(page.text) is None
+    confirm = client.get(second + "?lang=ja&confirm=leave").text
+    assert "受付を取り消しますか" in confirm
+    token = CSRF.search(confirm)
     assert token
     left = client.post(
         second + "/leave", data={"csrf_token": token.group(1)}, follow_redirects=False
     )
-    assert left.status_code == 303 and left.headers["location"].startswith(path)
+    assert left.status_code == 303 and left.headers["location"] == second + "/left"
+    done = client.get(second + "/left?lang=ja")
+    assert "受付を取り消しました" in done.text
     # A ticket that left goes back to the start screen.
     assert client.get(second, follow_redirects=False).status_code == 303
     # Another kiosk's token cannot see this ticket.

@@ -146,7 +146,12 @@ def _interpreter_label(session: Session, code: str | None) -> str | None:
 
 @router.get("/kiosk/{token}/ticket/{ticket_id}")
 def ticket_page(
-    request: Request, token: str, ticket_id: int, ctx: CtxDep, session: ReadSession
+    request: Request,
+    token: str,
+    ticket_id: int,
+    ctx: CtxDep,
+    session: ReadSession,
+    confirm: str | None = None,
 ) -> Response:
     screen = open_screen(request, token, ctx, session)
     svc = Tickets(session, ctx.tz, CounterSettings.of(ctx.settings))
@@ -176,6 +181,9 @@ def ticket_page(
             "status_url": f"/api/v1/kiosk/{token}/tickets/{ticket.id}",
             "call_url": f"{screen.home}/ticket/{ticket.id}/call",
             "leave_action": f"{screen.home}/ticket/{ticket.id}/leave",
+            # 「受付を取り消す」 asks once, on the page, in large type (not window.confirm).
+            "confirm_leave": confirm == "leave",
+            "ticket_href": f"{screen.home}/ticket/{ticket.id}",
             "csrf_token": csrf.issue(request, scope=f"kiosk:{screen.kiosk.id}"),
             "csrf_field": csrf.FIELD,
         },
@@ -201,9 +209,31 @@ def leave(
         )
     except CounterError:
         session.rollback()
-    else:
-        session.commit()
-    return RedirectResponse(f"{screen.home}?lang=ja", status_code=303)
+        return RedirectResponse(f"{screen.home}?lang=ja", status_code=303)
+    session.commit()
+    return RedirectResponse(f"{screen.home}/ticket/{ticket_id}/left", status_code=303)
+
+
+@router.get("/kiosk/{token}/ticket/{ticket_id}/left")
+def ticket_left(
+    request: Request, token: str, ticket_id: int, ctx: CtxDep, session: ReadSession
+) -> Response:
+    """Says the ticket is cancelled, then (pages/kiosk-left.js) back to the start."""
+    screen = open_screen(request, token, ctx, session)
+    svc = Tickets(session, ctx.tz, CounterSettings.of(ctx.settings))
+    try:
+        ticket = svc.of_kiosk(screen.kiosk, ticket_id)
+    except CounterError:
+        return RedirectResponse(f"{screen.home}?lang=ja", status_code=303)
+    if ticket.status != TicketStatus.LEFT:
+        return RedirectResponse(f"{screen.home}?lang=ja", status_code=303)
+    return kiosk_page(
+        request,
+        screen,
+        "kiosk/ticket_left.html",
+        {"number": ticket.number, "return_seconds": screen.settings.return_seconds},
+        idle=False,
+    )
 
 
 @router.get("/kiosk/{token}/ticket/{ticket_id}/call")

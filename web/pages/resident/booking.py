@@ -262,6 +262,7 @@ def _day_page(
     )
     extra = carry(language, kiosk)
     is_open = bool(days and days[0].open)
+    closed = bool(days and days[0].closed)
     choices = time_choices(slots, ctx.tz)
     return page(
         request,
@@ -278,7 +279,8 @@ def _day_page(
             "book_href": f"/services/{service.id}/book",
             "extra": extra,
             "back_href": f"/services/{service.id}?from={day.isoformat()}{extra}",
-            "waitlist": bookable and is_open and not choices,
+            "closed": closed,
+            "waitlist": bookable and bool(days) and days[0].full,
             "waitlisted": waitlisted,
             "form": form or ContactForm(mail_locale=locale),
             "errors": errors or [],
@@ -589,6 +591,10 @@ def waitlist_join(
                     "You are already on the waiting list for this day with this email address."
                 ),
                 "that day has passed": "That day has passed. Please choose another day.",
+                "bookings for that day have closed": (
+                    "Bookings for this day have closed (bookings must be made in advance)."
+                    " Please choose another day."
+                ),
             }.get(str(exc), str(exc))
             errors.append(FieldError("email", gettext(locale, message)))
         else:

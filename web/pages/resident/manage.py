@@ -208,8 +208,9 @@ def change_days(
         "resident/change_days.html",
         {
             "booking": view,
-            # A full day cannot be waitlisted from here: only days with times count.
-            "days": [d for d in days if d.free],
+            # A full day cannot be waitlisted from here: only days with times count,
+            # and days closed by the notice rule, said as on the booking pages.
+            "days": [d for d in days if d.free or d.closed],
             "day_href": base + "/",
             "prev_href": f"{base}?from={prev_day.isoformat()}" if start_day > first_day else None,
             "next_href": (

@@ -25,7 +25,7 @@ from app.core.i18n import gettext
 from app.core.params import EMAIL_PATTERN, PHONE_PATTERN
 from app.core.ratelimit import RateLimited
 from app.core.tokens import TokenError, TokenExpired, TokenNotYetValid
-from scheduler.calendar import HoursIndex, closed_dates
+from scheduler.calendar import closed_by_notice, closed_dates, open_windows
 from scheduler.errors import (
     BookingCancelled,
     BookingNotFound,
@@ -197,7 +197,15 @@ class DayInfo:
     day: date
     label: str
     free: int  # bookable start times
-    open: bool  # the department has hours that day (so a full day can be waitlisted)
+    open: bool  # the department has hours that day
+    # Open, but the booking notice leaves no start time: 受付終了, never "full"
+    # (no waiting list). scheduler.calendar.closed_by_notice is the one rule.
+    closed: bool = False
+
+    @property
+    def full(self) -> bool:
+        """Every time is taken: the day can be waitlisted."""
+        return self.open and not self.closed and not self.free
 
 
 @dataclass(frozen=True)
@@ -249,7 +257,6 @@ def overview(
     )
     slots = compute_slots(query)
     closed = closed_dates(query.closures, first, last)
-    hours = HoursIndex(query.department_hours)
     counts: dict[date, int] = {}
     for slot in slots:
         key = slot.start.astimezone(svc.tz).date()
@@ -257,8 +264,17 @@ def overview(
     days = []
     day = first
     while day <= last:
-        is_open = bool(hours.wall_windows(day, city_closed=day in closed))
-        days.append(DayInfo(day, day_label(day, locale), counts.get(day, 0), is_open))
+        windows = open_windows(query.department_hours, day, city_closed=day in closed, tz=svc.tz)
+        spec = query.service
+        days.append(
+            DayInfo(
+                day,
+                day_label(day, locale),
+                counts.get(day, 0),
+                bool(windows),
+                closed_by_notice(windows, spec.duration, spec.min_notice, now),
+            )
+        )
         day += timedelta(days=1)
     return slots, days
 

@@ -21,7 +21,7 @@ from app.auth.scope import StaffScope
 from app.core.context import AppContext
 from app.core.deps import CtxDep, WriteSession
 from app.tracker.audit import actor_of, audit
-from app.tracker.models import Application, ApplicationDocument
+from app.tracker.models import Application, ApplicationDocument, ApplicationEvent
 from app.tracker.queries import PAGE_SIZE, ApplicationFilter, is_overdue, list_applications
 from app.tracker.record_builder import RecordBuilder
 from app.tracker.service import (
@@ -52,6 +52,13 @@ def _date(value: str | None) -> date | None:
 def _status_label(value: str | None) -> str | None:
     status = _status(value)
     return STATUS_LABELS[status] if status is not None else None
+
+
+def _actor_name(event: ApplicationEvent, names: dict[int, str]) -> str:
+    """Who made the change, as people read it: the staff member's name."""
+    if event.staff_id is not None and event.staff_id in names:
+        return names[event.staff_id]
+    return {"resident": "Resident", "system": "System"}.get(event.actor, event.actor)
 
 
 def _status(value: str | None) -> ApplicationStatus | None:
@@ -182,6 +189,17 @@ def _detail_page(
         else {}
     )
     today = ctx.clock.now().astimezone(ctx.tz).date()
+    actor_ids = {e.staff_id for e in application.events if e.staff_id is not None}
+    names = (
+        {
+            staff_id: name
+            for staff_id, name in session.execute(
+                select(Staff.id, Staff.display_name).where(Staff.id.in_(actor_ids))
+            )
+        }
+        if actor_ids
+        else {}
+    )
     return console_page(
         request,
         "staff/application.html",
@@ -203,7 +221,10 @@ def _detail_page(
                     "e": e,
                     "at": e.at.astimezone(ctx.tz).strftime("%Y-%m-%d %H:%M"),
                     "label": EVENT_LABELS.get(e.kind, e.kind),
-                    "to_label": _status_label(e.to_status),
+                    # Only a change of status shows one (opening already says 受付).
+                    "from_label": _status_label(e.from_status) if e.kind == "status" else None,
+                    "to_label": _status_label(e.to_status) if e.kind == "status" else None,
+                    "who": _actor_name(e, names),
                 }
                 for e in application.events
             ],

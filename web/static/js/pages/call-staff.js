@@ -89,8 +89,13 @@ async function join() {
   });
 }
 
+// Once the call is over only the wrap-up (notes, outcome) is left: hand-over,
+// invitations, interpreters and documents need a call to act on.
 function showEnded() {
   page.step("ended");
+  for (const el of root.querySelectorAll(".call-team, .call-interpreter, .call-documents")) {
+    el.hidden = true;
+  }
   view.setText("ended-text", state.finished ? t("staff.finished") : t("staff.call-ended"));
 }
 

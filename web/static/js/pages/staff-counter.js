@@ -102,11 +102,19 @@ function renderBoard(rows) {
   }
 }
 
+// The chosen presence button is pressed (aria-pressed, styled in staff.css).
+function showChosen(presence) {
+  for (const button of document.querySelectorAll("[data-presence-choice]")) {
+    button.setAttribute("aria-pressed", String(button.dataset.presenceChoice === presence));
+  }
+}
+
 function render(data) {
   const now = $("presence-now");
   now.dataset.presence = data.presence;
   now.textContent = data.presence_label;
   state.presence = data.presence;
+  showChosen(data.presence);
   renderOffers(data.offers);
   renderBoard(data.board);
 }
@@ -142,6 +150,7 @@ async function setPresence(status) {
   if (response.ok) {
     const body = await response.json();
     $("presence-now").dataset.presence = body.presence;
+    showChosen(body.presence);
   }
 }
 
