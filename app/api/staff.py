@@ -1,18 +1,15 @@
-"""Staff API: login session, booking on behalf (代理予約) with a slip, busy-time import."""
+"""Staff API: login session, booking on behalf (代理予約), busy-time import (the printable slip is web/pages/staff/slip.py)."""
 
 from __future__ import annotations
 
-import io
 import logging
 from datetime import datetime, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import httpx
-import qrcode
-import qrcode.image.svg
 from fastapi import APIRouter, Body, Path, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from sqlalchemy import select, update
 
 from app.api.bookings import place_booking
@@ -30,7 +27,6 @@ from app.auth.scope import StaffScope
 from app.auth.sessions import end_staff_session, start_staff_session
 from app.booking.access import staff_booking
 from app.booking.deps import ReadSchedulingDep, SchedulingDep
-from app.booking.notify import japanese_when
 from app.calls.tickets import JoinTicketOut, call_ticket
 from app.core import abuse
 from app.core.deps import CtxDep, LocaleDep, WriteSession
@@ -40,10 +36,8 @@ from app.core.params import MAX_ID
 from app.core.passwords import hasher
 from scheduler.errors import BookingCancelled, CalendarParseError, InvalidBookingRequest
 from scheduler.ical import busy_from_ics
-from scheduler.models import City, Staff
+from scheduler.models import Staff
 from scheduler.service import SchedulingService
-from scheduler.types import Channel
-from web.templating import templates
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["staff"])
@@ -131,37 +125,6 @@ def book_on_behalf(
         **out.model_dump(),
         slip_url=f"{ctx.settings.internal_url().rstrip('/')}/api/v1/staff/bookings/"
         f"{booking.code}/slip",
-    )
-
-
-def qr_svg(data: str) -> str:
-    image = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=2)
-    buf = io.BytesIO()
-    image.save(buf)
-    text = buf.getvalue().decode()
-    # Drop the XML declaration: the SVG is embedded in HTML.
-    return text[text.index("<svg") :]
-
-
-@router.get("/staff/bookings/{code}/slip", response_class=HTMLResponse)
-def booking_slip(
-    code: str, request: Request, staff: CurrentStaff, svc: ReadSchedulingDep, ctx: CtxDep
-) -> HTMLResponse:
-    booking = staff_booking(svc, StaffScope.of(staff), code)
-    city = svc.session.get(City, 1)
-    return templates.TemplateResponse(
-        request,
-        "slip.html",
-        {
-            "city": city.name_ja if city else "",
-            "code": booking.code,
-            "when": japanese_when(booking, ctx),
-            "department": booking.service.department.name_ja,
-            "service": booking.service.name_ja,
-            "channel": "オンライン相談" if booking.channel == Channel.ONLINE else "リモート窓口",
-            "name": booking.resident_name,
-            "qr_svg": qr_svg(ctx.links.manage_url(booking)),
-        },
     )
 
 

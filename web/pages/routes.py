@@ -30,6 +30,7 @@ from web.pages.staff import console as staff_console
 from web.pages.staff import counter as staff_counter
 from web.pages.staff import dashboard as staff_dashboard
 from web.pages.staff import oidc as staff_oidc
+from web.pages.staff import slip as staff_slip
 
 ROUTERS: tuple[APIRouter, ...] = (
     # /staff/login/oidc… (sign-in through the city's directory)
@@ -42,8 +43,10 @@ ROUTERS: tuple[APIRouter, ...] = (
     staff_counter.router,
     # /staff/applications…
     staff_applications.router,
-    # /staff/dashboard
+    # /staff/dashboard, /staff/dashboard/records.csv
     staff_dashboard.router,
+    # /api/v1/staff/bookings/{code}/slip (printable; in the API schema for its address)
+    staff_slip.router,
     # /admin/city…, /admin/{kind}/{owner_id}/hours|overrides…, /admin/staff/{id}/leave…
     admin_hours.router,
     # /admin/import
