@@ -1,4 +1,7 @@
-"""Staff API: login session, booking on behalf (代理予約), busy-time import (the printable slip is web/pages/staff/slip.py)."""
+"""Staff API: login session, booking on behalf (代理予約), busy-time import.
+
+The printable slip of a booking on behalf is web/pages/staff/slip.py (an HTML page).
+"""
 
 from __future__ import annotations
 
