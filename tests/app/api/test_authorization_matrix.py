@@ -672,6 +672,11 @@ MATRIX.update(
         ("GET", "/kiosk/{token}/ticket/{ticket_id}/call"): Call(
             KIOSK_REFUSED, kiosk_and(ticket_id=NONE_ID)
         ),
+        # "Your ticket is cancelled" shows only a ticket of this kiosk that was
+        # cancelled; any other number sends the screen back to its start (303).
+        ("GET", "/kiosk/{token}/ticket/{ticket_id}/left"): Call(
+            link(303), kiosk_and(ticket_id=NONE_ID)
+        ),
         # -- residents
         ("GET", "/join/{token}"): Call(link(), token_of(World.join_token)),
         ("GET", "/manage/{token}"): Call(link(), token_of(World.manage_token)),
