@@ -9,7 +9,7 @@ page visited is checked with axe-core.
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime, timedelta
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -37,7 +37,7 @@ def test_today_closed_by_notice_is_shown_closed_everywhere(
     db = app.env["MADOGUCHI_DATABASE_URL"].removeprefix("sqlite:///")
     with sqlite3.connect(db) as conn:
         (service_id,) = conn.execute("SELECT id FROM services").fetchone()
-    today = datetime.now(ZoneInfo("Asia/Tokyo")).date()
+    today = app.clock.now().astimezone(ZoneInfo("Asia/Tokyo")).date()
     later = (today + timedelta(days=2)).isoformat()
     with httpx.Client(base_url=app.base_url, trust_env=False, timeout=20) as api:
         slots = api.get(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from axe_harness import assert_accessible, load_axe
@@ -114,7 +114,7 @@ def kiosk_home(app_in_netns: AppInNetns) -> str:
     with sqlite3.connect(db) as conn:
         (kiosk_id,) = conn.execute("SELECT id FROM kiosks").fetchone()
     token = Tokens(SECRET).issue(
-        Purpose.KIOSK, {"k": kiosk_id}, expires=datetime.now(UTC) + timedelta(days=1)
+        Purpose.KIOSK, {"k": kiosk_id}, expires=app_in_netns.clock.now() + timedelta(days=1)
     )
     return f"/kiosk/{token}"
 

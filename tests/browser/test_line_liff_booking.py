@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -73,9 +73,9 @@ def app_env(
     }
 
 
-def next_slot() -> str:
-    """A 5-minute step of the tiny city's all-day service, half an hour ahead."""
-    now = datetime.now(UTC) + timedelta(minutes=30)
+def next_slot(app: AppInNetns) -> str:
+    """A 5-minute step of the tiny city's all-day service, half an hour ahead on the app's clock."""
+    now = app.clock.now() + timedelta(minutes=30)
     start = now.replace(minute=now.minute - now.minute % 5, second=0, microsecond=0)
     return start.astimezone(ZoneInfo("Asia/Tokyo")).isoformat()
 
@@ -91,7 +91,7 @@ def test_a_liff_booking_with_line_login_is_linked_and_notified_on_line(
     )
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
-    page.goto(f"/services/1/book?start={quote(next_slot())}")
+    page.goto(f"/services/1/book?start={quote(next_slot(app_in_netns))}")
     page.click("#line-login")
     # The provider's sign-in page (LINE Login's stand-in).
     page.fill("input[name=sub]", LINE_USER)

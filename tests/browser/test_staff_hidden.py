@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -36,7 +35,7 @@ def book_today(app: AppInNetns) -> str:
     db = app.env["MADOGUCHI_DATABASE_URL"].removeprefix("sqlite:///")
     with sqlite3.connect(db) as conn:
         (service_id,) = conn.execute("SELECT id FROM services").fetchone()
-    today = datetime.now(ZoneInfo("Asia/Tokyo")).date()
+    today = app.clock.now().astimezone(ZoneInfo("Asia/Tokyo")).date()
     with httpx.Client(base_url=app.base_url, trust_env=False, timeout=20) as api:
         slots = api.get(
             f"/api/v1/services/{service_id}/availability",
