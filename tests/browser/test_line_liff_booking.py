@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -25,6 +25,7 @@ from browser_harness import AppInNetns
 from line_platform import LinePlatform  # type: ignore[import-not-found]
 from oidc_provider import OidcProvider  # type: ignore[import-not-found]
 
+from app.core.clock import OffsetClock
 from media.loopback import NetworkNamespace
 
 if TYPE_CHECKING:
@@ -71,6 +72,14 @@ def app_env(
         "MADOGUCHI_LINE_LOGIN_CHANNEL_SECRET": "liff-login-secret",
         "MADOGUCHI_LINE_LOGIN_ISSUER": login.issuer,
     }
+
+
+@pytest.fixture
+def app_clock() -> OffsetClock:
+    """The app on the wall clock here: the OpenID provider process signs ID
+    tokens with the real time, and the app must judge their expiry on the same
+    one. The tiny city is open all day, so no time of day can skip this test."""
+    return OffsetClock(datetime.now(UTC))
 
 
 def next_slot(app: AppInNetns) -> str:
