@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.booking.notify import Notifier
+from app.booking.notify import REMINDER_KIND, Notifier
 from app.core.context import AppContext
 from app.core.outbox import OutboxMail
 from scheduler.models import Booking, BookingStatus
@@ -25,35 +25,63 @@ from scheduler.models import Booking, BookingStatus
 log = logging.getLogger(__name__)
 
 
-def queue_reminders(session: Session, ctx: AppContext, now: datetime) -> int:
-    """Queue the reminders due at ``now``; the caller commits. Returns how many."""
-    offsets = sorted({m for m in ctx.settings.reminder_offsets_minutes if m > 0})
+def reminder_offsets(ctx: AppContext) -> list[int]:
+    return sorted({m for m in ctx.settings.reminder_offsets_minutes if m > 0})
+
+
+def due_reminders(session: Session, offsets: list[int], now: datetime) -> list[tuple[int, int]]:
+    """(booking id, offset) of each reminder due at ``now`` and not queued yet.
+
+    Reads only, a few columns and one look-up of the outbox's keys per batch,
+    so the jobs loop can decide outside a write transaction.
+    """
     if not offsets:
-        return 0
-    bookings = session.scalars(
-        select(Booking).where(
+        return []
+    rows = session.execute(
+        select(Booking.id, Booking.start_at, Booking.updated_at, Booking.sequence).where(
             Booking.status == BookingStatus.CONFIRMED,
             Booking.start_at > now,
             Booking.start_at <= now + timedelta(minutes=offsets[-1]),
         )
     ).all()
-    queued = 0
-    for booking in bookings:
+    wanted: dict[str, tuple[int, int]] = {}
+    for booking_id, start_at, updated_at, sequence in rows:
         for offset in offsets:
-            due = booking.start_at - timedelta(minutes=offset)
-            if due > now or due < booking.updated_at:
+            due = start_at - timedelta(minutes=offset)
+            if due > now or due < updated_at:
                 continue
-            key = f"reminder:{booking.id}:{booking.sequence}:{offset}"
-            exists = session.scalar(
-                select(OutboxMail.id).where(OutboxMail.dedup_key.startswith(key + ":")).limit(1)
+            wanted[f"reminder:{booking_id}:{sequence}:{offset}"] = (booking_id, offset)
+    if not wanted:
+        return []
+    ids = sorted({booking_id for booking_id, _ in wanted.values()})
+    queued: set[str] = set()
+    for i in range(0, len(ids), 500):
+        keys = session.scalars(
+            select(OutboxMail.dedup_key).where(
+                OutboxMail.booking_id.in_(ids[i : i + 500]),
+                OutboxMail.kind == REMINDER_KIND,
             )
-            if exists is not None:
-                continue
-            try:
-                with session.begin_nested():
-                    Notifier(session, ctx).booking_reminder(booking, offset)
-            except IntegrityError:  # another worker queued it first
-                continue
-            queued += 1
-            log.info("booking %s: reminder %s min before queued", booking.id, offset)
-    return queued
+        )
+        # A reminder's keys carry a channel suffix: "reminder:<id>:<seq>:<offset>:mail".
+        queued.update(key.rsplit(":", 1)[0] for key in keys if key)
+    return [due for key, due in wanted.items() if key not in queued]
+
+
+def queue_reminder(session: Session, ctx: AppContext, booking_id: int, offset: int) -> bool:
+    """Queue one reminder; False when the booking changed or another worker was first."""
+    booking = session.get(Booking, booking_id)
+    if booking is None or booking.status != BookingStatus.CONFIRMED:
+        return False
+    try:
+        with session.begin_nested():
+            Notifier(session, ctx).booking_reminder(booking, offset)
+    except IntegrityError:  # another worker queued it first
+        return False
+    log.info("booking %s: reminder %s min before queued", booking.id, offset)
+    return True
+
+
+def queue_reminders(session: Session, ctx: AppContext, now: datetime) -> int:
+    """Queue the reminders due at ``now``; the caller commits. Returns how many."""
+    due = due_reminders(session, reminder_offsets(ctx), now)
+    return sum(queue_reminder(session, ctx, booking_id, offset) for booking_id, offset in due)

@@ -14,7 +14,7 @@ import logging
 from datetime import timedelta
 
 from app.booking.notify import Notifier
-from app.booking.reminders import queue_reminders
+from app.booking.reminders import due_reminders, queue_reminder, reminder_offsets
 from app.calls.documents import Documents
 from app.core.context import AppContext
 from app.core.db import is_busy
@@ -31,6 +31,8 @@ from scheduler.service import SchedulingService
 log = logging.getLogger(__name__)
 # Calendar files rendered per write transaction (rendering takes CPU, under the lock).
 CALENDAR_BATCH = 20
+# Reminders queued per write transaction (each renders a mail).
+REMINDER_BATCH = 50
 
 
 def mailer_from(ctx: AppContext) -> Mailer | None:
@@ -86,9 +88,13 @@ def run_once(
         retention = timedelta(days=ctx.settings.document_retention_days)
         Documents(session, retention).purge(now)
         session.commit()
-    with ctx.writer_sessions() as session:
-        queue_reminders(session, ctx, now)
-        session.commit()
+    with ctx.sessions() as session:
+        due = due_reminders(session, reminder_offsets(ctx), now)
+    for i in range(0, len(due), REMINDER_BATCH):
+        with ctx.writer_sessions() as session:
+            for booking_id, offset in due[i : i + REMINDER_BATCH]:
+                queue_reminder(session, ctx, booking_id, offset)
+            session.commit()
     with ctx.writer_sessions() as session:
         # Mail the outbox queued, copied to the residents' linked LINE accounts.
         fan_out(session, ctx.links, now)

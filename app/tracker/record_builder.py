@@ -9,14 +9,17 @@ server stopped mid-call; the caller commits once.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.calls.models import Consultation, Outcome
-from app.calls.staff_queue import NO_SHOW_GRACE, QueueReader
+from app.calls.staff_queue import NO_SHOW_GRACE, EventView, QueueReader
 from app.counter.models import QueueTicket
 from app.tracker.derive import DerivedCall, derive_call, staff_id_of
 from app.tracker.models import RecordChannel, RecordKind, SessionRecord, SessionSegment
@@ -27,6 +30,9 @@ log = logging.getLogger(__name__)
 UTC_ZONE = ZoneInfo("UTC")  # QueueReader.events does not use the zone
 # Residents may enter the room before the slot (the join link opens early).
 EARLY = timedelta(hours=1)
+# participant, staff id, joined, left
+Segment = tuple[str, int | None, datetime, datetime | None]
+T = TypeVar("T")
 
 
 class RecordBuilder:
@@ -109,20 +115,12 @@ class RecordBuilder:
             self.session.add(record)
         events = QueueReader(self.session, tz=UTC_ZONE).events([room])[room]
         derived = derive_call(events, slot_end=None, now=now, grace=self.grace)
-        self._apply(record, derived, None, now)
-        if queued_at is not None:
-            # A walk-in waits from taking the ticket, before its kiosk joins the room.
-            if record.queued_at is None or queued_at < record.queued_at:
-                record.queued_at = queued_at
-            if record.answered_at is not None:
-                record.wait_seconds = max(
-                    0, int((record.answered_at - record.queued_at).total_seconds())
-                )
+        self._apply(record, derived, None, now, queued_at)
         return record
 
-    def sync_walk_ins(self, now: datetime, *, limit: int = 500) -> int:
-        """Records of walk-in tickets staff answered (app/counter/tickets.py); returns how many."""
-        stmt = (
+    @staticmethod
+    def _answered_walk_ins(limit: int) -> Select[QueueTicket]:
+        return (
             select(QueueTicket)
             .outerjoin(SessionRecord, SessionRecord.room == QueueTicket.room_id)
             .where(
@@ -133,7 +131,14 @@ class RecordBuilder:
             .order_by(QueueTicket.id)
             .limit(limit)
         )
-        tickets = list(self.session.scalars(stmt))
+
+    def sync_walk_ins(self, now: datetime, *, limit: int = 500) -> int:
+        """Records of walk-in tickets staff answered (app/counter/tickets.py); returns how many."""
+        tickets = list(self.session.scalars(self._answered_walk_ins(limit)))
+        self.sync_tickets(tickets, now)
+        return len(tickets)
+
+    def sync_tickets(self, tickets: Iterable[QueueTicket], now: datetime) -> None:
         for ticket in tickets:
             self.sync_walk_in(
                 ticket.room_id,
@@ -143,7 +148,63 @@ class RecordBuilder:
                 now=now,
                 queued_at=ticket.queued_at,
             )
-        return len(tickets)
+
+    def _plan(
+        self,
+        record: SessionRecord,
+        derived: DerivedCall,
+        consultation: Consultation | None,
+        known_staff: set[int],
+        queued_at: datetime | None = None,
+    ) -> tuple[dict[str, object], list[Segment]]:
+        """What the record should hold, computed without touching it."""
+        outcome = consultation.outcome if consultation is not None else record.outcome
+        if derived.no_show and outcome is None:
+            outcome = Outcome.NO_SHOW.value
+        fields: dict[str, object] = {
+            "queued_at": derived.queued_at,
+            "answered_at": derived.answered_at,
+            "connected_at": derived.connected_at,
+            "ended_at": derived.ended_at,
+            "wait_seconds": derived.wait_seconds,
+            "talk_seconds": derived.talk_seconds,
+            "reconstructed": derived.reconstructed,
+            "closed": derived.closed,
+            "notes": consultation.notes if consultation is not None else record.notes,
+            "outcome": outcome,
+            "no_show": derived.no_show or outcome == Outcome.NO_SHOW,
+        }
+        if queued_at is not None:
+            # A walk-in waits from taking the ticket, before its kiosk joins the room.
+            if derived.queued_at is None or queued_at < derived.queued_at:
+                fields["queued_at"] = queued_at
+            if derived.answered_at is not None:
+                start = fields["queued_at"]
+                assert isinstance(start, datetime)
+                fields["wait_seconds"] = max(0, int((derived.answered_at - start).total_seconds()))
+        segments = [
+            (
+                s.participant,
+                sid if (sid := staff_id_of(s.participant)) in known_staff else None,
+                s.joined_at,
+                s.left_at,
+            )
+            for s in derived.segments
+        ]
+        return fields, segments
+
+    @staticmethod
+    def _differs(record: SessionRecord, fields: dict[str, object], segments: list[Segment]) -> bool:
+        if any(getattr(record, name) != value for name, value in fields.items()):
+            return True
+        have = [(s.participant, s.staff_id, s.joined_at, s.left_at) for s in record.segments]
+        return have != segments
+
+    def _known_staff(self, derived: Iterable[DerivedCall]) -> set[int]:
+        claimed = {staff_id_of(s.participant) for d in derived for s in d.segments} - {None}
+        if not claimed:
+            return set()
+        return set(self.session.scalars(select(Staff.id).where(Staff.id.in_(claimed))))
 
     def _apply(
         self,
@@ -151,32 +212,13 @@ class RecordBuilder:
         derived: DerivedCall,
         consultation: Consultation | None,
         now: datetime,
+        queued_at: datetime | None = None,
     ) -> None:
-        record.queued_at = derived.queued_at
-        record.answered_at = derived.answered_at
-        record.connected_at = derived.connected_at
-        record.ended_at = derived.ended_at
-        record.wait_seconds = derived.wait_seconds
-        record.talk_seconds = derived.talk_seconds
-        record.reconstructed = derived.reconstructed
-        record.closed = derived.closed
-        if consultation is not None:
-            record.notes = consultation.notes
-            record.outcome = consultation.outcome
-        record.no_show = derived.no_show or record.outcome == Outcome.NO_SHOW
-        if derived.no_show and record.outcome is None:
-            record.outcome = Outcome.NO_SHOW.value
-        claimed = {staff_id_of(s.participant) for s in derived.segments} - {None}
-        known = set(self.session.scalars(select(Staff.id).where(Staff.id.in_(claimed))))
-        wanted = [
-            (
-                s.participant,
-                sid if (sid := staff_id_of(s.participant)) in known else None,
-                s.joined_at,
-                s.left_at,
-            )
-            for s in derived.segments
-        ]
+        fields, wanted = self._plan(
+            record, derived, consultation, self._known_staff([derived]), queued_at
+        )
+        for name, value in fields.items():
+            setattr(record, name, value)
         have = [(s.participant, s.staff_id, s.joined_at, s.left_at) for s in record.segments]
         if wanted != have:
             record.segments.clear()
@@ -197,9 +239,9 @@ class RecordBuilder:
                 record.reconstructed,
             )
 
-    def sync_due(self, now: datetime, *, limit: int = 500) -> int:
-        """Refresh records that can still change; returns how many were touched."""
-        stmt = (
+    @staticmethod
+    def _due_bookings(now: datetime, limit: int) -> Select[Booking]:
+        return (
             select(Booking)
             .outerjoin(SessionRecord, SessionRecord.booking_id == Booking.id)
             .outerjoin(Consultation, Consultation.booking_id == Booking.id)
@@ -216,7 +258,78 @@ class RecordBuilder:
             .order_by(Booking.start_at)
             .limit(limit)
         )
-        bookings = list(self.session.scalars(stmt))
+
+    def sync_due(self, now: datetime, *, limit: int = 500) -> int:
+        """Refresh records that can still change; returns how many were touched."""
+        bookings = list(self.session.scalars(self._due_bookings(now, limit)))
         for booking in bookings:
             self.sync_booking(booking, now)
         return len(bookings)
+
+    def stale(self, now: datetime, *, limit: int = 500) -> Stale:
+        """Which records a sync would change, found by reading only.
+
+        Open records are derived again on every pass, yet most come out as they
+        were. Deciding that under a write transaction held SQLite's one write
+        lock for seconds with thousands of bookings open; here it is a few
+        bulk reads, and only the records that really change are written.
+        """
+        bookings = list(self.session.scalars(self._due_bookings(now, limit)))
+        tickets = list(self.session.scalars(self._answered_walk_ins(limit)))
+        ids = [b.id for b in bookings]
+        rooms = [b.room_id for b in bookings] + [t.room_id for t in tickets]
+        by_booking: dict[int, SessionRecord] = {}
+        by_room: dict[str, SessionRecord] = {}
+        for chunk in chunks(rooms, 500):
+            for rec in self.session.scalars(
+                select(SessionRecord)
+                .where(SessionRecord.room.in_(chunk))
+                .options(selectinload(SessionRecord.segments))
+            ):
+                by_room[rec.room] = rec
+                if rec.booking_id is not None:
+                    by_booking[rec.booking_id] = rec
+        consultations: dict[int, Consultation] = {}
+        for id_chunk in chunks(ids, 500):
+            for c in self.session.scalars(
+                select(Consultation).where(Consultation.booking_id.in_(id_chunk))
+            ):
+                consultations[c.booking_id] = c
+        events: dict[str, list[EventView]] = {}
+        reader = QueueReader(self.session, tz=UTC_ZONE)
+        for chunk in chunks(rooms, 500):
+            events.update(reader.events(chunk))
+        derived_b = {
+            b.id: derive_call(events[b.room_id], slot_end=b.end_at, now=now, grace=self.grace)
+            for b in bookings
+        }
+        derived_t = {
+            t.id: derive_call(events[t.room_id], slot_end=None, now=now, grace=self.grace)
+            for t in tickets
+        }
+        known = self._known_staff([*derived_b.values(), *derived_t.values()])
+        stale = Stale()
+        for b in bookings:
+            record = by_booking.get(b.id)
+            if record is None or self._differs(
+                record, *self._plan(record, derived_b[b.id], consultations.get(b.id), known)
+            ):
+                stale.bookings.append(b.id)
+        for t in tickets:
+            record = by_room.get(t.room_id)
+            if record is None or self._differs(
+                record, *self._plan(record, derived_t[t.id], None, known, t.queued_at)
+            ):
+                stale.tickets.append(t.id)
+        return stale
+
+
+@dataclass
+class Stale:
+    bookings: list[int] = field(default_factory=list)
+    tickets: list[int] = field(default_factory=list)
+
+
+def chunks(items: list[T], size: int) -> Iterator[list[T]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]

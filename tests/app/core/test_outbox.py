@@ -22,6 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from tests_app_helpers import book  # type: ignore[import-not-found]
 
+from app.booking.reminders import due_reminders, queue_reminder, reminder_offsets
 from app.core.clock import FixedClock
 from app.core.context import AppContext
 from app.core.outbox import (
@@ -299,3 +300,26 @@ def test_a_booking_mail_of_an_erased_booking_goes_without_a_calendar(
     assert [
         p.get_content_type() for p in msg.walk() if p.get_content_type() == "text/calendar"
     ] == []
+
+
+def test_due_reminders_are_found_by_reading_and_listed_until_queued(
+    client: TestClient, city, ctx: AppContext, clock: FixedClock
+) -> None:
+    # The jobs loop lists due reminders outside a write transaction, then queues
+    # them in small write batches: the list must drop what was queued.
+    book(client, city.consult_id, TEN)
+    offsets = reminder_offsets(ctx)
+    with Session(ctx.engine) as s:
+        assert due_reminders(s, offsets, clock.now()) == []  # booked inside the window
+    clock.moment += timedelta(hours=1, minutes=1)  # the day before, 10:01
+    with Session(ctx.engine) as s:
+        due = due_reminders(s, offsets, clock.now())
+        assert [offset for _, offset in due] == [max(offsets)]
+        booking_id, offset = due[0]
+        assert queue_reminder(s, ctx, booking_id, offset)
+        s.commit()
+    with Session(ctx.engine) as s:
+        assert due_reminders(s, offsets, clock.now()) == []
+        # A second worker that read the list before the commit queues nothing twice.
+        assert not queue_reminder(s, ctx, booking_id, offset)
+    assert [r.kind for r in rows(ctx)].count("booking-reminder") == 1

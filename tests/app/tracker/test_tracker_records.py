@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from tracker_helpers import NOW, MiniCity, add_event, make_booking
 
 from app.calls.consultations import Consultations
+from app.counter.models import QueueTicket
 from app.tracker.models import SessionRecord
 from app.tracker.record_builder import RecordBuilder
 from scheduler.models import Booking, Staff
@@ -144,3 +145,81 @@ def test_a_walk_in_at_a_kiosk_has_a_record_without_a_booking(
         assert (record.kind, record.channel, record.booking_id) == ("walk-in", "kiosk", None)
         assert record.wait_seconds == 240 and record.talk_seconds == 300 and record.closed
         assert not record.no_show
+
+
+def test_a_read_only_pass_finds_just_the_records_a_sync_would_change(
+    city_engine: tuple[Engine, MiniCity],
+) -> None:
+    # The jobs loop decides with stale() outside any write transaction and writes
+    # only what it lists: an open record that would come out the same is left alone.
+    engine, city = city_engine
+    start = NOW + timedelta(hours=1)
+    with Session(engine) as session:
+        quiet = make_booking(session, city.consult_id, city.staff_ids[0], start)
+        busy = make_booking(
+            session, city.consult_id, city.staff_ids[1], start, kiosk_id=city.kiosk_id
+        )
+        staff = f"staff:{city.staff_ids[1]}"
+        add_event(session, busy.room_id, "join", start, "kiosk:1", "kiosk")
+        add_event(session, busy.room_id, "join", start + timedelta(minutes=1), staff, "staff")
+        now = start + timedelta(minutes=5)
+        builder = RecordBuilder(session)
+        # No record yet: both are stale.
+        assert sorted(builder.stale(now).bookings) == sorted([quiet.id, busy.id])
+        assert builder.sync_due(now) == 2
+        session.commit()
+        # Synced and nothing new: nothing to write, though both records are open.
+        assert builder.stale(now).bookings == []
+        assert builder.stale(now + timedelta(minutes=1)).bookings == []
+        add_event(session, busy.room_id, "call-start", start + timedelta(minutes=6))
+        assert builder.stale(now + timedelta(minutes=7)).bookings == [busy.id]
+        # The quiet one turns into a no-show after the grace: a change, so stale.
+        later = start + timedelta(minutes=40)
+        assert quiet.id in builder.stale(later).bookings
+        staff_obj = session.get(Staff, city.staff_ids[1])
+        assert staff_obj is not None
+        builder.sync_due(now + timedelta(minutes=7))
+        session.commit()
+        assert builder.stale(now + timedelta(minutes=7)).bookings == []
+        # Staff notes are an input too.
+        Consultations(session).save_notes(busy, staff_obj, "相談メモ", now + timedelta(minutes=8))
+        assert builder.stale(now + timedelta(minutes=9)).bookings == [busy.id]
+
+
+def test_a_walk_in_record_is_stale_until_synced_and_then_quiet(
+    city_engine: tuple[Engine, MiniCity],
+) -> None:
+    engine, city = city_engine
+    start = NOW + timedelta(hours=1)
+    with Session(engine) as session:
+        ticket = make_walk_in_ticket(session, city, start)
+        add_event(session, ticket.room_id, "join", start, "kiosk:1", "kiosk")
+        staff = f"staff:{city.staff_ids[2]}"
+        add_event(session, ticket.room_id, "join", start + timedelta(minutes=3), staff, "staff")
+        builder = RecordBuilder(session)
+        now = start + timedelta(minutes=4)
+        assert builder.stale(now).tickets == [ticket.id]
+        assert builder.sync_walk_ins(now) == 1
+        session.commit()
+        assert builder.stale(now).tickets == []
+        add_event(session, ticket.room_id, "call-end", start + timedelta(minutes=9), staff, "staff")
+        assert builder.stale(start + timedelta(minutes=10)).tickets == [ticket.id]
+
+
+def make_walk_in_ticket(session: Session, city: MiniCity, at: datetime) -> QueueTicket:
+    ticket = QueueTicket(
+        day=at.date(),
+        number=1,
+        kiosk_id=city.kiosk_id,
+        service_id=city.consult_id,
+        priority=0,
+        room_id="walk-in-stale-1",
+        status="accepted",
+        queued_at=at - timedelta(minutes=2),
+        staff_id=city.staff_ids[2],
+        accepted_at=at + timedelta(minutes=3),
+        refused_by=[],
+    )
+    session.add(ticket)
+    session.flush()
+    return ticket
