@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import gc
 import logging
 import os
@@ -44,6 +46,27 @@ def load_settings() -> Settings:
         raise SystemExit(f"madoguchi: configuration error: {exc}") from exc
 
 
+# glibc's mallopt parameter for the number of malloc arenas.
+M_ARENA_MAX = -8
+
+
+def _cap_malloc_arenas() -> None:
+    """Two malloc arenas instead of glibc's default of eight per core.
+
+    Each of the 20 request threads otherwise gets an arena of its own, and
+    memory freed in one is never reused by another: the soak's RSS kept
+    growing while the Python heap (tracemalloc) grew by 1.4 MiB. An operator's
+    own ``MALLOC_ARENA_MAX`` wins; on a libc without mallopt this is a no-op.
+    """
+    if os.environ.get("MALLOC_ARENA_MAX"):
+        return
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(M_ARENA_MAX, 2)
+    except (OSError, AttributeError):
+        pass
+
+
 def _freeze_startup_heap() -> None:
     """Move everything alive after start-up (modules, the app, settings: several
     hundred thousand objects) out of the garbage collector's sight, so a full
@@ -60,6 +83,7 @@ async def serve(settings: Settings, clock: Clock | None = None) -> None:
     starts at a time of their choosing (tests/browser/serve_in_netns.py), and
     it reaches the app, the embedded signaling node and the jobs alike.
     """
+    _cap_malloc_arenas()
     ctx = AppContext.from_settings(settings, clock=clock)
     if settings.mode == "demo":
         # The embedded default must come up with one command on a fresh machine.
