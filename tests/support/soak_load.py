@@ -226,9 +226,20 @@ class Soak:
         await asyncio.sleep(random.uniform(0, 3) * self.pace)
         headers = {"Authorization": f"Bearer {key}"}
         async with httpx.AsyncClient(base_url=self._base(i), headers=headers) as client:
-            await self._call(
-                client, "presence", "PUT", "/api/v1/staff/presence", json={"status": "available"}
-            )
+            # A console whose "available" was refused (a 503, counted as such)
+            # tries again, as the page does: else one early refusal silenced a
+            # staff member for the whole run and no walk-in was ever answered.
+            while self._running():
+                r = await self._call(
+                    client,
+                    "presence",
+                    "PUT",
+                    "/api/v1/staff/presence",
+                    json={"status": "available"},
+                )
+                if r is not None and r.status_code == 200:
+                    break
+                await asyncio.sleep(self.pace)
             beat = 0.0
             while self._running():
                 if time.monotonic() - beat > 5:
