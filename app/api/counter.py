@@ -109,7 +109,12 @@ class TicketOut(BaseModel):
     number: int
     status: str
     position: int | None
+    # The expected wait; null while waiting when nobody qualified is available
+    # or in a call (``staffed`` false): then ``expected_at`` says when the next
+    # qualified staff member's working time starts, if the app knows.
     estimate_minutes: int | None
+    staffed: bool = True
+    expected_at: datetime | None = None
     interpreter_language: str | None = None
     # Only once a staff member accepted: how the kiosk enters the call room.
     call: JoinTicketOut | None = None
@@ -132,6 +137,8 @@ def ticket_out(ctx: AppContext, kiosk: Kiosk, view: TicketView) -> TicketOut:
         status=ticket.status,
         position=view.position,
         estimate_minutes=minutes,
+        staffed=view.staffed or ticket.status != TicketStatus.WAITING,
+        expected_at=view.expected_at,
         interpreter_language=ticket.interpreter_language,
         call=call,
     )

@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from app.auth.deps import CurrentAdmin
 from app.core.deps import CtxDep, ReadSession, WriteSession
-from app.core.i18n import gettext
+from app.core.i18n import gettext, ngettext
 from app.core.params import IdPath
 from app.kiosk.devices import (
     COOKIE,
@@ -201,10 +201,12 @@ def _ago(moment: datetime | None, now: datetime, locale: str) -> str:
         return gettext(locale, "never")
     seconds = max(0, int((now - moment).total_seconds()))
     if seconds < 120:
-        return gettext(locale, "{n} seconds ago", n=seconds)
+        return ngettext(locale, "{n} second ago", "{n} seconds ago", seconds, n=seconds)
     if seconds < 2 * 3600:
-        return gettext(locale, "{n} minutes ago", n=seconds // 60)
-    return gettext(locale, "{n} hours ago", n=seconds // 3600)
+        minutes = seconds // 60
+        return ngettext(locale, "{n} minute ago", "{n} minutes ago", minutes, n=minutes)
+    hours = seconds // 3600
+    return ngettext(locale, "{n} hour ago", "{n} hours ago", hours, n=hours)
 
 
 STATE_LABELS = {

@@ -7,10 +7,14 @@ that says what happened (403, 410).
 
 from __future__ import annotations
 
+import base64
+import io
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import qrcode
+import qrcode.image.svg
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from starlette.responses import HTMLResponse
@@ -241,3 +245,11 @@ def kiosk_page(
     # A shared device: nothing of one resident's visit may come back from a cache.
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def qr_data_uri(url: str) -> str:
+    """A QR code of ``url`` as an SVG data URI (the kiosk's "book a time" codes)."""
+    image = qrcode.make(url, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=2)
+    buffer = io.BytesIO()
+    image.save(buffer)
+    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
