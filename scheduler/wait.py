@@ -2,14 +2,16 @@
 
 The kiosk's ticket screen promises a wait. The promise must be honest:
 
-- ``predict_wait`` plays the queue forward with expected values. Every
+- ``predict_wait`` plays the queue forward as the router serves it: every
   staff member who is available (free now) or in a call (free after the
-  expected rest of that call) takes, as they become free, the
-  first waiting call in serving order they qualify for (priority, then
-  arrival; a booked visit not before its time), answers after the measured
-  ring-to-answer time and is busy for the measured mean handling time of
-  that call's service. The ticket's wait is when its turn comes. Calls of
-  other services ahead count too, where they take staff this ticket needs.
+  rest of that call) gets, as they become free, the first due waiting call
+  in serving order they qualify for (priority, then arrival; a booked visit
+  not before its time; the person idle longest first), answers after the
+  measured ring-to-answer time and is busy for a handling time of that
+  call's service. Handling times are drawn from the recent ones measured;
+  the queue is played several times and the median wait is the answer.
+  Calls of other services ahead count too, where they take staff this
+  ticket needs.
   With nobody qualified available or in a call it returns ``None``: nobody
   can answer, and the kiosk says so rather than invent a number.
 - ``next_expected``: when, by their working hours and leave, the next
@@ -21,6 +23,7 @@ Checked against the routing simulation (``bench/routing_sim.py``, figures in
 
 from __future__ import annotations
 
+import random
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +40,9 @@ DEFAULT_ANSWER = timedelta(seconds=10)
 MIN_SAMPLES = 3
 # A call already longer than every recent one: assume this share of a mean call is left.
 OVERTIME_SHARE = 0.25
+# Plays of the queue with drawn handling times, and their fixed seed.
+DRAWS = 41
+SEED = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,22 +57,28 @@ class Handling:
     def _pooled(self) -> list[timedelta]:
         return [t for times in self.talks.values() for t in times]
 
+    def samples(self, service_id: int | None) -> list[timedelta]:
+        """Recent handling times of calls of this service (all services' when
+        it has too few); empty when nothing was measured yet."""
+        own = self.talks.get(service_id, ()) if service_id is not None else ()
+        return list(own) if len(own) >= MIN_SAMPLES else self._pooled()
+
     def talk(self, service_id: int | None) -> timedelta:
         """The mean handling time of a call of this service."""
-        own = self.talks.get(service_id, ()) if service_id is not None else ()
-        samples = list(own) if len(own) >= MIN_SAMPLES else self._pooled()
+        samples = self.samples(service_id)
         if not samples:
             return self.default_talk
         return timedelta(seconds=statistics.fmean(t.total_seconds() for t in samples))
 
-    def remaining(self, elapsed: timedelta) -> timedelta:
-        """The expected rest of a call that has lasted ``elapsed``: the mean
-        excess over ``elapsed`` of the recent calls that lasted longer."""
+    def rests(self, elapsed: timedelta) -> list[timedelta]:
+        """What may be left of a call that has lasted ``elapsed``: the excess
+        over ``elapsed`` of the recent calls that lasted longer (when none
+        did, or nothing was measured: a share of a mean call, or its rest)."""
         longer = [t - elapsed for t in self._pooled() if t > elapsed]
         if longer:
-            return timedelta(seconds=statistics.fmean(t.total_seconds() for t in longer))
+            return longer
         mean = self.talk(None)
-        return max(mean - elapsed, mean * OVERTIME_SHARE)
+        return [max(mean - elapsed, mean * OVERTIME_SHARE)]
 
 
 def serving(staff: Iterable[StaffMember]) -> list[StaffMember]:
@@ -81,32 +93,54 @@ def predict_wait(
     in_call_since: Mapping[int, datetime],
     handling: Handling,
     now: datetime,
+    *,
+    draws: int = DRAWS,
 ) -> timedelta | None:
-    """The expected wait of ``target`` until a staff member answers it, or
+    """The typical wait of ``target`` until a staff member answers it, or
     ``None`` when nobody qualified for it is available or in a call.
 
     ``calls`` are the waiting calls (``target`` among them or not);
     ``in_call_since`` says since when each staff member in a call has been in it.
+
+    Handling times vary, and with several people in calls the first of them
+    is free much sooner than any one's mean rest: so the queue is played
+    ``draws`` times with handling times drawn from the measured ones (a fixed
+    seed: the same inputs give the same answer), and the median is returned.
     """
     members = {m.id: m for m in serving(staff)}
     if not any(target.qualifies(m) for m in members.values()):
         return None
-    free: dict[int, datetime] = {}
-    for m in members.values():
-        if m.presence is Presence.AVAILABLE:
-            free[m.id] = now
-        else:
-            elapsed = max(now - in_call_since.get(m.id, now), timedelta(0))
-            free[m.id] = now + handling.remaining(elapsed)
-    idle = {
-        m.id: m.idle_since if m.presence is Presence.AVAILABLE else free[m.id]
-        for m in members.values()
-    }
     pending = waiting_order([*(c for c in calls if c.id != target.id), target])
+    rests = {
+        m.id: handling.rests(max(now - in_call_since.get(m.id, now), timedelta(0)))
+        for m in members.values()
+        if m.presence is Presence.IN_CALL
+    }
+    rng = random.Random(SEED)
+    waits = sorted(
+        _play(target, pending, members, rests, handling, now, rng) for _ in range(max(1, draws))
+    )
+    return waits[(len(waits) - 1) // 2]
+
+
+def _play(
+    target: Call,
+    order: list[Call],
+    members: Mapping[int, StaffMember],
+    rests: Mapping[int, list[timedelta]],
+    handling: Handling,
+    now: datetime,
+    rng: random.Random,
+) -> timedelta:
+    """One play of the queue, as the router serves it: each due call in
+    serving order goes to the qualified free person idle longest."""
+    free: dict[int, datetime] = {}
+    for sid in members:
+        free[sid] = now + rng.choice(rests[sid]) if sid in rests else now
+    idle = {sid: free[sid] if sid in rests else m.idle_since for sid, m in members.items()}
+    pending = list(order)
     at = now
     while True:
-        # As the router does: each due call in serving order goes to the
-        # qualified free person idle longest.
         for call in [c for c in pending if c.queued_at <= at]:
             free_now = sorted(
                 (m for m in members.values() if free[m.id] <= at and call.qualifies(m)),
@@ -119,12 +153,14 @@ def predict_wait(
             if call.id == target.id:
                 return max(answered - now, timedelta(0))
             pending.remove(call)
-            free[taker] = idle[taker] = answered + handling.talk(call.service_id)
+            samples = handling.samples(call.service_id)
+            talk = rng.choice(samples) if samples else handling.default_talk
+            free[taker] = idle[taker] = answered + talk
         later = [t for t in free.values() if t > at] + [
             c.queued_at for c in pending if c.queued_at > at
         ]
-        if not later:
-            return None  # pragma: no cover - someone qualified always reaches the target
+        if not later:  # pragma: no cover - someone qualified always reaches the target
+            raise AssertionError("the target call is never served")
         at = min(later)
 
 

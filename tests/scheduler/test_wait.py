@@ -48,9 +48,9 @@ def test_someone_free_answers_after_the_measured_answer_time() -> None:
 
 
 def test_place_in_line_over_the_staff_who_serve_it() -> None:
-    # One person, mean handling 6 min (from this service's own recent calls):
-    # the third in line waits for the two before, 12 minutes.
-    handling = Handling(talks={7: [4 * MIN, 6 * MIN, 8 * MIN]}, answer=timedelta(0))
+    # One person, handling 6 min (this service's own recent calls): the
+    # third in line waits for the two before, 12 minutes.
+    handling = Handling(talks={7: [6 * MIN, 6 * MIN, 6 * MIN]}, answer=timedelta(0))
     calls = [walk_in(1, 7, -3), walk_in(2, 7, -2), walk_in(3, 7, -1)]
     one = [member(1, {7})]
     assert predict_wait(calls[2], calls, one, {}, handling, T0) == 12 * MIN
@@ -60,14 +60,28 @@ def test_place_in_line_over_the_staff_who_serve_it() -> None:
 
 
 def test_a_colleague_in_a_call_frees_up_after_the_rest_of_it() -> None:
-    # Recent calls lasted 4, 6 and 8 minutes; this call has lasted 5: of the
-    # calls that lasted longer (6, 8), 2 minutes are left on average.
-    handling = Handling(talks={7: [4 * MIN, 6 * MIN, 8 * MIN]}, answer=timedelta(0))
+    # Recent calls lasted 7 minutes; this call has lasted 5: 2 minutes are left.
+    handling = Handling(talks={7: [7 * MIN] * 3}, answer=timedelta(0))
     calls = [walk_in(1, 7)]
     staff = [member(1, {7}, Presence.IN_CALL)]
     assert predict_wait(calls[0], calls, staff, {1: at(-5)}, handling, T0) == 2 * MIN
     # Longer than every recent call: a quarter of a mean call is left.
-    assert predict_wait(calls[0], calls, staff, {1: at(-20)}, handling, T0) == 1.5 * MIN
+    assert predict_wait(calls[0], calls, staff, {1: at(-20)}, handling, T0) == 1.75 * MIN
+    # Of recent calls of 4, 6 and 8 minutes, after 5 minutes 1 or 3 are left.
+    varied = Handling(talks={7: [4 * MIN, 6 * MIN, 8 * MIN]}, answer=timedelta(0))
+    assert predict_wait(calls[0], calls, staff, {1: at(-5)}, varied, T0) in (MIN, 3 * MIN)
+
+
+def test_with_several_in_calls_the_first_to_finish_comes_sooner_than_any_mean() -> None:
+    # Calls last 1 or 9 minutes (mean 5). Three people in calls that just
+    # started: the first of them is usually free after 1 minute, not 5.
+    handling = Handling(talks={7: [1 * MIN, 9 * MIN, 1 * MIN, 9 * MIN]}, answer=timedelta(0))
+    calls = [walk_in(1, 7)]
+    staff = [member(sid, {7}, Presence.IN_CALL) for sid in (1, 2, 3)]
+    since = {1: T0, 2: T0, 3: T0}
+    assert predict_wait(calls[0], calls, staff, since, handling, T0) == 1 * MIN
+    # The same inputs give the same answer (a fixed seed).
+    assert predict_wait(calls[0], calls, staff, since, handling, T0) == 1 * MIN
 
 
 def test_calls_of_other_services_ahead_take_shared_staff() -> None:
