@@ -109,7 +109,16 @@ def test_accepted_walk_in_moves_both_sides_into_the_same_room(
     state = console_state(ctx, city.staff_ids[1], "ja")
     assert state is not None and state["presence"] == "available"
     assert [o["number"] for o in state["offers"]] == [1]
-    assert "受付番号 1" in state["offers"][0]["text"]
+    # The ring says where the walk-in is: the kiosk (its name says the branch).
+    assert state["offers"][0]["text"] == "呼び出し：北支所1号機の受付番号 1（転入の相談）"
+    assert (state["offers"][0]["kiosk"], state["offers"][0]["branch"]) == ("北支所1号機", "北支所")
+    english = console_state(ctx, city.staff_ids[1], "en")
+    assert english is not None
+    assert english["offers"][0]["text"] == (
+        "Incoming call: ticket 1, Moving in, at North Branch 北支所1号機"
+    )
+    offered = staff.get("/api/v1/staff/offers?lang=en").json()["offers"][0]
+    assert (offered["kiosk"], offered["branch"]) == ("北支所1号機", "North Branch")
     assert state["board"] == []  # not an administrator
 
     accept = staff.post(f"/api/v1/staff/offers/{state['offers'][0]['id']}/accept")

@@ -49,6 +49,7 @@ from web.pages.admin.support import (
     owner_or_404,
 )
 from web.pages.kiosk.support import KioskRoute, kiosk_settings
+from web.pages.resident.format import kiosk_name
 from web.pages.staff.auth import staff_scope
 from web.templating import page_locale, render
 
@@ -230,7 +231,7 @@ def _row_view(row: BoardRow, now: datetime, locale: str) -> dict[str, Any]:
     branch = row.kiosk.branch
     return {
         "id": row.kiosk.id,
-        "name": row.kiosk.name,
+        "name": kiosk_name(row.kiosk, locale),
         "branch": branch.name_ja if locale == "ja" else branch.name_en,
         "state": row.state.value,
         "state_label": gettext(locale, STATE_LABELS[row.state.value]),

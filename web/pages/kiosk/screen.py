@@ -44,6 +44,7 @@ from web.pages.kiosk.support import (
     qr_data_uri,
 )
 from web.pages.resident.format import (
+    branch_address,
     day_label,
     kiosk_label,
     moment_label,
@@ -247,7 +248,7 @@ def walk_in(
             "ticket_action": f"{screen.home}/walk-in/ticket",
             "csrf_token": csrf.issue(request, scope=f"kiosk:{screen.kiosk.id}"),
             "csrf_field": csrf.FIELD,
-            "address": screen.kiosk.branch.address,
+            "address": branch_address(screen.kiosk.branch, screen.locale),
             "phone": screen.settings.phone,
             "booking_url": url,
             "booking_qr": qr_data_uri(url),

@@ -29,6 +29,7 @@ from app.kiosk.settings import KioskSettings
 from scheduler.models import Kiosk
 from web import csrf
 from web.pages.error_route import ErrorPageRoute
+from web.pages.resident.format import kiosk_name
 from web.templating import page_locale, render
 
 # -- errors become big, plain kiosk pages ----------------------------------------------------
@@ -233,7 +234,7 @@ def kiosk_page(
     values: dict[str, Any] = {
         "home": screen.home,
         "branch": screen.branch_name(),
-        "kiosk_name": screen.kiosk.name,
+        "kiosk_name": kiosk_name(screen.kiosk, screen.locale),
         "settings": screen.settings,
         "idle": idle,
         # Only a paired device reports its health; an admin's signed link does not.
