@@ -71,7 +71,7 @@ class Outlooks:
         )
         talks: dict[int, list[timedelta]] = defaultdict(list)
         for service_id, start, end in rows:
-            if len(talks[service_id]) < n:
+            if start is not None and end is not None and len(talks[service_id]) < n:
                 talks[service_id].append(end - start)
         answers = [
             (answered - offered).total_seconds()
@@ -137,21 +137,23 @@ class Outlooks:
             weekly[sid].append(WeeklyWindow(weekday, start, end))
         overrides: dict[int, dict[date, list[tuple[time, time]]]] = defaultdict(dict)
         override = HoursOverride
-        for sid, day, start, end in self.session.execute(
+        for o_staff, day, o_start, o_end in self.session.execute(
             select(override.staff_id, override.day, override.start, override.end)
             .where(override.staff_id.in_(ids), override.day.between(first, last))
         ):  # fmt: skip
-            windows = overrides[sid].setdefault(day, [])
-            if start is not None and end is not None:
-                windows.append((start, end))
+            if o_staff is None:
+                continue
+            windows = overrides[o_staff].setdefault(day, [])
+            if o_start is not None and o_end is not None:
+                windows.append((o_start, o_end))
         horizon = datetime.combine(last + timedelta(days=1), time(), self.tz).astimezone(UTC)
         leave: dict[int, list[TimeRange]] = defaultdict(list)
-        for sid, start, end in self.session.execute(
+        for l_staff, l_start, l_end in self.session.execute(
             select(StaffLeave.staff_id, StaffLeave.start_at, StaffLeave.end_at).where(
                 StaffLeave.staff_id.in_(ids), StaffLeave.end_at > now, StaffLeave.start_at < horizon
             )
         ):
-            leave[sid].append(TimeRange(start, end))
+            leave[l_staff].append(TimeRange(l_start, l_end))
         staff = [
             StaffSpec(
                 sid,
