@@ -29,6 +29,18 @@ call and staff member), so the comparison is paired:
 free qualified staff member in a fixed order).
 
     .venv/bin/python bench/routing_sim.py --seed 6006
+
+``--estimate`` checks the wait the kiosk promises: at every walk-in's
+arrival, right after the routing round the ticket triggers (as the app's
+``Tickets.take`` then ``view``), the simulation asks ``scheduler.wait.predict_wait``
+with what the app would know then (the queue, presence, since when each
+person is in a call, the last 20 handling times per service and the last 20
+ring-to-answer times) and compares it with the wait the simulation then
+gives that walk-in (arrival to an accepted offer). The formula before issue
+12 (median talk × place in line ÷ qualified staff on duty) is scored on the
+same arrivals.
+
+    .venv/bin/python bench/routing_sim.py --seed 6006 --estimate --days 5
 """
 
 from __future__ import annotations
@@ -38,7 +50,7 @@ import heapq
 import itertools
 import random
 import statistics
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -51,7 +63,9 @@ from scheduler.routing import (
     RoutingPolicy,
     StaffMember,
     plan,
+    waiting_order,
 )
+from scheduler.wait import Handling, predict_wait
 
 DAY = datetime(2026, 12, 1, 23, 30, tzinfo=UTC)  # 08:30 JST, the office opens
 CLOSE = DAY + timedelta(hours=8, minutes=45)  # 17:15 JST
@@ -168,9 +182,37 @@ class Result:
     offers: int = 0
     unserved: int = 0
     rounds: int = 0
+    # Walk-in id → (predicted wait, the old formula's, in minutes); None: nobody qualified.
+    predicted: dict[int, tuple[float | None, float]] = field(default_factory=dict)
+    actual: dict[int, float] = field(default_factory=dict)
 
 
-def simulate(world: World, fairness: Fairness) -> Result:
+RECENT = 20  # MADOGUCHI_COUNTER_RECENT_CALLS
+
+
+def old_estimate(
+    call: Call,
+    waiting: list[Call],
+    staff: list[StaffMember],
+    recent: deque[timedelta],
+    now: datetime,
+) -> float:
+    """The estimate before issue 12, in minutes: median of the recent talk
+    times × place in line among the service's calls ÷ qualified staff on duty."""
+    median = statistics.median(t.total_seconds() for t in recent) / 60 if recent else 8.0
+    ahead = [
+        c for c in waiting_order(waiting) if c.service_id == call.service_id and c.queued_at <= now
+    ]
+    position = next(i for i, c in enumerate(ahead, 1) if c.id == call.id)
+    on_duty = sum(
+        1
+        for m in staff
+        if call.service_id in m.skills and m.presence in (Presence.AVAILABLE, Presence.IN_CALL)
+    )
+    return median * position / max(1, on_duty)
+
+
+def simulate(world: World, fairness: Fairness, *, track: bool = False) -> Result:
     policy = RoutingPolicy(
         offer_timeout=OFFER_TIMEOUT, escalate_after=timedelta(minutes=10), fairness=fairness
     )
@@ -184,6 +226,30 @@ def simulate(world: World, fairness: Fairness) -> Result:
     attempts: dict[int, int] = defaultdict(int)
     seq = itertools.count()
     events: list[tuple[datetime, int, str, tuple[int, ...]]] = []
+    # What the app measures: recent handling times by service, recent answer
+    # times, and since when each person is in their current call.
+    talks: dict[int, deque[timedelta]] = defaultdict(lambda: deque(maxlen=RECENT))
+    answers: deque[timedelta] = deque(maxlen=RECENT)
+    recent: deque[timedelta] = deque(maxlen=RECENT)  # all services, for the old formula
+    in_call_since: dict[int, datetime] = {}
+
+    def predict(call_id: int, now: datetime) -> None:
+        handling = Handling(
+            talks={s: tuple(t) for s, t in talks.items()},
+            answer=(
+                timedelta(seconds=statistics.fmean(a.total_seconds() for a in answers))
+                if answers
+                else Handling().answer
+            ),
+        )
+        call = waiting[call_id]
+        new = predict_wait(
+            call, list(waiting.values()), list(members.values()), in_call_since, handling, now
+        )
+        result.predicted[call_id] = (
+            new.total_seconds() / 60 if new is not None else None,
+            old_estimate(call, list(waiting.values()), list(members.values()), recent, now),
+        )
 
     def at(when: datetime, kind: str, *args: int) -> None:
         heapq.heappush(events, (when, next(seq), kind, args))
@@ -242,6 +308,8 @@ def simulate(world: World, fairness: Fairness) -> Result:
             if offer is None or offer.staff_id != sid or now >= offer.expires_at:
                 continue  # it stopped ringing meanwhile
             del ringing[call_id]
+            if kind == "accept":
+                answers.append(now - offer.offered_at)
             if kind == "decline":
                 call = waiting[call_id]
                 refused = (*call.refused_by, sid)
@@ -252,10 +320,14 @@ def simulate(world: World, fairness: Fairness) -> Result:
                 v = visits[call_id]
                 v.accepted_at, v.staff = now, sid
                 set_presence(sid, Presence.IN_CALL, now)
+                in_call_since[sid] = now
                 at(now + v.talk, "end", call_id, sid)
         elif kind == "end":
             call_id, sid = args
             result.busy[sid] += visits[call_id].talk.total_seconds() / 60
+            talks[visits[call_id].service].append(visits[call_id].talk)
+            recent.append(visits[call_id].talk)
+            in_call_since.pop(sid, None)
             if members[sid].presence is Presence.IN_CALL:
                 set_presence(sid, Presence.AVAILABLE, now)
         elif kind == "lunch":
@@ -270,6 +342,8 @@ def simulate(world: World, fairness: Fairness) -> Result:
             if members[sid].presence is Presence.AWAY and not lunch[0] <= now < lunch[1]:
                 set_presence(sid, Presence.AVAILABLE, now)
         route(now)
+        if kind == "arrive" and track and not visits[args[0]].booked and args[0] in waiting:
+            predict(args[0], now)
 
     for v in world.visits:
         if v.accepted_at is None:
@@ -277,6 +351,8 @@ def simulate(world: World, fairness: Fairness) -> Result:
             continue
         wait = (v.accepted_at - max(v.arrives, v.due)).total_seconds() / 60
         (result.waits_booked if v.booked else result.waits_walk_in).append(wait)
+        if not v.booked:
+            result.actual[v.id] = wait
     lunch_minutes = 60.0
     result.duty_minutes = len(world.staff) * ((CLOSE - DAY).total_seconds() / 60 - lunch_minutes)
     return result
@@ -308,6 +384,53 @@ def report(r: Result, staff_ids: list[int]) -> list[str]:
     ]
 
 
+def estimate_report(args: argparse.Namespace) -> None:
+    new_err: list[float] = []
+    old_err: list[float] = []
+    old_all: list[float] = []
+    nobody = 0
+    nobody_waits: list[float] = []
+    for day in range(args.days):
+        world = build_world(args.seed + day, args.staff, args.kiosks, args.walk_ins, args.bookings)
+        r = simulate(world, Fairness.LONGEST_IDLE, track=True)
+        for vid, (new, old) in r.predicted.items():
+            actual = r.actual.get(vid)
+            if actual is None:
+                continue
+            old_all.append(old - actual)
+            if new is None:
+                nobody += 1
+                nobody_waits.append(actual)
+                continue
+            new_err.append(new - actual)
+            old_err.append(old - actual)
+
+    def row(name: str, errors: list[float]) -> str:
+        absolute = [abs(e) for e in errors]
+        return (
+            f"{name:>28} | {len(errors):5d} | {statistics.fmean(absolute):6.2f} | "
+            f"{pct(absolute, 0.90):6.2f} | {statistics.fmean(errors):+6.2f}"
+        )
+
+    print(
+        f"seeds {args.seed}–{args.seed + args.days - 1}: {args.staff} staff, "
+        f"{args.walk_ins} walk-ins and {args.bookings} bookings a day; "
+        "predicted − simulated wait of each walk-in at its arrival, minutes"
+    )
+    print(f"{'formula':>28} | {'n':>5} | {'MAE':>6} | {'p90':>6} | {'bias':>6}")
+    print(row("predict_wait (issue 12)", new_err))
+    print(row("old, same walk-ins", old_err))
+    print(row("old, every walk-in", old_all))
+    if nobody_waits:
+        print(
+            f"nobody qualified available or in a call at arrival: {nobody} walk-ins "
+            f"(the kiosk promises no time); they then waited median "
+            f"{statistics.median(nobody_waits):.1f} min, p90 {pct(nobody_waits, 0.90):.1f}"
+        )
+    else:
+        print("nobody qualified available or in a call at arrival: 0 walk-ins")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=6006)
@@ -318,7 +441,15 @@ def main() -> None:
     parser.add_argument(
         "--days", type=int, default=1, help="also average over this many seeds (seed, seed+1, …)"
     )
+    parser.add_argument(
+        "--estimate",
+        action="store_true",
+        help="score the kiosk's promised wait against the simulated one instead",
+    )
     args = parser.parse_args()
+    if args.estimate:
+        estimate_report(args)
+        return
     world = build_world(args.seed, args.staff, args.kiosks, args.walk_ins, args.bookings)
     staff_ids = [sid for sid, _ in world.staff]
     print(

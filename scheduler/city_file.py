@@ -26,8 +26,8 @@ The format, section by section (``app/ops/demo_city.yaml`` is a full example)::
     staff: [{login, display_name, email, departments, skills, hours,
              leave: [{from, to, note}], overrides, is_admin, active,
              password | password_hash}]
-    branches: [{slug, name_ja, name_en, address,
-                kiosks: [{slug, name, active}]}]
+    branches: [{slug, name_ja, name_en, address, address_en,
+                kiosks: [{slug, name, name_en, active}]}]
     interpreter_languages: [{code, name_ja, name_en, name_native, sort_order, active}]
                                          # code: pt, zh, jsl …
     interpreters: [{slug, name, email, languages: [pt, en], hours, active, locale}]
@@ -36,6 +36,12 @@ Durations (``duration``, buffers, ``slot_step``, ``min_notice``,
 ``change_cutoff``) are minutes; weekdays are ``mon`` … ``sun``; times are
 ``HH:MM`` wall-clock times in the city's time zone; leave instants are ISO
 datetimes with an offset (``2026-12-21T09:00+09:00``).
+
+English pages show each ``*_en`` form; a branch's ``address_en`` and a
+kiosk's ``name_en`` are optional (empty: English pages show the Japanese
+form; left out, a re-import keeps what the database has, e.g. set by an
+administrator), as are the ``description_en`` texts; names of the city,
+departments, services, branches and interpreter languages need both.
 """
 
 from __future__ import annotations
@@ -298,6 +304,9 @@ class StaffEntry(_Entry):
 class KioskEntry(_Entry):
     slug: Slug
     name: Name100
+    # For English pages (北支所 リモート窓口 → North Branch remote counter); "" shows
+    # ``name``; left out, a re-import keeps what the database has.
+    name_en: Annotated[str, _text(100)] | None = None
     active: bool = True
 
 
@@ -306,6 +315,8 @@ class BranchEntry(_Entry):
     name_ja: Name100
     name_en: Name100
     address: Annotated[str, _text(300)] = ""
+    # For English pages; "" shows ``address``; left out, a re-import keeps it.
+    address_en: Annotated[str, _text(300)] | None = None
     kiosks: list[KioskEntry] = Field(default_factory=list)
 
 

@@ -504,7 +504,12 @@ class _Importer:
                 for k in self.session.scalars(select(Kiosk).where(Kiosk.slug.in_(kiosk_slugs)))
             }
         for entry in self.config.branches:
-            values = {"name_ja": entry.name_ja, "name_en": entry.name_en, "address": entry.address}
+            values = {
+                "name_ja": entry.name_ja,
+                "name_en": entry.name_en,
+                "address": entry.address,
+                **({"address_en": entry.address_en} if entry.address_en is not None else {}),
+            }
             branch = branches.get(entry.slug)
             if branch is None:
                 branch = Branch(slug=entry.slug, **values)
@@ -514,7 +519,11 @@ class _Importer:
                 self.report.branches.count(created=False, changed=_assign(branch, values))
             for kiosk_entry in entry.kiosks:
                 kiosk = kiosks.get(kiosk_entry.slug)
-                kiosk_values = {"name": kiosk_entry.name, "active": kiosk_entry.active}
+                kiosk_values = {
+                    "name": kiosk_entry.name,
+                    **({"name_en": kiosk_entry.name_en} if kiosk_entry.name_en is not None else {}),
+                    "active": kiosk_entry.active,
+                }
                 if kiosk is None:
                     self.session.add(Kiosk(slug=kiosk_entry.slug, branch=branch, **kiosk_values))
                     self.report.kiosks.count(created=True, changed=True)

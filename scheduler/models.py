@@ -219,6 +219,8 @@ class Branch(Base):
     name_ja: Mapped[str] = mapped_column(String(100))
     name_en: Mapped[str] = mapped_column(String(100))
     address: Mapped[str] = mapped_column(String(300), default="")
+    # The address for English pages; empty: the Japanese one is shown.
+    address_en: Mapped[str] = mapped_column(String(300), default="", server_default="")
     kiosks: Mapped[list[Kiosk]] = relationship(back_populates="branch")
 
 
@@ -228,6 +230,8 @@ class Kiosk(Base):
     branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id"), index=True)
     slug: Mapped[str] = mapped_column(String(60), unique=True)
     name: Mapped[str] = mapped_column(String(100))
+    # The name for English pages; empty: the Japanese name is shown.
+    name_en: Mapped[str] = mapped_column(String(100), default="", server_default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     branch: Mapped[Branch] = relationship(back_populates="kiosks")
 

@@ -32,7 +32,6 @@ applies the plan and commits, so several app processes agree.
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -243,32 +242,3 @@ def timed_out(last_seen: datetime | None, now: datetime, timeout: timedelta) -> 
     ``last_seen`` counts as offline at ``now``: nothing rings at a closed
     browser. Never seen (a row from before the setting) is not timed out."""
     return last_seen is not None and now - last_seen > timeout
-
-
-# -- the estimate shown with the ticket --------------------------------------------------------
-
-DEFAULT_TALK = timedelta(minutes=8)
-
-
-def estimate_wait(
-    position: int,
-    recent_talks: Sequence[timedelta],
-    serving_staff: int,
-    *,
-    default_talk: timedelta = DEFAULT_TALK,
-) -> timedelta:
-    """Expected wait of the ``position``-th call in line (1 = next).
-
-    median(recent talk times) × position / serving staff, where serving staff
-    are the qualified staff available or in a call (those in a call free up
-    too). With no recent calls the median is ``default_talk``; with nobody on
-    duty the division is by one, so the estimate never claims "no wait".
-    """
-    if position < 1:
-        raise RoutingError("position starts at 1")
-    median = (
-        timedelta(seconds=statistics.median(t.total_seconds() for t in recent_talks))
-        if recent_talks
-        else default_talk
-    )
-    return median * position / max(1, serving_staff)

@@ -15,7 +15,7 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import HTMLResponse
 
-from app.core.i18n import LOCALES, gettext, negotiate
+from app.core.i18n import LOCALES, gettext, negotiate, ngettext
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -42,12 +42,16 @@ def render(
     def _(message: str, **params: object) -> str:
         return gettext(locale, message, **params)
 
+    def ngettext_(singular: str, plural: str, count: int, **params: object) -> str:
+        return ngettext(locale, singular, plural, count, **params)
+
     other = "en" if locale == "ja" else "ja"
     # Keep the page's own parameters (e.g. the chosen time) when switching language.
     switched = request.url.include_query_params(lang=other)
     switch_url = f"{switched.path}?{switched.query}"
     ctx: dict[str, Any] = {
         "_": _,
+        "ngettext": ngettext_,
         "locale": locale,
         "locales": LOCALES,
         "lang_switch_url": switch_url,

@@ -144,12 +144,24 @@ BRANCH = (
     Field("name_ja", "Name (Japanese)", required=True, max_length=100),
     Field("name_en", "Name (English)", required=True, max_length=100),
     Field("address", "Address", max_length=300),
+    Field(
+        "address_en",
+        "Address (English)",
+        max_length=300,
+        hint="Shown on English pages; left empty, they show the Japanese address.",
+    ),
 )
 
 KIOSK = (
     Field("branch_id", "Branch", "select", required=True),
     Field("slug", "Slug", required=True, max_length=60, pattern="slug", hint=SLUG_HINT),
     Field("name", "Name", required=True, max_length=100, hint="As staff see it, e.g. 北支所1号機."),
+    Field(
+        "name_en",
+        "Name (English)",
+        max_length=100,
+        hint="Shown on English pages; left empty, they show the Japanese name.",
+    ),
     Field("active", "Active", "bool"),
 )
 

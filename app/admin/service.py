@@ -353,7 +353,7 @@ class AdminService:
         if branch is None:
             branch = Branch()
             self.session.add(branch)
-        self._assign(branch, values, ("slug", "name_ja", "name_en", "address"))
+        self._assign(branch, values, ("slug", "name_ja", "name_en", "address", "address_en"))
         self.session.flush()
         self._audit(admin, "branch", branch.id)
         return branch
@@ -367,7 +367,7 @@ class AdminService:
             kiosk = Kiosk()
             self.session.add(kiosk)
         kiosk.branch_id = branch_id
-        self._assign(kiosk, values, ("slug", "name", "active"))
+        self._assign(kiosk, values, ("slug", "name", "name_en", "active"))
         self.session.flush()
         self._audit(admin, "kiosk", kiosk.id)
         return kiosk

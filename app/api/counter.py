@@ -41,7 +41,12 @@ from app.counter.models import (
 )
 from app.counter.settings import CounterSettings
 from app.counter.tickets import Tickets, TicketView
-from app.counter.views import HandoverOfferOut, department_slug, handover_offer_out
+from app.counter.views import (
+    HandoverOfferOut,
+    department_slug,
+    handover_offer_out,
+    ticket_place,
+)
 from app.kiosk.service import KioskService, KioskUnavailable
 from scheduler.models import Booking, Kiosk, Service, Staff
 from scheduler.routing import Presence
@@ -109,7 +114,12 @@ class TicketOut(BaseModel):
     number: int
     status: str
     position: int | None
+    # The expected wait; null while waiting when nobody qualified is available
+    # or in a call (``staffed`` false): then ``expected_at`` says when the next
+    # qualified staff member's working time starts, if the app knows.
     estimate_minutes: int | None
+    staffed: bool = True
+    expected_at: datetime | None = None
     interpreter_language: str | None = None
     # Only once a staff member accepted: how the kiosk enters the call room.
     call: JoinTicketOut | None = None
@@ -132,6 +142,8 @@ def ticket_out(ctx: AppContext, kiosk: Kiosk, view: TicketView) -> TicketOut:
         status=ticket.status,
         position=view.position,
         estimate_minutes=minutes,
+        staffed=view.staffed or ticket.status != TicketStatus.WAITING,
+        expected_at=view.expected_at,
         interpreter_language=ticket.interpreter_language,
         call=call,
     )
@@ -197,6 +209,9 @@ class OfferOut(BaseModel):
     ticket_id: IdPath
     number: int
     service: str
+    # Where the walk-in is: the kiosk and its branch.
+    kiosk: str = ""
+    branch: str = ""
     expires_at: datetime
 
 
@@ -216,11 +231,14 @@ def _offer_out(session: WriteSession, offer: RingOffer, locale: str) -> OfferOut
     assert ticket is not None
     service = session.get(Service, ticket.service_id)
     assert service is not None
+    kiosk, branch = ticket_place(session, ticket, locale)
     return OfferOut(
         id=offer.id,
         ticket_id=ticket.id,
         number=ticket.number,
         service=service.name_en if locale == "en" else service.name_ja,
+        kiosk=kiosk,
+        branch=branch,
         expires_at=offer.expires_at,
     )
 

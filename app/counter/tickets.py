@@ -24,13 +24,14 @@ from app.counter.errors import (
 )
 from app.counter.locking import routing_lock
 from app.counter.models import QueueTicket, RingKind, RingOffer, TicketStatus
+from app.counter.outlook import Outlooks
 from app.counter.presence import PresenceBook
 from app.counter.rings import Rings
 from app.counter.rounds import Rounds, release_room, waiting_tickets
 from app.counter.settings import CounterSettings
 from app.kiosk.service import KioskService
 from scheduler.models import Booking, InterpreterLanguage, Kiosk, Service, Staff
-from scheduler.routing import Call, Presence, Priority, estimate_wait, waiting_order
+from scheduler.routing import Call, Presence, Priority, waiting_order
 from scheduler.types import Channel
 
 log = logging.getLogger(__name__)
@@ -40,8 +41,16 @@ log = logging.getLogger(__name__)
 class TicketView:
     ticket: QueueTicket
     position: int | None  # 1 = next; None when not waiting
+    # None when nobody qualified is available or in a call: no wait is promised.
     estimate: timedelta | None
     escalated: bool
+    # Then, when the next qualified staff member is expected (None: not known).
+    expected_at: datetime | None = None
+
+    @property
+    def staffed(self) -> bool:
+        """Someone qualified is available or in a call: the estimate holds."""
+        return self.estimate is not None
 
 
 class Tickets:
@@ -213,18 +222,9 @@ class Tickets:
 
     # -- what the kiosk and the supervisor see ---------------------------------------------------
 
-    def _recent_talks(self) -> list[timedelta]:
-        rows = self.session.execute(
-            select(QueueTicket.accepted_at, QueueTicket.ended_at)
-            .where(QueueTicket.status == TicketStatus.DONE, QueueTicket.accepted_at.is_not(None))
-            .order_by(QueueTicket.ended_at.desc())
-            .limit(self.settings.recent_calls)
-        )
-        return [end - start for start, end in rows if start is not None and end is not None]
-
     def view(self, ticket: QueueTicket, now: datetime) -> TicketView:
-        """Position and estimated wait: median recent talk time × position ÷
-        qualified staff on duty (available or in a call)."""
+        """Place in line among this service's calls, and the outlook
+        (``app.counter.outlook``): the expected wait, or nobody to answer."""
         if ticket.status != TicketStatus.WAITING:
             return TicketView(ticket, None, None, ticket.escalated_at is not None)
         waiting = waiting_tickets(self.session)
@@ -235,19 +235,14 @@ class Tickets:
             if c.service_id == ticket.service_id and c.queued_at <= max(now, ticket.queued_at)
         ]
         position = next((i for i, c in enumerate(ahead, 1) if c.id == ticket.id), len(ahead) + 1)
-        serving = sum(
-            1
-            for m in self.presence.members()
-            if ticket.service_id in m.skills
-            and m.presence in (Presence.AVAILABLE, Presence.IN_CALL)
-        )
-        estimate = estimate_wait(
+        outlook = Outlooks(self.session, self.tz, self.settings).of(ticket, now)
+        return TicketView(
+            ticket,
             position,
-            self._recent_talks(),
-            serving,
-            default_talk=timedelta(minutes=self.settings.default_talk_minutes),
+            outlook.estimate,
+            ticket.escalated_at is not None,
+            outlook.expected_at,
         )
-        return TicketView(ticket, position, estimate, ticket.escalated_at is not None)
 
     def board(self, now: datetime) -> list[tuple[QueueTicket, RingOffer | None]]:
         """The supervisor's view: every waiting ticket, in serving order, with

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.core.i18n import gettext
 from app.counter.models import HandoverKind, HandoverRequest, QueueTicket, RingOffer
-from scheduler.models import Booking, Department, Service, Staff
+from scheduler.models import Booking, Department, Kiosk, Service, Staff
 
 
 class HandoverOfferOut(BaseModel):
@@ -76,6 +76,18 @@ def handover_offer_out(session: Session, offer: RingOffer, locale: str) -> Hando
         expires_at=offer.expires_at,
         text=text,
     )
+
+
+def ticket_place(session: Session, ticket: QueueTicket, locale: str) -> tuple[str, str]:
+    """Where a walk-in is: the kiosk's and its branch's names, in English
+    where the city gave English forms (a kiosk without one keeps its name)."""
+    kiosk = session.get(Kiosk, ticket.kiosk_id)
+    if kiosk is None:
+        return "", ""
+    english = locale == "en"
+    name = kiosk.name_en if english and kiosk.name_en else kiosk.name
+    branch = kiosk.branch.name_en if english else kiosk.branch.name_ja
+    return name, branch
 
 
 def department_slug(session: Session, req: HandoverRequest) -> str | None:

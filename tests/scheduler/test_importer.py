@@ -225,6 +225,27 @@ def test_edited_field_updates_only_that_entry(db: Session, demo_text: str) -> No
     )
 
 
+def test_english_forms_of_kiosks_and_addresses_are_imported(db: Session, demo_text: str) -> None:
+    import_text(db, demo_text)
+    kita = db.scalars(select(Branch).where(Branch.slug == "kita-shisho")).one()
+    kiosk = db.scalars(select(Kiosk).where(Kiosk.slug == "kita-toshokan")).one()
+    assert kita.address_en == "1-2-3 Kitamachi, Midori City"
+    assert (kiosk.name, kiosk.name_en) == ("北図書館 リモート窓口", "North Library remote counter")
+    # Optional: left out, a re-import keeps them; empty clears them (English
+    # pages then show the Japanese forms).
+    left_out = demo_text.replace("        name_en: North Library remote counter\n", "", 1)
+    left_out = left_out.replace("    address_en: 1-2-3 Kitamachi, Midori City\n", "", 1)
+    report = import_text(db, left_out)
+    assert (report.branches.updated, report.kiosks.updated) == (0, 0)
+    emptied = demo_text.replace("name_en: North Library remote counter", 'name_en: ""', 1)
+    emptied = emptied.replace("address_en: 1-2-3 Kitamachi, Midori City", 'address_en: ""', 1)
+    report = import_text(db, emptied)
+    assert (report.branches.updated, report.kiosks.updated) == (1, 1)
+    db.refresh(kita)
+    db.refresh(kiosk)
+    assert (kita.address_en, kiosk.name_en) == ("", "")
+
+
 def test_lists_are_replaced_and_nothing_is_deleted(db: Session, demo: CityConfig) -> None:
     import_city(db, demo, hasher=FAST)
     report = import_text(

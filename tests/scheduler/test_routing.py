@@ -17,7 +17,6 @@ from scheduler.routing import (
     RoutingError,
     RoutingPolicy,
     StaffMember,
-    estimate_wait,
     plan,
     timed_out,
     waiting_order,
@@ -184,14 +183,6 @@ def test_policy_refuses_nonsense() -> None:
         RoutingPolicy(offer_timeout=timedelta(0))
     with pytest.raises(RoutingError):
         RoutingPolicy(escalate_after=timedelta(seconds=-1))
-
-
-def test_estimate_is_median_talk_times_position_over_staff() -> None:
-    talks = [timedelta(minutes=m) for m in (4, 6, 30)]
-    assert estimate_wait(3, talks, 2) == timedelta(minutes=9)
-    assert estimate_wait(1, [], 0) == timedelta(minutes=8)
-    with pytest.raises(RoutingError):
-        estimate_wait(0, talks, 1)
 
 
 # -- properties -----------------------------------------------------------------------------------

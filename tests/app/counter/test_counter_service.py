@@ -113,9 +113,19 @@ def test_ticket_numbers_positions_and_leaving(
     a, b = first.json(), second.json()
     assert (a["number"], a["position"], a["status"]) == (1, 1, "waiting")
     assert (b["number"], b["position"]) == (2, 2)
-    # Nobody on duty: divided by one, the default talk time per place in line.
-    assert (a["estimate_minutes"], b["estimate_minutes"]) == (8, 16)
+    # Nobody qualified available or in a call: no wait is promised. Their
+    # hours cover 09:00 but nobody is at a console, so the next qualified
+    # staff member is expected when working hours next start, at 13:00.
+    assert (a["estimate_minutes"], a["staffed"]) == (None, False)
+    assert a["expected_at"] == "2026-11-30T04:00:00Z"
     assert a["call"] is None
+    # Someone comes on duty: the first is answered after the default answer
+    # time (under a minute); the second after the first's call, 8 minutes.
+    available(staff_client(app, "staff1"))
+    a = kiosk.get(f"/api/v1/kiosk/{token}/tickets/{a['id']}").json()
+    b = kiosk.get(f"/api/v1/kiosk/{token}/tickets/{b['id']}").json()
+    assert (a["estimate_minutes"], a["staffed"], a["expected_at"]) == (1, True, None)
+    assert (b["estimate_minutes"], b["staffed"]) == (9, True)
 
     assert kiosk.delete(f"/api/v1/kiosk/{token}/tickets/{a['id']}").status_code == 204
     again = kiosk.get(f"/api/v1/kiosk/{token}/tickets/{b['id']}").json()
@@ -152,13 +162,16 @@ def test_walk_in_goes_to_qualified_staff_of_another_department(
     assert status["call"]["participant"] == f"kiosk:{city.kiosk_id}"
     assert other.get("/api/v1/staff/offers").json()["presence"] == "in-call"
 
-    # Eight minutes later the call ends: the estimate now uses that talk time.
+    # Four minutes later the call ends: the estimate now uses that talk time
+    # (and the answer time measured: at once).
     clock.moment += timedelta(minutes=4)
     done = other.post(f"/api/v1/staff/counter/tickets/{status['id']}/finish")
     assert done.status_code == 204
     assert other.get("/api/v1/staff/offers").json()["presence"] == "available"
     nxt = kiosk.post(f"/api/v1/kiosk/{token}/tickets", json={"service_id": city.consult_id})
-    assert nxt.json()["estimate_minutes"] == 4
+    after = kiosk.post(f"/api/v1/kiosk/{token}/tickets", json={"service_id": city.consult_id})
+    assert nxt.json()["estimate_minutes"] == 1
+    assert after.json()["estimate_minutes"] == 4
 
 
 def test_fifo_one_staff_member_two_kiosk_tickets(

@@ -55,12 +55,17 @@ def test_walk_in_gets_a_ticket_number_and_an_estimate_and_can_leave(
     assert page.status_code == 200
     assert re.search(r'class="kiosk-ticket-number"[^>]*>.*?2</p>', page.text)
     assert "受付番号" in page.text
-    # Nobody on duty: 8 min default × 2nd in line ÷ 1.
-    assert "2番目" in page.text and "約16分" in page.text
+    # Nobody on duty: no wait is promised; when staff are expected, the phone
+    # number and a QR code to book this service instead.
+    assert "2番目" in page.text and 'id="ticket-estimate"' not in page.text
+    assert "いま、この用件の担当職員で対応できる人がいません。" in page.text
+    assert "次に担当職員が対応できる見込みは 本日 13:00 からです。" in page.text
+    assert f"/services/{city.consult_id}?kiosk={city.kiosk_id}" in page.text
     assert 'src="/static/js/pages/kiosk-ticket.js"' in page.text
     assert " style=" not in page.text and not re.search(r"<script(?![^>]*\bsrc=)", page.text)
     english = client.get(first + "?lang=en").text
-    assert "You are next." in english and "about 8 minutes" in english
+    assert "You are next." in english and "can answer right now" in english
+    assert "expected today at 13:00" in english
 
     # 「受付を取り消す」 asks first: the form to confirm is on the confirm step only.
     assert CSRF.search(page.text) is None
@@ -104,7 +109,16 @@ def test_accepted_walk_in_moves_both_sides_into_the_same_room(
     state = console_state(ctx, city.staff_ids[1], "ja")
     assert state is not None and state["presence"] == "available"
     assert [o["number"] for o in state["offers"]] == [1]
-    assert "受付番号 1" in state["offers"][0]["text"]
+    # The ring says where the walk-in is: the kiosk (its name says the branch).
+    assert state["offers"][0]["text"] == "呼び出し：北支所1号機の受付番号 1（転入の相談）"
+    assert (state["offers"][0]["kiosk"], state["offers"][0]["branch"]) == ("北支所1号機", "北支所")
+    english = console_state(ctx, city.staff_ids[1], "en")
+    assert english is not None
+    assert english["offers"][0]["text"] == (
+        "Incoming call: ticket 1, Moving in, at North Branch 北支所1号機"
+    )
+    offered = staff.get("/api/v1/staff/offers?lang=en").json()["offers"][0]
+    assert (offered["kiosk"], offered["branch"]) == ("北支所1号機", "North Branch")
     assert state["board"] == []  # not an administrator
 
     accept = staff.post(f"/api/v1/staff/offers/{state['offers'][0]['id']}/accept")

@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from app.auth.deps import CurrentAdmin
 from app.core.deps import CtxDep, ReadSession, WriteSession
-from app.core.i18n import gettext
+from app.core.i18n import gettext, ngettext
 from app.core.params import IdPath
 from app.kiosk.devices import (
     COOKIE,
@@ -49,6 +49,7 @@ from web.pages.admin.support import (
     owner_or_404,
 )
 from web.pages.kiosk.support import KioskRoute, kiosk_settings
+from web.pages.resident.format import kiosk_name
 from web.pages.staff.auth import staff_scope
 from web.templating import page_locale, render
 
@@ -201,10 +202,12 @@ def _ago(moment: datetime | None, now: datetime, locale: str) -> str:
         return gettext(locale, "never")
     seconds = max(0, int((now - moment).total_seconds()))
     if seconds < 120:
-        return gettext(locale, "{n} seconds ago", n=seconds)
+        return ngettext(locale, "{n} second ago", "{n} seconds ago", seconds, n=seconds)
     if seconds < 2 * 3600:
-        return gettext(locale, "{n} minutes ago", n=seconds // 60)
-    return gettext(locale, "{n} hours ago", n=seconds // 3600)
+        minutes = seconds // 60
+        return ngettext(locale, "{n} minute ago", "{n} minutes ago", minutes, n=minutes)
+    hours = seconds // 3600
+    return ngettext(locale, "{n} hour ago", "{n} hours ago", hours, n=hours)
 
 
 STATE_LABELS = {
@@ -228,7 +231,7 @@ def _row_view(row: BoardRow, now: datetime, locale: str) -> dict[str, Any]:
     branch = row.kiosk.branch
     return {
         "id": row.kiosk.id,
-        "name": row.kiosk.name,
+        "name": kiosk_name(row.kiosk, locale),
         "branch": branch.name_ja if locale == "ja" else branch.name_en,
         "state": row.state.value,
         "state_label": gettext(locale, STATE_LABELS[row.state.value]),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from sqlalchemy.orm import Session
@@ -37,7 +38,9 @@ from web.pages.kiosk.support import (
     kiosk_error_page,
     kiosk_page,
     open_screen,
+    qr_data_uri,
 )
+from web.pages.resident.format import moment_label, time_label
 from web.pages.staff.format import named
 
 log = logging.getLogger(__name__)
@@ -108,6 +111,44 @@ def interpreter_choice(
     }
 
 
+def service_booking_url(screen: Screen, service_id: int, interpreter: str | None) -> str:
+    """Behind the ticket screen's QR code: booking a time for this service at
+    this kiosk (or the city's own booking site, when one is configured)."""
+    if screen.settings.booking_url:
+        return screen.settings.booking_url
+    base = screen.ctx.settings.public_base_url.rstrip("/")
+    query = urlencode(
+        {"kiosk": screen.kiosk.id, **({"interpreter": interpreter} if interpreter else {})}
+    )
+    return f"{base}/services/{service_id}?{query}"
+
+
+def outlook_view(screen: Screen, view: TicketView) -> dict[str, Any]:
+    """What the ticket screen says when nobody qualified can answer now: when
+    the next one is expected, the phone number, and a QR code to book a time."""
+    if view.staffed:
+        return {"staffed": True}
+    tz = screen.ctx.tz
+    expected = view.expected_at
+    if expected is None:
+        expected_label = None
+    elif expected.astimezone(tz).date() == screen.now.astimezone(tz).date():
+        expected_label = gettext(screen.locale, "today at {time}", time=time_label(expected, tz))
+    else:
+        expected_label = gettext(
+            screen.locale, "on {moment}", moment=moment_label(expected, tz, screen.locale)
+        )
+    url = service_booking_url(screen, view.ticket.service_id, view.ticket.interpreter_language)
+    return {
+        "staffed": False,
+        "expected": expected_label,
+        "expected_at": expected.isoformat() if expected else "",
+        "phone": screen.settings.phone,
+        "booking_url": url,
+        "booking_qr": qr_data_uri(url),
+    }
+
+
 def _minutes(view: TicketView) -> int | None:
     if view.estimate is None:
         return None
@@ -174,6 +215,7 @@ def ticket_page(
             "number": ticket.number,
             "position": view.position,
             "minutes": _minutes(view),
+            **outlook_view(screen, view),
             "service": named(service, screen.locale),
             "department": named(service.department, screen.locale),
             "pictogram": pictogram(service),

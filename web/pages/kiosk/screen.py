@@ -14,14 +14,10 @@ fresh one. Issue 6 replaces that link with one-time pairing codes.
 
 from __future__ import annotations
 
-import base64
-import io
 import logging
 from datetime import timedelta
 from typing import Annotated, Any
 
-import qrcode
-import qrcode.image.svg
 from fastapi import APIRouter, Depends, Form, Query, Request
 from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -45,8 +41,10 @@ from web.pages.kiosk.support import (
     kiosk_page,
     kiosk_settings,
     open_screen,
+    qr_data_uri,
 )
 from web.pages.resident.format import (
+    branch_address,
     day_label,
     kiosk_label,
     moment_label,
@@ -90,13 +88,6 @@ def _booking_url(screen: Screen) -> str:
     """Behind the QR code: booking a time at this very kiosk (or the configured address)."""
     base = screen.ctx.settings.public_base_url.rstrip("/")
     return screen.settings.booking_url or f"{base}/kiosk-booking/{screen.kiosk.id}"
-
-
-def _qr_data_uri(url: str) -> str:
-    image = qrcode.make(url, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=2)
-    buffer = io.BytesIO()
-    image.save(buffer)
-    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 # -- the screens ---------------------------------------------------------------------------------
@@ -257,10 +248,10 @@ def walk_in(
             "ticket_action": f"{screen.home}/walk-in/ticket",
             "csrf_token": csrf.issue(request, scope=f"kiosk:{screen.kiosk.id}"),
             "csrf_field": csrf.FIELD,
-            "address": screen.kiosk.branch.address,
+            "address": branch_address(screen.kiosk.branch, screen.locale),
             "phone": screen.settings.phone,
             "booking_url": url,
-            "booking_qr": _qr_data_uri(url),
+            "booking_qr": qr_data_uri(url),
             "kiosk_label": kiosk_label(screen.kiosk, screen.locale),
         },
     )

@@ -7,10 +7,14 @@ that says what happened (403, 410).
 
 from __future__ import annotations
 
+import base64
+import io
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import qrcode
+import qrcode.image.svg
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from starlette.responses import HTMLResponse
@@ -25,6 +29,7 @@ from app.kiosk.settings import KioskSettings
 from scheduler.models import Kiosk
 from web import csrf
 from web.pages.error_route import ErrorPageRoute
+from web.pages.resident.format import kiosk_name
 from web.templating import page_locale, render
 
 # -- errors become big, plain kiosk pages ----------------------------------------------------
@@ -229,7 +234,7 @@ def kiosk_page(
     values: dict[str, Any] = {
         "home": screen.home,
         "branch": screen.branch_name(),
-        "kiosk_name": screen.kiosk.name,
+        "kiosk_name": kiosk_name(screen.kiosk, screen.locale),
         "settings": screen.settings,
         "idle": idle,
         # Only a paired device reports its health; an admin's signed link does not.
@@ -241,3 +246,11 @@ def kiosk_page(
     # A shared device: nothing of one resident's visit may come back from a cache.
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def qr_data_uri(url: str) -> str:
+    """A QR code of ``url`` as an SVG data URI (the kiosk's "book a time" codes)."""
+    image = qrcode.make(url, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=2)
+    buffer = io.BytesIO()
+    image.save(buffer)
+    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

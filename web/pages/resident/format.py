@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from scheduler.models import Department, Kiosk, Service
+from scheduler.models import Branch, Department, Kiosk, Service
 from scheduler.types import Channel
 
 WEEKDAYS_JA = "月火水木金土日"
@@ -64,12 +64,23 @@ def service_channels(service: Service) -> list[Channel]:
     return [Channel(c) for c in service.channels.split(",") if c]
 
 
+def kiosk_name(kiosk: Kiosk, locale: str) -> str:
+    """The kiosk's name; on English pages its English form, if the city gave one."""
+    return kiosk.name_en if locale != "ja" and kiosk.name_en else kiosk.name
+
+
+def branch_address(branch: Branch, locale: str) -> str:
+    """The branch's address; on English pages its English form, if the city gave one."""
+    return branch.address_en if locale != "ja" and branch.address_en else branch.address
+
+
 def kiosk_label(kiosk: Kiosk, locale: str) -> str:
     branch = kiosk.branch.name_ja if locale == "ja" else kiosk.branch.name_en
+    name = kiosk_name(kiosk, locale)
     # Kiosk names often already say where they are (北支所 リモート窓口).
-    if kiosk.name.startswith(kiosk.branch.name_ja) or kiosk.name.startswith(branch):
-        return kiosk.name
-    return f"{branch} {kiosk.name}"
+    if name.startswith(kiosk.branch.name_ja) or name.startswith(branch):
+        return name
+    return f"{branch} {name}"
 
 
 def opening_hours(department: Department, locale: str) -> list[str]:

@@ -34,6 +34,8 @@ from app.tracker.workflow import STATUS_LABELS, ApplicationStatus, IllegalTransi
 from scheduler.errors import BookingNotFound
 from scheduler.models import Booking, Department, Staff
 from web.pages.staff.auth import StaffPageRoute, console_page, verify_staff_csrf
+from web.pages.staff.format import named
+from web.templating import page_locale
 
 router = APIRouter(route_class=StaffPageRoute, include_in_schema=False)
 
@@ -109,7 +111,7 @@ def applications_page(
         staff,
         "applications",
         {
-            "apps": [_row(a, today) for a in apps],
+            "apps": [_row(a, today, page_locale(request)) for a in apps],
             "total": total,
             "filter": f,
             "statuses": [(s.value, STATUS_LABELS[s]) for s in ApplicationStatus],
@@ -156,14 +158,14 @@ EVENT_LABELS = {
 }
 
 
-def _row(application: Application, today: date) -> dict[str, Any]:
+def _row(application: Application, today: date, locale: str) -> dict[str, Any]:
     return {
         "id": application.id,
         "reference": application.reference,
         "procedure": application.procedure,
         "resident_name": application.resident_name,
         "status_label": STATUS_LABELS[application.status_enum],
-        "department": application.department.name_ja,
+        "department": named(application.department, locale),
         "assignee": application.assignee.display_name if application.assignee else "",
         "due": application.due_date.isoformat() if application.due_date else "",
         "overdue": is_overdue(application, today),
@@ -207,7 +209,7 @@ def _detail_page(
         "applications",
         {
             "app": application,
-            "row": _row(application, today),
+            "row": _row(application, today, page_locale(request)),
             "records": [
                 {
                     "record": r,

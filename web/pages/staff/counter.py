@@ -27,7 +27,7 @@ from app.counter.handover import Handovers
 from app.counter.models import HandoverRequest, QueueTicket, RingKind
 from app.counter.settings import CounterSettings
 from app.counter.tickets import Tickets
-from app.counter.views import handover_offer_out
+from app.counter.views import handover_offer_out, ticket_place
 from scheduler.models import Department, InterpreterLanguage, Service, Staff
 from scheduler.routing import Presence
 from web.pages.call.pages import RTC_CONFIG_URL, call_messages
@@ -84,17 +84,23 @@ def console_state(ctx: AppContext, staff_id: int, locale: str) -> dict[str, Any]
             if ring.kind == RingKind.TICKET:
                 ticket = session.get(QueueTicket, ring.subject_id)
                 assert ticket is not None
+                kiosk, branch = ticket_place(session, ticket, locale)
+                # Kiosk names often say their branch already (北支所 リモート窓口).
+                place = kiosk if not branch or kiosk.startswith(branch) else f"{branch} {kiosk}"
                 offers.append(
                     {
                         "id": ring.id,
                         "ticket": ticket.id,
                         "number": ticket.number,
                         "service": _label(session, ticket, locale),
+                        "kiosk": kiosk,
+                        "branch": branch,
                         "text": gettext(
                             locale,
-                            "Incoming call: ticket {number}, {service}",
+                            "Incoming call: ticket {number}, {service}, at {place}",
                             number=ticket.number,
                             service=_label(session, ticket, locale),
+                            place=place,
                         ),
                         "context": "",
                         "answer_url": f"/api/v1/staff/offers/{ring.id}",

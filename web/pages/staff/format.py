@@ -9,6 +9,7 @@ from app.booking.notify import WEEKDAYS_JA
 from app.core.i18n import gettext
 from scheduler.models import Booking
 from scheduler.types import Channel
+from web.pages.resident.format import kiosk_name
 
 
 def day_label(day: date, locale: str) -> str:
@@ -45,5 +46,5 @@ def named(obj: object, locale: str) -> str:
 
 def channel_label(booking: Booking, locale: str) -> str:
     if booking.channel == Channel.KIOSK and booking.kiosk is not None:
-        return gettext(locale, "Remote counter ({place})", place=booking.kiosk.name)
+        return gettext(locale, "Remote counter ({place})", place=kiosk_name(booking.kiosk, locale))
     return gettext(locale, "Online")

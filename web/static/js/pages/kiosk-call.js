@@ -7,6 +7,7 @@
 // again".
 
 import { stopStream } from "../call/media.js";
+import { counted, pageLang } from "../lib/plural.js";
 import { followCall } from "../call/follow.js";
 import { callPage, joinCall, openCamera } from "../call/start.js";
 
@@ -26,7 +27,7 @@ function returnLater() {
   const show = () => {
     const left = Math.max(0, Math.ceil((until - Date.now()) / 1000));
     for (const el of document.querySelectorAll("[data-return-text]")) {
-      el.textContent = config.returnTemplate.replace("{n}", String(left));
+      el.textContent = counted(config, "return", left, pageLang());
     }
     if (left === 0) {
       window.clearInterval(state.returning);

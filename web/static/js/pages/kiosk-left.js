@@ -1,6 +1,8 @@
 // "Your ticket has been cancelled" (templates/kiosk/ticket_left.html): a
 // visible countdown, then the start screen for the next person.
 
+import { counted, pageLang } from "../lib/plural.js";
+
 const root = document.getElementById("kiosk-left");
 
 if (root) {
@@ -8,7 +10,7 @@ if (root) {
   const line = document.getElementById("left-return");
   const show = () => {
     const left = Math.max(0, Math.ceil((until - Date.now()) / 1000));
-    line.textContent = root.dataset.returnTemplate.replace("{n}", String(left));
+    line.textContent = counted(root.dataset, "return", left, pageLang());
     if (left === 0) {
       window.clearInterval(timer);
       // replace(): the next person cannot go "back" into this visit.

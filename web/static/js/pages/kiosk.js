@@ -6,6 +6,8 @@
 // before that) and data-home (the start screen). Every text comes from the
 // page, so it is already in the screen's language.
 
+import { counted, pageLang } from "../lib/plural.js";
+
 const body = document.body;
 const idleSeconds = Number(body.dataset.idle || 0);
 const warnSeconds = Number(body.dataset.warn || 20);
@@ -18,12 +20,11 @@ function setupIdleReset() {
   const count = document.getElementById("kiosk-idle-count");
   const keep = document.getElementById("kiosk-idle-continue");
   if (!idleSeconds || !home || !dialog || !count || !keep) return;
-  const template = count.dataset.template || "{n}";
   let lastActivity = Date.now();
   let leaving = false;
 
   function showCountdown(left) {
-    count.textContent = template.replace("{n}", String(left));
+    count.textContent = counted(count.dataset, "left", left, pageLang());
     if (!dialog.open) {
       dialog.showModal();
       keep.focus();

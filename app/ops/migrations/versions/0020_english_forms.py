@@ -1,0 +1,37 @@
+"""English forms of kiosk names and branch addresses
+
+Revision ID: 0020_english_forms
+Revises: 0016_line_and_ratings
+Create Date: 2026-12-03 12:40:00
+
+Safe on a live PostgreSQL database: two new columns with a constant default
+(no table rewrite); empty means English pages show the Japanese form.
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0020_english_forms"
+down_revision: str | None = "0016_line_and_ratings"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("branches") as batch:
+        batch.add_column(
+            sa.Column("address_en", sa.String(length=300), server_default="", nullable=False)
+        )
+    with op.batch_alter_table("kiosks") as batch:
+        batch.add_column(
+            sa.Column("name_en", sa.String(length=100), server_default="", nullable=False)
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("kiosks") as batch:
+        batch.drop_column("name_en")
+    with op.batch_alter_table("branches") as batch:
+        batch.drop_column("address_en")
