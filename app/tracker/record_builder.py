@@ -109,7 +109,8 @@ class RecordBuilder:
             self.session.add(record)
         events = QueueReader(self.session, tz=UTC_ZONE).events([room])[room]
         derived = derive_call(events, slot_end=None, now=now, grace=self.grace)
-        self._apply(record, derived, None, now)
+        consultation = self.session.scalar(select(Consultation).where(Consultation.room == room))
+        self._apply(record, derived, consultation, now)
         if queued_at is not None:
             # A walk-in waits from taking the ticket, before its kiosk joins the room.
             if record.queued_at is None or queued_at < record.queued_at:
@@ -125,10 +126,16 @@ class RecordBuilder:
         stmt = (
             select(QueueTicket)
             .outerjoin(SessionRecord, SessionRecord.room == QueueTicket.room_id)
+            .outerjoin(Consultation, Consultation.room == QueueTicket.room_id)
             .where(
                 QueueTicket.booking_id.is_(None),
                 QueueTicket.accepted_at.is_not(None),
-                or_(SessionRecord.id.is_(None), SessionRecord.closed.is_(False)),
+                or_(
+                    SessionRecord.id.is_(None),
+                    SessionRecord.closed.is_(False),
+                    # A wrap-up written after the record closed.
+                    Consultation.updated_at > SessionRecord.updated_at,
+                ),
             )
             .order_by(QueueTicket.id)
             .limit(limit)
