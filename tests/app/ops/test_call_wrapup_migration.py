@@ -70,7 +70,9 @@ def test_booked_rows_take_their_room_and_walk_in_rows_need_none_of_a_booking(
     migrate(engine, BEFORE)
     with Session(engine) as session:
         city = city_builder(session)
-        booking = make_booking(session, city.consult_id, city.staff_ids[0], NOW - timedelta(hours=1))
+        booking = make_booking(
+            session, city.consult_id, city.staff_ids[0], NOW - timedelta(hours=1)
+        )
         session.commit()
         booking_id, room, staff_id = booking.id, booking.room_id, city.staff_ids[0]
     with engine.begin() as conn:

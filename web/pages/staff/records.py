@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.deps import CurrentStaff
 from app.auth.errors import Forbidden
+from app.auth.scope import StaffScope
 from app.calls.consultations import ConsultationError
 from app.core.context import AppContext
 from app.core.deps import CtxDep, WriteSession
@@ -224,6 +225,10 @@ def _wrapup_page(
     departments = list(
         session.scalars(select(Department).order_by(Department.sort_order, Department.id))
     )
+    # An application is opened in one of the staff member's own departments
+    # (the call's, when it is theirs); the call is attached whatever its department.
+    scope = StaffScope.of(staff)
+    own = [(d.id, named(d, locale)) for d in departments if scope.covers_department(d.id)]
     info = summary(session, ctx, record, locale)
     booking = info["booking"]
     return console_page(
@@ -238,6 +243,7 @@ def _wrapup_page(
             "notice": notice,
             "outcomes": list(OUTCOME_LABELS.items()),
             "departments": [(d.id, named(d, locale)) for d in departments],
+            "own_departments": own,
             "application": _application(session, record),
             "resident_name": booking.resident_name if booking else "",
             "resident_email": booking.resident_email or "" if booking else "",
