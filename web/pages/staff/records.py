@@ -164,7 +164,12 @@ def record_page(
     consultation = consultation_of(session, record)
     staff_ids = [s.staff_id for s in record.segments if s.staff_id is not None]
     names = (
-        dict(session.execute(select(Staff.id, Staff.display_name).where(Staff.id.in_(staff_ids))))
+        {
+            sid: name
+            for sid, name in session.execute(
+                select(Staff.id, Staff.display_name).where(Staff.id.in_(staff_ids))
+            )
+        }
         if staff_ids
         else {}
     )
