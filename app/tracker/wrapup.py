@@ -34,15 +34,26 @@ def record_for_room(session: Session, room: str, now: datetime) -> SessionRecord
     if booking is not None:
         return builder.sync_booking(booking, now)
     ticket = session.scalar(select(QueueTicket).where(QueueTicket.room_id == room))
-    if ticket is None:
+    if ticket is not None:
+        return builder.sync_walk_in(
+            ticket.room_id,
+            service_id=ticket.service_id,
+            kiosk_id=ticket.kiosk_id,
+            started_at=ticket.queued_at,
+            now=now,
+            queued_at=ticket.queued_at,
+        )
+    # A call with neither (a record made for its room alone): as it was made.
+    record = session.scalar(select(SessionRecord).where(SessionRecord.room == room))
+    if record is None:
         return None
     return builder.sync_walk_in(
-        ticket.room_id,
-        service_id=ticket.service_id,
-        kiosk_id=ticket.kiosk_id,
-        started_at=ticket.queued_at,
+        room,
+        service_id=record.service_id,
+        kiosk_id=record.kiosk_id,
+        started_at=record.started_at,
         now=now,
-        queued_at=ticket.queued_at,
+        queued_at=record.queued_at,
     )
 
 
