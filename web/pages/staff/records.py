@@ -106,19 +106,22 @@ def summary(
     kiosk = session.get(Kiosk, record.kiosk_id) if record.kiosk_id else None
     branch = session.get(Branch, record.branch_id) if record.branch_id else None
     started = record.started_at.astimezone(ctx.tz)
-    place = " ".join(
-        x for x in (named(branch, locale) if branch else "", kiosk.name if kiosk else "") if x
-    )
+    branch_name = named(branch, locale) if branch else ""
+    place = kiosk.name if kiosk else branch_name
+    if kiosk and branch_name and branch_name not in kiosk.name:
+        place = f"{branch_name} {kiosk.name}"
+    who_label = "Resident"
     if booking is not None:
         who = booking.resident_name
     elif ticket is not None:
-        who = gettext(locale, "Ticket {number}", number=ticket.number)
+        who, who_label = gettext(locale, "Ticket {number}", number=ticket.number), "Ticket number"
     else:
         who = ""
     return {
         "record": record,
         "kind": KIND_LABELS.get(RecordKind(record.kind), record.kind),
         "who": who,
+        "who_label": who_label,
         "booking": booking,
         "ticket": ticket,
         "service": named(service, locale) if service else "",
