@@ -33,14 +33,18 @@ sys.path.insert(0, str(ROOT))
 
 import uvicorn  # noqa: E402
 from sqlalchemy import select  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
 
 import scheduler.service  # noqa: E402
+from app.calls.models import CallEventRow  # noqa: E402
 from app.core.clock import FixedClock  # noqa: E402
 from app.core.context import AppContext  # noqa: E402
 from app.core.settings import Settings  # noqa: E402
+from app.counter.models import QueueTicket, TicketStatus  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.ops.demo import ensure_demo_city  # noqa: E402
 from app.ops.migrate import upgrade  # noqa: E402
+from app.tracker.wrapup import record_for_room  # noqa: E402
 from media.loopback import allow_loopback_candidates  # noqa: E402
 from scheduler.models import Booking, Kiosk, Service  # noqa: E402
 from scheduler.service import BookingRequest, SchedulingService  # noqa: E402
@@ -100,6 +104,7 @@ class Demo:
     service_id: int
     free_start: str
     staff_login: str
+    record_id: int  # a walk-in call this morning, to wrap up
 
 
 def _codes() -> Callable[[], str]:
@@ -116,7 +121,37 @@ def _codes() -> Callable[[], str]:
     return code
 
 
-def _seed(ctx: AppContext) -> tuple[str, str, str, int, str, str]:
+def _walk_in(session: Session, kiosk: Kiosk, service: Service, staff_id: int) -> int:
+    """This morning's walk-in at the kiosk, answered and ended: its session record."""
+
+    def at(minute: int) -> datetime:
+        return NOW - timedelta(minutes=50 - minute)  # 09:00 + minute, Japan time
+
+    room = "demo-walk-in-01"
+    ticket = QueueTicket(
+        day=TODAY, number=1, kiosk_id=kiosk.id, service_id=service.id, priority=1,
+        room_id=room, status=TicketStatus.DONE, queued_at=at(20), staff_id=staff_id,
+        accepted_at=at(22), ended_at=at(34), refused_by=[],
+    )  # fmt: skip
+    session.add(ticket)
+    staff = f"staff:{staff_id}"
+    for minute, kind, pid, role in (
+        (20, "join", f"kiosk:{kiosk.id}", "kiosk"),
+        (22, "join", staff, "staff"),
+        (22, "call-start", None, None),
+        (34, "call-end", staff, "staff"),
+    ):
+        session.add(
+            CallEventRow(room=room, kind=kind, participant=pid, role=role, at=at(minute),
+                         node="demo", detail={})
+        )  # fmt: skip
+    session.flush()
+    record = record_for_room(session, room, NOW)
+    assert record is not None
+    return record.id
+
+
+def _seed(ctx: AppContext) -> tuple[str, str, str, int, str, str, int]:
     """The fixed bookings; returns what the page visits need."""
     scheduler.service.new_booking_code = _codes()  # type: ignore[method-assign]
     with ctx.writer_sessions() as session:
@@ -159,6 +194,7 @@ def _seed(ctx: AppContext) -> tuple[str, str, str, int, str, str]:
         # Room ids are random; fixed ones keep the printed join links the same.
         for n, booking in enumerate([first, *rest], start=1):
             booking.room_id = f"demo-room-{n:02d}"
+        record_id = _walk_in(session, kiosk, services["tennyu-tenshutsu"], first.staff_id)
         session.commit()
         tennyu = services["tennyu-tenshutsu"]
         free = svc.availability(tennyu.id, TOMORROW, TOMORROW, Channel.ONLINE, NOW)
@@ -169,6 +205,7 @@ def _seed(ctx: AppContext) -> tuple[str, str, str, int, str, str]:
             tennyu.id,
             free[0].start.astimezone(ctx.tz).isoformat(),
             first.staff.login,
+            record_id,
         )
 
 
@@ -192,7 +229,7 @@ def running_app(workdir: Path) -> Iterator[Demo]:
     )
     ctx = AppContext.from_settings(settings, clock=FixedClock(NOW))
     ensure_demo_city(ctx)
-    manage, join, kiosk, service_id, free_start, staff_login = _seed(ctx)
+    manage, join, kiosk, service_id, free_start, staff_login, record_id = _seed(ctx)
     # The pre-call check's echo peer offers 127.0.0.1, the browser's only path to it.
     allow_loopback_candidates()
     app = create_app(ctx)
@@ -205,7 +242,7 @@ def running_app(workdir: Path) -> Iterator[Demo]:
             raise RuntimeError("the app did not start")
         time.sleep(0.05)
     try:
-        yield Demo(base_url, manage, join, kiosk, service_id, free_start, staff_login)
+        yield Demo(base_url, manage, join, kiosk, service_id, free_start, staff_login, record_id)
     finally:
         server.should_exit = True
         thread.join(timeout=15)
@@ -263,6 +300,15 @@ def _confirm(page: Page, demo: Demo) -> None:
     page.goto(f"/manage/{demo.manage_token}?new=1")
 
 
+def _wrapup(page: Page, demo: Demo) -> None:
+    _login(page, demo.staff_login)
+    page.goto(f"/staff/records/{demo.record_id}/wrapup")
+    page.check("#outcome-follow-up-needed")
+    page.fill("#notes", "転入届の書類（転出証明書）を後日持参予定。")
+    page.fill("#w-proc", "転入届")
+    page.fill("#w-name", "佐藤 花子")
+
+
 def _kiosk_code(page: Page, demo: Demo) -> None:
     page.goto(f"/kiosk/{demo.kiosk_token}/code?lang=ja")
     for key in "7K3":
@@ -291,6 +337,7 @@ SHOTS = (
     Shot("join-check", "住民: 接続確認 / Resident: join page, device check", _join_check),
     Shot("staff-login", "職員: ログイン / Staff: login", _goto("/staff/login")),
     Shot("staff-queue", "職員: 本日の予約 / Staff: today's queue", _staff_queue),
+    Shot("staff-wrapup", "職員: 通話のまとめ / Staff: wrap-up of a call", _wrapup),
     Shot("admin-services", "管理: サービス一覧 / Admin: services", _admin_services),
     Shot(
         "kiosk-start",

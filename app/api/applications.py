@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from sqlalchemy.orm import Session
 
 from app.api.schemas import DbId, IdQuery
@@ -25,7 +25,7 @@ from app.core.deps import CtxDep, WriteSession
 from app.core.errors import error_body
 from app.core.params import MAX_ID, NO_NUL_PATTERN, IdPath, IsoDate
 from app.tracker.audit import actor_of, audit
-from app.tracker.models import Application, SessionRecord
+from app.tracker.models import Application, RecordChannel, RecordKind, SessionRecord
 from app.tracker.queries import ApplicationFilter, csv_bytes, is_overdue, list_applications
 from app.tracker.record_builder import RecordBuilder
 from app.tracker.service import (
@@ -68,11 +68,29 @@ class TimelineEntry(BaseModel):
     message: str
 
 
+class SessionOut(BaseModel):
+    """A session record attached to the application: a booked or a walk-in call."""
+
+    id: int
+    kind: Literal["booking", "walk-in"]
+    channel: Literal["home", "kiosk"]
+    booking_id: int | None
+    department_id: int
+    service_id: int
+    started_at: datetime
+    ended_at: datetime | None
+    wait_seconds: int | None
+    talk_seconds: int | None
+    outcome: str | None
+    no_show: bool
+
+
 class ApplicationDetail(ApplicationOut):
     notes: str
     timeline: list[TimelineEntry]
     session_record_ids: list[int]
     booking_ids: list[int]
+    sessions: list[SessionOut]
 
 
 class ApplicationIn(BaseModel):
@@ -83,8 +101,16 @@ class ApplicationIn(BaseModel):
     locale: str = Field(default="ja", pattern="^(ja|en)$")
     due_date: date | None = None
     notes: str = Field(default="", max_length=20_000, pattern=NO_NUL_PATTERN)
-    # Open from a session: the booking whose call it came from.
+    # Open from a session (at most one of the two): the session record of any
+    # call, booked or walk-in, or the booking whose call it came from.
     booking_id: DbId | None = None
+    record_id: DbId | None = None
+
+    @model_validator(mode="after")
+    def _one_session(self) -> ApplicationIn:
+        if self.booking_id is not None and self.record_id is not None:
+            raise ValueError("give booking_id or record_id, not both")
+        return self
 
 
 class StatusIn(BaseModel):
@@ -93,7 +119,17 @@ class StatusIn(BaseModel):
 
 
 class AttachIn(BaseModel):
-    booking_id: DbId
+    """The session to attach: a session record of either kind (``record_id``,
+    as in ``sessions[].id``), or a booking's call (``booking_id``). Exactly one."""
+
+    booking_id: DbId | None = None
+    record_id: DbId | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> AttachIn:
+        if (self.booking_id is None) == (self.record_id is None):
+            raise ValueError("give booking_id or record_id")
+        return self
 
 
 class AssignIn(BaseModel):
@@ -136,7 +172,41 @@ def detail(application: Application, svc: ApplicationService, ctx: AppContext) -
         ],
         session_record_ids=[r.id for r in records],
         booking_ids=[r.booking_id for r in records if r.booking_id is not None],
+        sessions=[
+            SessionOut(
+                id=r.id,
+                kind="walk-in" if r.kind == RecordKind.WALK_IN else "booking",
+                channel="kiosk" if r.channel == RecordChannel.KIOSK else "home",
+                booking_id=r.booking_id,
+                department_id=r.department_id,
+                service_id=r.service_id,
+                started_at=r.started_at,
+                ended_at=r.ended_at,
+                wait_seconds=r.wait_seconds,
+                talk_seconds=r.talk_seconds,
+                outcome=r.outcome,
+                no_show=r.no_show,
+            )
+            for r in records
+        ],
     )
+
+
+def session_record(
+    session: Session, now: datetime, *, booking_id: int | None, record_id: int | None
+) -> SessionRecord | None:
+    """The session a request names (record or booking); ``ApplicationError`` if none such."""
+    if record_id is not None:
+        record = session.get(SessionRecord, record_id)
+        if record is None:
+            raise ApplicationError("No such session record.", field="record_id")
+        return record
+    if booking_id is not None:
+        booking = session.get(Booking, booking_id)
+        if booking is None:
+            raise ApplicationError("No such booking.", field="booking_id")
+        return RecordBuilder(session).sync_booking(booking, now)
+    return None
 
 
 def _refused(exc: Exception) -> JSONResponse:
@@ -248,12 +318,12 @@ def create(
     ctx: CtxDep,
 ) -> ApplicationDetail | JSONResponse:
     svc = application_service(session, ctx, scope)
-    record: SessionRecord | None = None
-    if body.booking_id is not None:
-        booking = session.get(Booking, body.booking_id)
-        if booking is None:
-            return _refused(ApplicationError("No such booking.", field="booking_id"))
-        record = RecordBuilder(session).sync_booking(booking, ctx.clock.now())
+    try:
+        record = session_record(
+            session, ctx.clock.now(), booking_id=body.booking_id, record_id=body.record_id
+        )
+    except ApplicationError as exc:
+        return _refused(exc)
     new = NewApplication(
         body.procedure,
         body.resident_name,
@@ -345,13 +415,18 @@ def attach_session(
     session: WriteSession,
     ctx: CtxDep,
 ) -> ApplicationDetail | JSONResponse:
-    """Attach the session record of a booking's call to an existing application."""
+    """Attach a session to an existing application: the session record of any
+    call, booked or walk-in (``record_id``), or a booking's call (``booking_id``).
+
+    A session belongs to one application (422, field ``record_id``); one of
+    another department's call is refused (403)."""
     actor = actor_of(request, staff)
 
     def attach(svc: ApplicationService, application: Application) -> None:
-        booking = session.get(Booking, body.booking_id)
-        if booking is None:
-            raise ApplicationError("No such booking.", field="booking_id")
-        svc.attach(application, RecordBuilder(session).sync_booking(booking, svc.now), actor)
+        record = session_record(
+            session, svc.now, booking_id=body.booking_id, record_id=body.record_id
+        )
+        assert record is not None  # AttachIn requires one of the two
+        svc.attach(application, record, actor)
 
     return _change(session, ctx, scope, application_id, attach)

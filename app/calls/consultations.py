@@ -1,14 +1,17 @@
-"""The consultation record of a booking: the staff member's notes and the outcome.
+"""The consultation record of a call: the staff member's notes and the outcome.
 
-One row per booking, created the first time staff write notes or pick an
-outcome. It is kept deliberately small: the session record of a later issue
-(who, when, wait time, duration) is derived from ``call_events`` and will grow
-from here, so nothing that can be computed from those rows is stored twice.
+One row per call (its room), booked or walk-in, created the first time staff
+write notes or pick an outcome; a booked call's row also names its booking.
+It is kept deliberately small: the session record (``app.tracker``: who,
+when, wait time, duration) is derived from ``call_events`` and copies the
+notes and outcome from here, so nothing that can be computed from those rows
+is stored twice.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
@@ -33,6 +36,20 @@ class ConsultationError(ValueError):
         self.field = field
 
 
+@dataclass(frozen=True, slots=True)
+class CallRef:
+    """Which call a record belongs to: its room, and its booking if it has one."""
+
+    room: str
+    booking_id: int | None = None
+
+    @classmethod
+    def of(cls, call: Booking | CallRef) -> CallRef:
+        if isinstance(call, CallRef):
+            return call
+        return cls(call.room_id, call.id)
+
+
 class Consultations:
     """Reads and writes consultation records; the caller commits once."""
 
@@ -50,29 +67,37 @@ class Consultations:
         rows = self.session.scalars(
             select(Consultation).where(Consultation.booking_id.in_(booking_ids))
         )
-        return {c.booking_id: c for c in rows}
+        return {c.booking_id: c for c in rows if c.booking_id is not None}
 
-    def _record(self, booking: Booking, staff: Staff, now: datetime) -> Consultation:
-        record = self.for_booking(booking.id)
+    def for_room(self, room: str) -> Consultation | None:
+        return self.session.scalar(select(Consultation).where(Consultation.room == room))
+
+    def _record(self, call: Booking | CallRef, staff: Staff, now: datetime) -> Consultation:
+        ref = CallRef.of(call)
+        record = self.for_room(ref.room)
         if record is None:
-            record = Consultation(booking_id=booking.id, staff_id=staff.id, notes="")
+            record = Consultation(
+                room=ref.room, booking_id=ref.booking_id, staff_id=staff.id, notes=""
+            )
             self.session.add(record)
         record.staff_id = staff.id
         record.updated_at = now
         return record
 
-    def save_notes(self, booking: Booking, staff: Staff, notes: str, now: datetime) -> Consultation:
+    def save_notes(
+        self, call: Booking | CallRef, staff: Staff, notes: str, now: datetime
+    ) -> Consultation:
         if len(notes) > NOTES_MAX:
             raise ConsultationError("The notes are too long.", field="notes")
-        record = self._record(booking, staff, now)
+        record = self._record(call, staff, now)
         record.notes = notes
         self.session.flush()
-        log.info("booking %s: notes saved by staff %s", booking.code, staff.id)
+        log.info("room %s: notes saved by staff %s", record.room, staff.id)
         return record
 
     def set_outcome(
         self,
-        booking: Booking,
+        call: Booking | CallRef,
         staff: Staff,
         outcome: str,
         now: datetime,
@@ -93,9 +118,9 @@ class Consultations:
                 )
         else:
             referred_department_id = None
-        record = self._record(booking, staff, now)
+        record = self._record(call, staff, now)
         record.outcome = value.value
         record.referred_department_id = referred_department_id
         self.session.flush()
-        log.info("booking %s: outcome %s recorded by staff %s", booking.code, value, staff.id)
+        log.info("room %s: outcome %s recorded by staff %s", record.room, value, staff.id)
         return record

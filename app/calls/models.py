@@ -43,6 +43,11 @@ class Outcome(StrEnum):
 
 
 class Consultation(Base):
+    """The wrap-up of one call: the staff's notes and the outcome.
+
+    One row per call (room), shared by its hand-over segments: whoever wraps
+    up last sets the outcome (``staff_id``)."""
+
     __tablename__ = "consultations"
     __table_args__ = (
         # A referral always names its department, and only a referral does.
@@ -53,7 +58,12 @@ class Consultation(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id"), unique=True)
+    # The call's room: every call has one, booked or walk-in (app/counter/tickets.py).
+    room: Mapped[str] = mapped_column(String(128), unique=True)
+    # Only a booked call has a booking.
+    booking_id: Mapped[int | None] = mapped_column(
+        ForeignKey("bookings.id"), unique=True, nullable=True
+    )
     # Who wrote last: the record follows the call, not the original allocation.
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
     notes: Mapped[str] = mapped_column(Text, default="")
@@ -62,7 +72,7 @@ class Consultation(Base):
         ForeignKey("departments.id"), nullable=True
     )
     updated_at: Mapped[datetime]
-    booking: Mapped[Booking] = relationship()
+    booking: Mapped[Booking | None] = relationship()
     staff: Mapped[Staff] = relationship()
     referred_department: Mapped[Department | None] = relationship()
 

@@ -115,7 +115,8 @@ class RecordBuilder:
             self.session.add(record)
         events = QueueReader(self.session, tz=UTC_ZONE).events([room])[room]
         derived = derive_call(events, slot_end=None, now=now, grace=self.grace)
-        self._apply(record, derived, None, now, queued_at)
+        consultation = self.session.scalar(select(Consultation).where(Consultation.room == room))
+        self._apply(record, derived, consultation, now, queued_at)
         return record
 
     @staticmethod
@@ -123,10 +124,16 @@ class RecordBuilder:
         return (
             select(QueueTicket)
             .outerjoin(SessionRecord, SessionRecord.room == QueueTicket.room_id)
+            .outerjoin(Consultation, Consultation.room == QueueTicket.room_id)
             .where(
                 QueueTicket.booking_id.is_(None),
                 QueueTicket.accepted_at.is_not(None),
-                or_(SessionRecord.id.is_(None), SessionRecord.closed.is_(False)),
+                or_(
+                    SessionRecord.id.is_(None),
+                    SessionRecord.closed.is_(False),
+                    # A wrap-up written after the record closed.
+                    Consultation.updated_at > SessionRecord.updated_at,
+                ),
             )
             .order_by(QueueTicket.id)
             .limit(limit)
@@ -294,7 +301,15 @@ class RecordBuilder:
             for c in self.session.scalars(
                 select(Consultation).where(Consultation.booking_id.in_(id_chunk))
             ):
-                consultations[c.booking_id] = c
+                if c.booking_id is not None:
+                    consultations[c.booking_id] = c
+        # A walk-in's wrap-up is keyed by its room.
+        wrapups: dict[str, Consultation] = {}
+        for room_chunk in chunks([t.room_id for t in tickets], 500):
+            for c in self.session.scalars(
+                select(Consultation).where(Consultation.room.in_(room_chunk))
+            ):
+                wrapups[c.room] = c
         events: dict[str, list[EventView]] = {}
         reader = QueueReader(self.session, tz=UTC_ZONE)
         for chunk in chunks(rooms, 500):
@@ -318,7 +333,8 @@ class RecordBuilder:
         for t in tickets:
             record = by_room.get(t.room_id)
             if record is None or self._differs(
-                record, *self._plan(record, derived_t[t.id], None, known, t.queued_at)
+                record,
+                *self._plan(record, derived_t[t.id], wrapups.get(t.room_id), known, t.queued_at),
             ):
                 stale.tickets.append(t.id)
         return stale

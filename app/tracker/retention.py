@@ -71,6 +71,13 @@ def apply_retention(session: Session, now: datetime, days: int, secret: str) -> 
     )
     for record in old_records:
         record.notes = ""
+    if old_records:
+        # The wrap-up the notes were copied from (walk-in calls have no booking).
+        session.execute(
+            update(Consultation)
+            .where(Consultation.room.in_([r.room for r in old_records]))
+            .values(notes="")
+        )
     old_bookings = list(
         session.scalars(
             select(Booking).where(Booking.end_at < cutoff, Booking.resident_name != ERASED)

@@ -19,6 +19,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.auth.errors import Forbidden
 from app.auth.scope import StaffScope
 from app.core.context import AppContext
 from app.tracker import webhooks
@@ -32,6 +33,7 @@ from app.tracker.models import (
 )
 from app.tracker.status_mail import StatusMail
 from app.tracker.workflow import ApplicationStatus, transition
+from app.tracker.wrapup import took_part
 from scheduler.models import Department, Staff
 
 log = logging.getLogger(__name__)
@@ -154,8 +156,13 @@ class ApplicationService:
 
     def attach(self, application: Application, record: SessionRecord, actor: Actor) -> None:
         self._require(application.department_id)
-        # A session of another department's call is not this staff member's to file.
-        self._require(record.department_id)
+        # A session of another department's call is not this staff member's to
+        # file, unless they took the call (a walk-in answered across departments).
+        if self.scope is not None and not (
+            self.scope.covers_department(record.department_id)
+            or took_part(self.session, self.scope.staff_id, record.room)
+        ):
+            raise Forbidden
         existing = self.session.get(ApplicationSession, (application.id, record.id))
         if existing is not None:
             return

@@ -428,6 +428,7 @@ def staff_pages(audit: Audit, page: Page, data: Seeded) -> None:
     audit.visit(page, "staff remote counter", "/staff/counter")
 
     audit.visit(page, "staff applications", "/staff/applications")
+    audit.visit(page, "session records", "/staff/records")
     audit.visit(page, "staff dashboard", "/staff/dashboard")
     audit.visit(page, "staff call page", f"/staff/call/{data.code}")
     audit.visit(page, "booking slip", data.slip)

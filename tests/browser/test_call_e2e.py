@@ -169,7 +169,8 @@ def end_with_outcome(call: Call, timings: Timings) -> None:
     staff.fill("#notes", NOTES)
     staff.check("#outcome-completed")
     staff.click("#btn-end")
-    staff.wait_for_selector("#call-app[data-finished=true]")
+    # The outcome is saved, then the staff page opens the call's wrap-up.
+    staff.wait_for_url(re.compile(r"/staff/records/\d+/wrapup$"))
     resident.wait_for_selector("#call-app[data-call-state=ended]")
     assert resident.locator("#step-ended").is_visible()
     assert "相談は終了しました" in resident.locator("#ended-text").inner_text()

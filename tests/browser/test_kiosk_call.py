@@ -203,7 +203,8 @@ def test_booked_kiosk_visit_end_to_end(
             # -- the outcome, the end, and back to the start screen ---------------------------
             staff.check("#outcome-completed")
             staff.click("#btn-end")
-            staff.wait_for_selector("#call-app[data-finished=true]")
+            # The outcome is saved, then the staff page opens the call's wrap-up.
+            staff.wait_for_url(re.compile(r"/staff/records/\d+/wrapup$"))
             kiosk.wait_for_selector("#call-app[data-call-state=ended]")
             assert "相談は終了しました" in kiosk.locator("#ended-text").inner_text()
             kiosk.wait_for_url(re.compile(rf"{re.escape(home)}\?lang=ja$"), timeout=15_000)

@@ -30,6 +30,7 @@ from web.pages.staff import console as staff_console
 from web.pages.staff import counter as staff_counter
 from web.pages.staff import dashboard as staff_dashboard
 from web.pages.staff import oidc as staff_oidc
+from web.pages.staff import records as staff_records
 from web.pages.staff import slip as staff_slip
 
 ROUTERS: tuple[APIRouter, ...] = (
@@ -39,8 +40,10 @@ ROUTERS: tuple[APIRouter, ...] = (
     staff_auth.router,
     # /staff, /staff/queue/events, /staff/bookings/{code}…, /staff/schedule, /staff/feed…
     staff_console.router,
-    # /staff/counter, /staff/counter/events, /staff/counter/call/{ticket_id}
+    # /staff/counter, /staff/counter/events, /staff/counter/call/{ticket_id}[/wrapup]
     staff_counter.router,
+    # /staff/records, /staff/records/{record_id}[/wrapup]: session records, the wrap-up
+    staff_records.router,
     # /staff/applications…
     staff_applications.router,
     # /staff/dashboard, /staff/dashboard/records.csv

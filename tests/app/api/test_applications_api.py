@@ -9,12 +9,14 @@ from datetime import timedelta
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from tracker_helpers import NOW, MiniCity, make_booking
+from sqlalchemy.orm import Session
+from tracker_helpers import NOW, MiniCity, add_event, make_booking
 
 from app.auth import api_keys
 from app.core.context import AppContext
 from app.tracker.models import Application, AuditEntry
-from scheduler.models import Staff
+from app.tracker.record_builder import RecordBuilder
+from scheduler.models import Department, Service, Staff
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 BASE = "/api/v1/staff/applications"
@@ -182,3 +184,114 @@ def test_an_api_key_acts_as_its_staff_account(
         staff.active = False
         session.commit()
     assert client.get(BASE, headers=auth).status_code == 401
+
+
+def walk_in_record(
+    session: Session, city: MiniCity, room: str, service_id: int | None = None, answered_by: int = 0
+) -> int:
+    """A walk-in call at the kiosk, answered by staff ``answered_by``: its record's id."""
+    start = NOW - timedelta(hours=1)
+    staff = f"staff:{city.staff_ids[answered_by]}"
+    add_event(session, room, "join", start, "kiosk:1", "kiosk")
+    add_event(session, room, "join", start + timedelta(minutes=2), staff, "staff")
+    add_event(session, room, "call-start", start + timedelta(minutes=2))
+    add_event(session, room, "call-end", start + timedelta(minutes=9), staff, "staff")
+    record = RecordBuilder(session).sync_walk_in(
+        room,
+        service_id=service_id or city.consult_id,
+        kiosk_id=city.kiosk_id,
+        started_at=start,
+        now=NOW,
+        queued_at=start,
+    )
+    session.commit()
+    return record.id
+
+
+def test_sessions_of_either_kind_attach_by_record(
+    client: TestClient, ctx: AppContext, city: MiniCity
+) -> None:
+    with ctx.sessions() as session:
+        walk_in = walk_in_record(session, city, "wi-api-1")
+        b = make_booking(session, city.consult_id, city.staff_ids[0], NOW - timedelta(hours=2))
+        booked = RecordBuilder(session).sync_booking(b, NOW).id
+        session.commit()
+    login(client)
+    # Opened from a walk-in's wrap-up: no booking, the session attached.
+    first = create(client, city, record_id=walk_in)
+    assert first["session_record_ids"] == [walk_in] and first["booking_ids"] == []
+    [s] = first["sessions"]  # type: ignore[misc]
+    assert (s["id"], s["kind"], s["channel"], s["booking_id"]) == (
+        walk_in,
+        "walk-in",
+        "kiosk",
+        None,
+    )
+    assert s["talk_seconds"] == 7 * 60 and s["wait_seconds"] == 2 * 60
+    # A booked call's session, by its record, on the same application.
+    r = client.post(f"{BASE}/{first['id']}/sessions", json={"record_id": booked})
+    assert r.status_code == 200, r.text
+    assert [(x["id"], x["kind"]) for x in r.json()["sessions"]] == [
+        (booked, "booking"),
+        (walk_in, "walk-in"),
+    ]
+    assert r.json()["booking_ids"] == [b.id]
+    # A session belongs to one application.
+    second = create(client, city, resident_name="佐藤 花子")
+    r = client.post(f"{BASE}/{second['id']}/sessions", json={"record_id": walk_in})
+    assert r.status_code == 422
+    assert r.json()["error"]["code"] == "invalid-application"
+    assert r.json()["error"]["fields"][0]["field"] == "record_id"
+    r = client.post(f"{BASE}/{second['id']}/sessions", json={"record_id": 999_999})
+    assert r.status_code == 422 and r.json()["error"]["fields"][0]["field"] == "record_id"
+    # Exactly one of the two names the session.
+    for body in ({}, {"record_id": walk_in, "booking_id": b.id}):
+        r = client.post(f"{BASE}/{second['id']}/sessions", json=body)
+        assert r.status_code == 422 and "error" in r.json(), body
+    r = client.post(BASE, json={"procedure": "x", "resident_name": "y",
+                                "department_id": city.dept_id, "record_id": walk_in,
+                                "booking_id": b.id})  # fmt: skip
+    assert r.status_code == 422 and "error" in r.json()
+    r = client.post(BASE, json={"procedure": "x", "resident_name": "y",
+                                "department_id": city.dept_id, "record_id": 999_999})  # fmt: skip
+    assert r.status_code == 422 and r.json()["error"]["fields"][0]["field"] == "record_id"
+    timeline = client.get(f"{BASE}/{first['id']}").json()["timeline"]
+    assert [e["kind"] for e in timeline].count("session-attached") == 2
+
+
+def test_another_departments_walk_in_is_attached_only_by_who_took_it(
+    client: TestClient, ctx: AppContext, city: MiniCity
+) -> None:
+    with ctx.sessions() as session:
+        other = Department(slug="fukushi", name_ja="福祉課", name_en="Welfare")
+        session.add(other)
+        session.flush()
+        service = Service(
+            department_id=other.id, slug="kaigo", name_ja="介護の相談", name_en="Care",
+            duration_min=30, slot_step_min=30, channels="kiosk", min_notice_min=0,
+            horizon_days=30, change_cutoff_min=0,
+        )  # fmt: skip
+        session.add(service)
+        session.flush()
+        theirs = walk_in_record(session, city, "wi-api-2", service.id, answered_by=1)
+        mine = walk_in_record(session, city, "wi-api-3", service.id, answered_by=0)
+    login(client)
+    app = create(client, city)
+    r = client.post(f"{BASE}/{app['id']}/sessions", json={"record_id": theirs})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
+    # A walk-in answered across departments: the staff member who took it files it.
+    r = client.post(f"{BASE}/{app['id']}/sessions", json={"record_id": mine})
+    assert r.status_code == 200 and r.json()["session_record_ids"] == [mine]
+
+
+def test_attaching_either_kind_is_documented(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+    assert set(schemas["AttachIn"]["properties"]) == {"booking_id", "record_id"}
+    assert "record_id" in schemas["ApplicationIn"]["properties"]
+    kinds = schemas["SessionOut"]["properties"]["kind"]
+    assert set(kinds["enum"]) == {"booking", "walk-in"}
+    operation = spec["paths"][f"{BASE}/{{application_id}}/sessions"]["post"]
+    for status in ("403", "404", "422"):
+        ref = operation["responses"][status]["content"]["application/json"]["schema"]["$ref"]
+        assert ref == "#/components/schemas/Error", status

@@ -58,7 +58,8 @@ from app.core.tokens import Purpose, TokenError
 from app.main import create_app
 from app.tracker.models import Application, ApplicationDocument, RatingSource
 from app.tracker.ratings import rating_token
-from scheduler.models import Kiosk, Staff
+from app.tracker.record_builder import RecordBuilder
+from scheduler.models import Booking, Kiosk, Staff
 from web import sse
 
 # In-process on SQLite: the answers are the app's, not the database's, and the
@@ -95,6 +96,16 @@ class World:
             b = add_booking(s, self.city.consult_id, self.city.staff_ids[1])
             s.commit()
             return b
+
+    def record(self) -> int:
+        """The session record of a fresh booking's call (a colleague's, 市民課)."""
+        b = self.booking()
+        with self.session() as s:
+            booking = s.get(Booking, b.id)
+            assert booking is not None
+            record = RecordBuilder(s).sync_booking(booking, NOW)
+            s.commit()
+            return record.id
 
     def application(self) -> int:
         with self.session() as s:
@@ -347,6 +358,7 @@ def _ids(**values: Callable[[World], Any]) -> Callable[[World], dict[str, Any]]:
 OWNER_ID: Callable[[World], Any] = lambda w: w.city.staff_ids[0]  # noqa: E731
 DEPT_A: Callable[[World], Any] = lambda w: w.city.dept_id  # noqa: E731
 NONE_ID: Callable[[World], Any] = lambda w: 999_999  # noqa: E731
+RECORD: Callable[[World], Any] = World.record
 ICS = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nEND:VCALENDAR\r\n"
 PDF = b"%PDF-1.4\n% a form\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -590,6 +602,19 @@ MATRIX.update(
             page_form(dept(303, PAGE)),
             application_id,
             data=lambda w: {"booking_code": w.booking().code},
+        ),
+        # -- session records and the wrap-up of every call (booked or walk-in)
+        ("GET", "/staff/records"): Call(staff(200, PAGE)),
+        ("GET", "/staff/records/{record_id}"): Call(dept(200, PAGE), _ids(record_id=RECORD)),
+        ("GET", "/staff/records/{record_id}/wrapup"): Call(dept(200, PAGE), _ids(record_id=RECORD)),
+        ("POST", "/staff/records/{record_id}/wrapup"): Call(
+            page_form(dept(303, PAGE)),
+            _ids(record_id=RECORD),
+            data=lambda w: {"outcome": "completed"},
+        ),
+        ("GET", "/staff/call/{code}/wrapup"): Call(dept(303, PAGE), code),
+        ("GET", "/staff/counter/call/{ticket_id}/wrapup"): Call(
+            staff(404, PAGE), _ids(ticket_id=NONE_ID)
         ),
         # -- a call's page
         ("GET", "/staff/call/{code}"): Call(dept(200, PAGE), code),

@@ -311,7 +311,12 @@ def test_queue_states_follow_call_events_and_the_clock(
     with Session(engine) as s:
         s.add(
             Consultation(
-                booking_id=later.id, staff_id=me, notes="", outcome="no-show", updated_at=jst(30, 9)
+                room=later.room_id,
+                booking_id=later.id,
+                staff_id=me,
+                notes="",
+                outcome="no-show",
+                updated_at=jst(30, 9),
             )
         )
         s.commit()

@@ -13,7 +13,9 @@
     ``POST /api/v1/staff/bookings/{code}/join`` (again on every reconnect, so
     a long call never outlives its token), joins the room, autosaves notes
     through the console's notes endpoint and, when the call ends, posts the
-    outcome to ``/staff/call/{code}/finish``.
+    outcome to ``/staff/call/{code}/finish``, then opens the call's wrap-up
+    (``/staff/call/{code}/wrapup``, ``web/pages/staff/records.py``). An ended
+    call's page keeps only the way to its wrap-up.
 
 Routes stay thin: records are written by ``app.calls.consultations``, call states
 come from ``app.calls.staff_queue``.
@@ -42,6 +44,7 @@ from app.core.tokens import Purpose, TokenError, TokenExpired, TokenNotYetValid
 from app.counter.models import QueueTicket, TicketStatus
 from app.tracker.models import RatingSource
 from app.tracker.ratings import rating_url
+from scheduler.errors import BookingNotFound
 from scheduler.models import Booking, BookingStatus, Department, Service
 from web.pages.resident.format import moment_label, when_label
 from web.pages.staff.auth import StaffPageRoute, console_page, verify_staff_csrf
@@ -49,6 +52,7 @@ from web.pages.staff.console import OUTCOME_LABELS, visible_booking
 from web.pages.staff.format import named
 from web.pages.staff.handover_form import handover_choices
 from web.pages.staff.interpreter import interpreter_panel
+from web.pages.staff.records import wrapup_redirect
 from web.templating import page_locale, render
 
 log = logging.getLogger(__name__)
@@ -378,6 +382,8 @@ def staff_call_page(
         booking = visible_booking(session, staff, code)
     record = Consultations(session).for_booking(booking.id)
     state = _state_of(session, ctx, booking)
+    # Once the call has ended only its wrap-up is left on this page.
+    ended = _room_ended(session, ctx, booking.room_id)
     departments = session.scalars(select(Department).order_by(Department.sort_order, Department.id))
     choices = handover_choices(session, staff, locale)
     response = console_page(
@@ -388,6 +394,8 @@ def staff_call_page(
         {
             "booking": booking,
             "cancelled": booking.status == BookingStatus.CANCELLED,
+            "ended": ended,
+            "wrapup_url": f"/staff/call/{booking.code}/wrapup",
             "when": when_label(booking.start_at, booking.end_at, ctx.tz, locale),
             "service": named(booking.service, locale),
             "department": named(booking.service.department, locale),
@@ -467,3 +475,14 @@ def staff_call_finish(
     if "application/json" in request.headers.get("accept", ""):
         return JSONResponse({"outcome": outcome, "booking_url": f"/staff/bookings/{code}"})
     return RedirectResponse(f"/staff/bookings/{code}?saved=outcome", status_code=303)
+
+
+@staff_router.get("/staff/call/{code}/wrapup")
+def staff_call_wrapup(
+    code: str, staff: CurrentStaff, session: WriteSession, ctx: CtxDep
+) -> Response:
+    """The wrap-up of this booking's call (each staff member who took part)."""
+    booking = session.scalar(select(Booking).where(Booking.code == code))
+    if booking is None:
+        raise BookingNotFound(code)
+    return wrapup_redirect(session, ctx, staff, booking.room_id)

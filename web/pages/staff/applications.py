@@ -7,7 +7,7 @@ log; each writing request commits once.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -21,7 +21,7 @@ from app.auth.scope import StaffScope
 from app.core.context import AppContext
 from app.core.deps import CtxDep, WriteSession
 from app.tracker.audit import actor_of, audit
-from app.tracker.models import Application, ApplicationDocument, ApplicationEvent
+from app.tracker.models import Application, ApplicationDocument, ApplicationEvent, SessionRecord
 from app.tracker.queries import PAGE_SIZE, ApplicationFilter, is_overdue, list_applications
 from app.tracker.record_builder import RecordBuilder
 from app.tracker.service import (
@@ -61,6 +61,24 @@ def _actor_name(event: ApplicationEvent, names: dict[int, str]) -> str:
     if event.staff_id is not None and event.staff_id in names:
         return names[event.staff_id]
     return {"resident": "Resident", "system": "System"}.get(event.actor, event.actor)
+
+
+def session_record(
+    session: Session, now: datetime, *, booking_code: str = "", record_id: str = ""
+) -> SessionRecord | None:
+    """The session record a form names: by its number (any call, booked or
+    walk-in) or by a booking's code; None when it names none."""
+    if record_id.strip():
+        record = session.get(SessionRecord, _int(record_id.strip()) or 0)
+        if record is None:
+            raise BookingNotFound(record_id)
+        return record
+    if booking_code.strip():
+        booking = session.scalar(select(Booking).where(Booking.code == booking_code.strip()))
+        if booking is None:
+            raise BookingNotFound(booking_code)
+        return RecordBuilder(session).sync_booking(booking, now)
+    return None
 
 
 def _status(value: str | None) -> ApplicationStatus | None:
@@ -215,6 +233,7 @@ def _detail_page(
                     "record": r,
                     "booking": bookings.get(r.booking_id) if r.booking_id else None,
                     "started": r.started_at.astimezone(ctx.tz).strftime("%Y-%m-%d %H:%M"),
+                    "kind": "Booked call" if r.booking_id else "Walk-in call",
                 }
                 for r in records
             ],
@@ -395,17 +414,14 @@ def open_application(
     department_id: Annotated[str, Form()] = "",
     due_date: Annotated[str, Form()] = "",
     booking_code: Annotated[str, Form(max_length=16)] = "",
+    record_id: Annotated[str, Form(max_length=20)] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    """Open an application, from a session when a booking code is given."""
+    """Open an application, from a session when a session record (any call,
+    from the wrap-up) or a booking code is given."""
     verify_staff_csrf(request, staff, csrf_token)
     svc = application_service(session, ctx, scope)
-    record = None
-    if booking_code.strip():
-        booking = session.scalar(select(Booking).where(Booking.code == booking_code.strip()))
-        if booking is None:
-            raise BookingNotFound(booking_code)
-        record = RecordBuilder(session).sync_booking(booking, svc.now)
+    record = session_record(session, svc.now, booking_code=booking_code, record_id=record_id)
     new = NewApplication(
         procedure,
         resident_name,
@@ -432,15 +448,19 @@ def attach_session(
     session: WriteSession,
     ctx: CtxDep,
     booking_code: Annotated[str, Form(max_length=16)] = "",
+    record_id: Annotated[str, Form(max_length=20)] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
+    """Attach a session of either kind: by its record number or a booking's code."""
     verify_staff_csrf(request, staff, csrf_token)
     svc = application_service(session, ctx, scope)
     application = _load(svc, application_id)
-    booking = session.scalar(select(Booking).where(Booking.code == booking_code.strip()))
-    if booking is None:
-        raise BookingNotFound(booking_code)
-    record = RecordBuilder(session).sync_booking(booking, svc.now)
+    record = session_record(session, svc.now, booking_code=booking_code, record_id=record_id)
+    if record is None:
+        return _detail_page(
+            request, staff, session, ctx, application,
+            error="Enter a session record number or a booking code.", status_code=422,
+        )  # fmt: skip
     try:
         svc.attach(application, record, actor_of(request, staff))
     except ApplicationError as exc:

@@ -33,6 +33,7 @@ from app.core.i18n import gettext
 from app.core.links import Links
 from app.counter.models import HandoverKind, HandoverRequest, HandoverStatus
 from app.tracker.audit import Actor, audit
+from app.tracker.models import SessionRecord
 from scheduler.errors import BookingNotFound
 from scheduler.models import Booking, Department, Staff
 from web.pages.staff.auth import StaffPageRoute, console_page, verify_staff_csrf
@@ -294,6 +295,9 @@ def _booking_page(
             "errors": errors or {},
             "notice": notice,
             "join_url": join_path(booking.code),
+            "session_record_id": session.scalar(
+                select(SessionRecord.id).where(SessionRecord.booking_id == booking.id)
+            ),
         },
         status_code=status_code,
     )

@@ -19,7 +19,7 @@ from app.auth.deps import CurrentStaff
 from app.auth.errors import NotLoggedIn
 from app.auth.sessions import stream_staff_id
 from app.core.context import AppContext
-from app.core.deps import CtxDep, ReadSession
+from app.core.deps import CtxDep, ReadSession, WriteSession
 from app.core.i18n import gettext
 from app.counter.desk import Desk
 from app.counter.errors import CounterError
@@ -28,6 +28,8 @@ from app.counter.models import HandoverRequest, QueueTicket, RingKind
 from app.counter.settings import CounterSettings
 from app.counter.tickets import Tickets
 from app.counter.views import handover_offer_out, ticket_place
+from app.tracker.wrapup import recent_records, took_part
+from scheduler.errors import BookingNotFound
 from scheduler.models import Department, InterpreterLanguage, Service, Staff
 from scheduler.routing import Presence
 from web.pages.call.pages import RTC_CONFIG_URL, call_messages
@@ -35,11 +37,14 @@ from web.pages.staff.auth import StaffPageRoute, console_page
 from web.pages.staff.format import clock, named
 from web.pages.staff.handover_form import handover_choices
 from web.pages.staff.interpreter import interpreter_panel
+from web.pages.staff.records import summary, wrapup_redirect
 from web.sse import Event, Step, event_stream
 from web.templating import page_locale
 
 log = logging.getLogger(__name__)
 router = APIRouter(route_class=StaffPageRoute, include_in_schema=False)
+
+RECENT_ON_CONSOLE = 5
 
 PRESENCE_LABELS: dict[str, str] = {
     Presence.AVAILABLE: "Available",
@@ -160,6 +165,14 @@ def counter_page(request: Request, staff: CurrentStaff, ctx: CtxDep) -> Response
     locale = page_locale(request)
     state = console_state(ctx, staff.id, locale)
     assert state is not None
+    with ctx.sessions() as session:
+        # Each recent call leads to its session record (and wrap-up).
+        me = session.get(Staff, staff.id)
+        assert me is not None
+        recent = [
+            summary(session, ctx, r, locale)
+            for r in recent_records(session, me, mine=True, limit=RECENT_ON_CONSOLE)
+        ]
     return console_page(
         request,
         "staff/counter.html",
@@ -172,6 +185,7 @@ def counter_page(request: Request, staff: CurrentStaff, ctx: CtxDep) -> Response
                 for p in (Presence.AVAILABLE, Presence.AWAY, Presence.OFFLINE)
             ],
             "events_url": "/staff/counter/events",
+            "recent": recent,
             "supervisor": staff.is_admin,
         },
     )
@@ -205,13 +219,18 @@ async def counter_events(request: Request, ctx: CtxDep) -> Response:
 def counter_call_page(
     ticket_id: int, request: Request, staff: CurrentStaff, session: ReadSession, ctx: CtxDep
 ) -> Response:
-    """The call with a walk-in this staff member accepted."""
+    """The call with a walk-in this staff member accepted; once their part of
+    it has ended (finished, or handed over), only the way to its wrap-up."""
     locale = page_locale(request)
     svc = Tickets(session, ctx.tz, CounterSettings.of(ctx.settings))
+    ended = False
     try:
         ticket = svc.in_call_for(staff, ticket_id)
     except CounterError:
-        return console_page(request, "staff/not_found.html", staff, "counter", status_code=404)
+        held = session.get(QueueTicket, ticket_id)
+        if held is None or not took_part(session, staff.id, held.room_id):
+            return console_page(request, "staff/not_found.html", staff, "counter", status_code=404)
+        ticket, ended = held, True
     service = session.get(Service, ticket.service_id)
     assert service is not None
     response = console_page(
@@ -229,6 +248,8 @@ def counter_call_page(
             "invite_url": f"/api/v1/staff/counter/tickets/{ticket.id}/invite",
             **handover_choices(session, staff, locale),
             "finish_url": f"/api/v1/staff/counter/tickets/{ticket.id}/finish",
+            "wrapup_url": f"/staff/counter/call/{ticket.id}/wrapup",
+            "ended": ended,
             "rtc_config_url": RTC_CONFIG_URL,
             "interp": interpreter_panel(
                 session,
@@ -242,3 +263,14 @@ def counter_call_page(
     )
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@router.get("/staff/counter/call/{ticket_id}/wrapup")
+def counter_call_wrapup(
+    ticket_id: int, staff: CurrentStaff, session: WriteSession, ctx: CtxDep
+) -> Response:
+    """The wrap-up of this walk-in's call (each staff member who took part)."""
+    ticket = session.get(QueueTicket, ticket_id)
+    if ticket is None:
+        raise BookingNotFound(str(ticket_id))
+    return wrapup_redirect(session, ctx, staff, ticket.room_id)

@@ -17,14 +17,17 @@ from app.core.i18n import gettext
 from app.tracker import ratings
 from app.tracker.audit import actor_of, audit
 from app.tracker.dashboard import Dashboard, build_dashboard
+from app.tracker.wrapup import recent_records
 from scheduler.models import Department
 from web.charts import bar_chart
 from web.pages.staff.auth import StaffPageRoute, console_page
+from web.pages.staff.records import summary
 from web.templating import page_locale
 
 router = APIRouter(route_class=StaffPageRoute, include_in_schema=False)
 
 DEFAULT_DAYS = 30
+RECENT_ON_DASHBOARD = 10
 MAX_DAYS = 366
 
 
@@ -103,6 +106,11 @@ def dashboard_page(
         # City-wide figures are counts only; one department's are its staff's.
         scope.require_department(dept)
     d = build_dashboard(session, start, end, ctx.tz, dept)
+    locale = page_locale(request)
+    recent = [
+        summary(session, ctx, r, locale)
+        for r in recent_records(session, staff, limit=RECENT_ON_DASHBOARD)
+    ]
     audit(session, actor_of(request, staff), "read", "dashboard", dept or "city", ctx.clock.now())
     session.commit()
     return console_page(
@@ -126,6 +134,7 @@ def dashboard_page(
             + urlencode(
                 {"first": start.isoformat(), "last": end.isoformat(), "department_id": dept or ""}
             ),
+            "recent": recent,
             "figures": {
                 "wait_median": _minutes(d.wait_median),
                 "wait_p90": _minutes(d.wait_p90),

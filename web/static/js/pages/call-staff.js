@@ -8,7 +8,10 @@ import { setupInterpreterPanel } from "../call/interpreter.js";
 import { FINISHED, callPage, joinCall, openCamera, staffTicket } from "../call/start.js";
 import { autosaveNotes } from "../lib/notes.js";
 
-const page = callPage({ exposeAs: "madoguchiStaffCall", state: { finished: false } }); // tests: session, finished
+const page = callPage({
+  exposeAs: "madoguchiStaffCall", // tests: session, finished
+  state: { finished: false, ending: false },
+});
 const { root, config, t, view, $, state } = page;
 const POLL_MS = 3000;
 let pollTimer = null;
@@ -89,14 +92,23 @@ async function join() {
   });
 }
 
-// Once the call is over only the wrap-up (notes, outcome) is left: hand-over,
-// invitations, interpreters and documents need a call to act on.
+// Once the call is over only the wrap-up is left: hand-over, invitations,
+// interpreters, documents and "end" need a call to act on. The staff member's
+// part ends on the call's wrap-up page (outcome, notes, application), whether
+// they ended the call, handed it over and left, or a colleague ended it; when
+// they end it here, the outcome is saved first (the finish form below).
 function showEnded() {
   page.step("ended");
   for (const el of root.querySelectorAll(".call-team, .call-interpreter, .call-documents")) {
     el.hidden = true;
   }
+  $("btn-end").disabled = true;
   view.setText("ended-text", state.finished ? t("staff.finished") : t("staff.call-ended"));
+  if (!state.ending || state.finished) openWrapUp();
+}
+
+function openWrapUp() {
+  if (config.wrapupUrl) window.location.assign(config.wrapupUrl);
 }
 
 // -- notes (autosaved through the console's notes endpoint) ---------------------------------------
@@ -209,6 +221,7 @@ finishForm.addEventListener("submit", async (event) => {
   }
   const button = $("btn-end");
   button.disabled = true;
+  state.ending = true; // the wrap-up opens once the outcome is saved
   view.setText("finish-status", "");
   const session = state.session;
   if (session && !FINISHED.includes(session.state)) {
@@ -235,7 +248,7 @@ finishForm.addEventListener("submit", async (event) => {
     showEnded();
   } catch (err) {
     view.setText("finish-status", err.message || t("staff.finish-failed"));
-    button.disabled = false;
+    button.disabled = false; // the call may be over: "end" now records the outcome only
   }
 });
 
