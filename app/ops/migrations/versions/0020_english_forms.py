@@ -31,7 +31,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("kiosks") as batch:
-        batch.drop_column("name_en")
-    with op.batch_alter_table("branches") as batch:
-        batch.drop_column("address_en")
+    if op.get_bind().dialect.name == "sqlite":
+        # SQLite (3.35+) drops a column in place. A batch copy would drop and
+        # re-create branches, which kiosks reference: with foreign keys on,
+        # SQLite refuses that as soon as a kiosk exists.
+        op.execute("ALTER TABLE kiosks DROP COLUMN name_en")
+        op.execute("ALTER TABLE branches DROP COLUMN address_en")
+        return
+    op.drop_column("kiosks", "name_en")
+    op.drop_column("branches", "address_en")
