@@ -193,6 +193,14 @@ def test_fill_push_confirm_sign_and_the_pdf(
     )
     assert rows_csv[0][9] == "様式 forms" and '"postal_code":"123-4567"' in rows_csv[1][9]
 
+    # The resident's status page shows what they signed, read-only.
+    token = ctx.links.application_token(signed["application_id"], signed["application_reference"])
+    views = client.get(f"/api/v1/status/{token}/forms").json()
+    assert [v["view_hash"] for v in views] == [digest]
+    page = client.get(f"/status/{token}")
+    assert page.status_code == 200
+    assert "みどり市本町1丁目2番3号" in page.text and "令和8年11月20日" in page.text
+
     with ctx.sessions() as session:
         trail = [
             (e.action, e.detail)
@@ -214,6 +222,7 @@ def test_fill_push_confirm_sign_and_the_pdf(
     assert client.get(f"{url}/pdf").json()["error"]["code"] == "form-not-signed"
     r = client.post(f"{base}/signature?view_hash={digest}", content=png, headers=me)
     assert r.status_code == 409 and r.json()["error"]["code"] == "view-changed"
+    assert client.get(f"/api/v1/status/{token}/forms").json() == []
     with ctx.sessions() as session:
         assert session.scalars(select(ApplicationDocument.label)).one().endswith("（署名無効）")
         assert len(session.scalars(select(FormSignature)).all()) == 1
