@@ -20,7 +20,7 @@ from tracker_helpers import make_booking
 from app.core.db import make_engine
 from app.ops.migrate import alembic_config, upgrade_engine
 
-BEFORE = "0016_line_and_ratings"
+BEFORE = "0017_forms"
 AFTER = "0018_call_wrapup"
 NOW = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)
 

@@ -1,7 +1,7 @@
 """consultations: the wrap-up of every call, booked or walk-in (keyed by the call's room)
 
 Revision ID: 0018_call_wrapup
-Revises: 0016_line_and_ratings
+Revises: 0017_forms
 Create Date: 2026-12-03 12:40:00
 
 A walk-in call has no booking, so the consultation record (notes and outcome)
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0018_call_wrapup"
-down_revision: str | None = "0016_line_and_ratings"
+down_revision: str | None = "0017_forms"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
