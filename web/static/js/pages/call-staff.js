@@ -6,6 +6,7 @@ import { followAsStaff } from "../call/follow.js";
 import { keepPresence, setupHandover, setupInvite, showTeamLink } from "../call/handover.js";
 import { setupInterpreterPanel } from "../call/interpreter.js";
 import { FINISHED, callPage, joinCall, openCamera, staffTicket } from "../call/start.js";
+import { setupFormPanel } from "../forms/panel.js";
 import { autosaveNotes } from "../lib/notes.js";
 
 const page = callPage({ exposeAs: "madoguchiStaffCall", state: { finished: false } }); // tests: session, finished
@@ -75,6 +76,7 @@ async function join() {
       stopPolling();
       session.addEventListener("peer", (event) => onPeer(event.detail));
       session.addEventListener("consent", (event) => onConsent(event.detail));
+      formPanel?.attach(session);
       followAsStaff(session, page, {
         onState: (s) => {
           if (s === "waiting") showPresence("not-yet", t("staff.resident-absent"));
@@ -116,6 +118,7 @@ setupHandover({
 });
 setupInvite({ form: $("invite-form"), view, t });
 setupInterpreterPanel();
+const formPanel = setupFormPanel(); // application forms (書かない窓口): forms/panel.js
 
 // -- documents at the counter (app/api/documents.py) -----------------------------------------------
 
@@ -133,6 +136,7 @@ $("btn-ask-photo").addEventListener("click", () => {
 });
 
 function onConsent(msg) {
+  if (msg.purpose !== "photo") return; // a form's answer goes to the form panel
   const granted = msg.purpose === "photo" && msg.granted;
   $("btn-take-photo").disabled = !granted;
   view.setText("docs-status", t(granted ? "staff.photo-granted" : "staff.photo-refused"));

@@ -6,6 +6,7 @@ import { followAsStaff } from "../call/follow.js";
 import { keepPresence, setupHandover, setupInvite } from "../call/handover.js";
 import { setupInterpreterPanel } from "../call/interpreter.js";
 import { FINISHED, callPage, joinCall, openCamera, staffTicket } from "../call/start.js";
+import { setupFormPanel } from "../forms/panel.js";
 
 const page = callPage({ exposeAs: "madoguchiCounterCall", state: { finished: false } }); // tests
 const { config, t, view, $, state } = page;
@@ -15,7 +16,10 @@ async function join() {
   await joinCall(page, {
     role: "staff",
     getToken: staffTicket(config.ticketUrl),
-    follow: (session) => followAsStaff(session, page, { onFinished: () => page.step("ended") }),
+    follow: (session) => {
+      followAsStaff(session, page, { onFinished: () => page.step("ended") });
+      formPanel?.attach(session);
+    },
     onNoConfig: () => view.setText("device-status", t("net.failed")),
   });
 }
@@ -48,6 +52,7 @@ setupHandover({
 });
 setupInvite({ form: $("invite-form"), view, t });
 setupInterpreterPanel();
+const formPanel = setupFormPanel(); // application forms (書かない窓口): forms/panel.js
 
 page.step("device", { focus: false });
 keepPresence(config.heartbeatUrl);
