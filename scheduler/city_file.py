@@ -31,6 +31,8 @@ The format, section by section (``app/ops/demo_city.yaml`` is a full example)::
     interpreter_languages: [{code, name_ja, name_en, name_native, sort_order, active}]
                                          # code: pt, zh, jsl …
     interpreters: [{slug, name, email, languages: [pt, en], hours, active, locale}]
+    forms: [{slug, service, title_ja, title_en, active, fields: […], layout: {pages: […]}}]
+                                         # form templates: docs/forms.md
 
 Durations (``duration``, buffers, ``slot_step``, ``min_notice``,
 ``change_cutoff``) are minutes; weekdays are ``mon`` … ``sun``; times are
@@ -60,6 +62,7 @@ from pydantic import (
 )
 
 from scheduler.errors import ImportFileError
+from scheduler.form_templates import FormTemplateEntry, template_problems
 from scheduler.yaml_source import (
     Loc,
     Problem,
@@ -341,6 +344,7 @@ class CityConfig(_Entry):
     branches: list[BranchEntry] = Field(default_factory=list)
     interpreter_languages: list[InterpreterLanguageEntry] = Field(default_factory=list)
     interpreters: list[InterpreterEntry] = Field(default_factory=list)
+    forms: list[FormTemplateEntry] = Field(default_factory=list)
 
     _source: SourceMap = PrivateAttr(default_factory=SourceMap)
 
@@ -439,6 +443,11 @@ def _cross_checks(config: CityConfig) -> list[tuple[Loc, str]]:
             ((("interpreters", i, "languages", j), c) for j, c in enumerate(interpreter.languages)),
             "entry",
         )
+    found += _duplicates(
+        ((("forms", i, "slug"), f.slug) for i, f in enumerate(config.forms)), "form slug"
+    )
+    for i, form in enumerate(config.forms):
+        found += [(("forms", i, *loc), message) for loc, message in template_problems(form)]
     return found
 
 

@@ -44,6 +44,7 @@ from scheduler.city_file import (
     load_city_file,
 )
 from scheduler.errors import ImportFileError
+from scheduler.form_import import check_form_services, import_forms
 from scheduler.interpreter_import import (
     check_interpreter_languages,
     import_interpreter_languages,
@@ -102,6 +103,7 @@ class ImportReport:
     kiosks: KindCounts = field(default_factory=KindCounts)
     interpreter_languages: KindCounts = field(default_factory=KindCounts)
     interpreters: KindCounts = field(default_factory=KindCounts)
+    forms: KindCounts = field(default_factory=KindCounts)
 
     def kinds(self) -> dict[str, KindCounts]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -136,6 +138,7 @@ def import_city(
     importer = _Importer(session, config, hasher or PasswordHasher())
     importer.check_references()
     check_interpreter_languages(session, config, config.source)
+    check_form_services(session, config, config.source)
     if config.city is not None:
         importer.import_city_section(config.city)
     importer.import_departments()
@@ -145,6 +148,8 @@ def import_city(
     import_interpreter_languages(session, config, importer.report.interpreter_languages.count)
     session.flush()  # languages before the interpreters that name them
     import_interpreters(session, config, importer.report.interpreters.count)
+    session.flush()  # services' ids for the form templates
+    import_forms(session, config, importer.report.forms.count)
     session.flush()
     report = importer.report
     log.info(

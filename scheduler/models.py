@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     CheckConstraint,
     Column,
@@ -347,6 +348,26 @@ class WaitlistEntry(Base):
     offered_start: Mapped[datetime | None] = mapped_column(nullable=True)
     offer_expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
     booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id"), nullable=True)
+
+
+class FormTemplate(Base):
+    """A form of a procedure, from the city file's ``forms:`` section (docs/forms.md).
+
+    ``definition`` is the template with every default filled in
+    (``scheduler.form_templates.definition_json``); ``version`` goes up with
+    every change, and a form being filled keeps its own copy of the definition.
+    """
+
+    __tablename__ = "form_templates"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(60), unique=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"), index=True)
+    title_ja: Mapped[str] = mapped_column(String(200))
+    title_en: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    service: Mapped[Service] = relationship()
 
 
 class ConfigVersion(Base):

@@ -7,6 +7,7 @@ registers them all on ``Base.metadata``.
 import app.auth.models
 import app.calls.models
 import app.counter.models
+import app.forms.models
 import app.kiosk.models
 import app.line.models
 import app.tracker.models  # noqa: F401
