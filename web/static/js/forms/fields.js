@@ -9,8 +9,8 @@
 //   form.showErrors(errs)  errors [{path, code}] under their fields
 //   form.refresh()         shown_if / required_if after a change
 
-import { holds, isEmpty } from "../lib/formcheck.js";
-import { formatWareki, parseDate } from "../lib/wareki.js";
+import { conditionHolds, filled, validate } from "../lib/formcheck.js";
+import { formatSeireki, formatWareki, parseDate } from "../lib/wareki.js";
 
 let serial = 0;
 const idFor = (path) => `ff-${path.replace(/[^a-zA-Z0-9_]/g, "-")}-${(serial += 1)}`;
@@ -174,9 +174,7 @@ export class FormFields extends EventTarget {
         // What was typed, read back in both calendars (令和7年4月1日（2025年4月1日）).
         const show = () => {
           const iso = parseDate(input.value);
-          hint.textContent = iso
-            ? `${formatWareki(iso)}（${iso.replace(/^(\d+)-0?(\d+)-0?(\d+)$/, "$1年$2月$3日")}）`
-            : help;
+          hint.textContent = iso ? `${formatWareki(iso)}（${formatSeireki(iso)}）` : help;
         };
         input.addEventListener("input", show);
         show();
@@ -298,18 +296,26 @@ export class FormFields extends EventTarget {
     return out;
   }
 
-  // Conditions read the values as the server would normalise them; an
-  // approximation with the raw values is enough to show or hide a field.
-  refresh(normalised = null) {
-    const top = normalised ?? this.values();
+  // shown_if / required_if on the values as the server normalises them
+  // (lib/formcheck.js): a field hidden here is one the server drops.
+  refresh() {
+    const top = validate(this.definition, this.values()).normalised;
     for (const entry of this.inputs.values()) {
       const { field, wrap, item } = entry;
-      const scope = item ? Object.fromEntries([...item].map(([n, e]) => [n, e.read()])) : top;
-      const itemFields = item ? [...item.values()].map((e) => e.field) : null;
-      wrap.hidden = !holds(field.shown_if, scope, top, itemFields);
-      const required = field.required || (field.required_if ? holds(field.required_if, scope, top, itemFields) : false);
-      const mark = wrap.querySelector(":scope > label .required-mark, :scope > legend .required-mark, :scope > .choice > label .required-mark, :scope > fieldset > legend .required-mark");
-      if (mark) mark.textContent = required ? this.t("required-mark") : "";
+      let own = top;
+      if (item) {
+        const [, group, index] = /^(\w+)\[(\d+)\]/.exec(entry.path);
+        own = top[group]?.[Number(index)] ?? {};
+      }
+      wrap.hidden = !conditionHolds(field.shown_if, own, top);
+      const required =
+        Boolean(field.required) || (Boolean(field.required_if) && conditionHolds(field.required_if, own, top));
+      wrap.dataset.required = String(required);
+      for (const mark of wrap.querySelectorAll(".required-mark")) {
+        if (mark.closest(".form-field, .form-group") !== wrap) continue;
+        const text = required ? this.t("required-mark") : "";
+        if (mark.textContent !== text) mark.textContent = text;
+      }
     }
   }
 
@@ -337,6 +343,6 @@ export class FormFields extends EventTarget {
   }
 
   isEmpty() {
-    return Object.values(this.values()).every(isEmpty);
+    return !Object.values(this.values()).some(filled);
   }
 }

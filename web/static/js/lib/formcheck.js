@@ -1,209 +1,231 @@
-// Field-by-field validation of an application form in the browser, from the
-// same template definition the server validates with (docs/forms.md §2;
-// app/forms/validation.py on the server). Pure: no browser objects, so Node's
-// tests run the shared cases file (tests/forms/validation_cases.json) through
-// it, as pytest runs it through the server's validator, case by case.
+// Validating and normalising a form's values in the browser, from the same
+// template definition the server validates with: the twin of
+// app/forms/validation.py (docs/forms.md §2), rule for rule. Pure: no
+// browser objects, so Node's tests run the shared cases file
+// (tests/forms/validation_cases.json) through it, as pytest runs it through
+// the server's validator, case by case.
 //
 //   validate(definition, values) → { normalised, errors: [{path, code}] }
 //
 // A path is `name`, or `group[index].name` inside a repeating group; errors
-// come in template order. Codes (docs/forms.md): required, too-few, too-many,
-// unknown-field, wrong-type, too-long, invalid-characters, not-kana,
-// invalid-date, invalid-postal-code, invalid-phone, invalid-choice.
+// come in template order (unknown keys first). Codes: required, too-few,
+// too-many, unknown-field, wrong-type, too-long, invalid-characters,
+// not-kana, invalid-date, invalid-postal-code, invalid-phone, invalid-choice.
 
 import { parseDate } from "./wareki.js";
 
-// What makes a save incomplete rather than invalid (a save stores those, a push is refused).
+// Codes that only say something is still missing: a draft may be saved with them.
 export const INCOMPLETE = new Set(["required", "too-few"]);
 
-const STRING_TYPES = new Set(["text", "kana", "date", "postal_code", "address", "phone", "choice"]);
-const DEFAULT_MAX = { text: 100, address: 200 };
+class Invalid extends Error {
+  constructor(code) {
+    super(code);
+    this.code = code;
+  }
+}
 
 const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
-const chars = (s) => [...s].length;
+const length = (s) => [...s].length; // code points, like Python's len()
 
-// -- normalising one value --------------------------------------------------------------
+// -- normalising one value ---------------------------------------------------------------
 
-// Control characters (Unicode Cc); a line feed only where the field is multiline.
-function badCharacters(text, multiline) {
-  for (const c of text) {
-    const code = c.codePointAt(0);
-    if (c === "\n" && multiline) continue;
-    if (code < 0x20 || (code >= 0x7f && code < 0xa0)) return true;
-  }
-  return false;
+const CONTROL = /[\x00-\x08\x0b-\x1f\x7f]/;
+// Hyphens and dashes people type between digits (NFKC has made "－" a "-").
+const SEPARATORS = /[\s\-\u2010-\u2015\u2212\u30fc\uff70()]+/u;
+const SEPARATORS_ALL = new RegExp(SEPARATORS.source, "gu");
+const KANA = /^[\u30a1-\u30f6\u30fb\u30fc\u3000]*$/u;
+
+function text(value, multiline) {
+  const v = value.replace(/\r\n/g, "\n").replace(/\r/g, "\n").trim();
+  if (CONTROL.test(v) || (v.includes("\n") && !multiline)) throw new Invalid("invalid-characters");
+  return v;
 }
 
-function normText(value) {
-  return value.replace(/\r\n?/g, "\n").trim();
+// 全角カタカナ: NFKC (半角カナ to 全角), ひらがな to カタカナ, one 全角 space between words.
+export function normaliseKana(value) {
+  const v = value
+    .normalize("NFKC")
+    .replace(/[\u3041-\u3096]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 0x60));
+  return v.split(/\s+/u).filter(Boolean).join("\u3000");
 }
 
-export function normKana(value) {
-  const nfkc = value.normalize("NFKC");
-  const kata = nfkc.replace(/[\u3041-\u3096]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 0x60));
-  return kata.trim().split(/\s+/u).filter(Boolean).join("\u3000");
-}
-const KANA = /^[\u30A1-\u30FA\u30FC\u30FB\u3000]*$/u;
-
-export function normPostal(value) {
-  const digits = value.normalize("NFKC").replace(/[〒\s\-‐‑‒–—―ー−]/gu, "");
-  return /^\d{7}$/.test(digits) ? `${digits.slice(0, 3)}-${digits.slice(3)}` : null;
+function postal(value) {
+  const digits = value.normalize("NFKC").replaceAll("〒", "").replace(SEPARATORS_ALL, "");
+  if (!/^\d{7}$/.test(digits)) throw new Invalid("invalid-postal-code");
+  return `${digits.slice(0, 3)}-${digits.slice(3)}`;
 }
 
-const PHONE_SEPARATORS = /[\s\-‐‑‒–—―ー−()]+/gu;
-
-export function normPhone(value) {
+function phone(value) {
   let typed = value.normalize("NFKC").trim();
-  if (typed.startsWith("+81")) {
-    typed = `0${typed.slice(3).replace(/^[\s\-‐‑‒–—―ー−()]+/u, "").replace(/^\(?0\)?/, "")}`;
-  }
-  const digits = typed.replace(PHONE_SEPARATORS, "");
-  if (!/^0\d{9,10}$/.test(digits)) return null;
-  if (PHONE_SEPARATORS.test(typed)) {
-    PHONE_SEPARATORS.lastIndex = 0;
-    return typed.replace(PHONE_SEPARATORS, "-").replace(/^-|-$/g, "");
-  }
-  PHONE_SEPARATORS.lastIndex = 0;
-  if (digits.length === 11 && /^0[5789]0/.test(digits)) {
+  if (typed.startsWith("+81")) typed = `0${typed.slice(3).replace(/^[ \-(]+/, "").replace(")", "-")}`;
+  const parts = typed.split(SEPARATORS).filter(Boolean);
+  const digits = parts.join("");
+  if (!/^0\d{9,10}$/.test(digits)) throw new Invalid("invalid-phone");
+  if (parts.length > 1) return parts.join("-");
+  if (digits.length === 11 && ["070", "080", "090", "050"].includes(digits.slice(0, 3))) {
     return `${digits.slice(0, 3)}-${digits.slice(3, 7)}-${digits.slice(7)}`;
   }
-  if (digits.length === 10 && /^(0120|0800)/.test(digits)) {
+  if (digits.length === 10 && ["0120", "0800"].includes(digits.slice(0, 4))) {
     return `${digits.slice(0, 4)}-${digits.slice(4, 7)}-${digits.slice(7)}`;
   }
   return digits;
 }
 
-// [normalised, error code or null] for a non-group field's value.
-function normalise(field, value) {
-  if (field.type === "checkbox") {
-    if (value === undefined || value === null) return [false, null];
-    return typeof value === "boolean" ? [value, null] : [false, "wrong-type"];
+// The normalised value of a non-group field, or throws Invalid.
+function scalar(spec, raw) {
+  const kind = spec.type;
+  if (kind === "checkbox") {
+    if (raw === null || raw === undefined) return false;
+    if (typeof raw !== "boolean") throw new Invalid("wrong-type");
+    return raw;
   }
-  if (value === undefined || value === null) return ["", null];
-  if (typeof value !== "string" || !STRING_TYPES.has(field.type)) return ["", "wrong-type"];
-  switch (field.type) {
-    case "text":
-    case "address": {
-      const v = normText(value);
-      if (badCharacters(v, field.type === "text" && field.multiline)) return [v, "invalid-characters"];
-      const max = field.max_length ?? DEFAULT_MAX[field.type];
-      return [v, max != null && chars(v) > max ? "too-long" : null];
-    }
-    case "kana": {
-      const v = normKana(value);
-      if (badCharacters(v, false)) return [v, "invalid-characters"];
-      if (!KANA.test(v)) return [v, "not-kana"];
-      const max = field.max_length;
-      return [v, max != null && chars(v) > max ? "too-long" : null];
-    }
-    case "date": {
-      const v = value.trim();
-      if (v === "") return ["", null];
-      const iso = parseDate(v);
-      return iso ? [iso, null] : [v, "invalid-date"];
-    }
-    case "postal_code": {
-      const v = value.trim();
-      if (v === "") return ["", null];
-      const out = normPostal(v);
-      return out ? [out, null] : [v, "invalid-postal-code"];
-    }
-    case "phone": {
-      const v = value.trim();
-      if (v === "") return ["", null];
-      const out = normPhone(v);
-      return out ? [out, null] : [v, "invalid-phone"];
-    }
-    case "choice": {
-      if (value === "") return ["", null];
-      const allowed = (field.options ?? []).map((o) => o.value);
-      return allowed.includes(value) ? [value, null] : [value, "invalid-choice"];
-    }
-    default:
-      return ["", "wrong-type"];
+  if (raw === null || raw === undefined) return "";
+  if (typeof raw !== "string") throw new Invalid("wrong-type");
+  let value;
+  if (kind === "kana") {
+    value = normaliseKana(raw);
+    if (!KANA.test(value)) throw new Invalid("not-kana");
+  } else if (kind === "text" || kind === "address") {
+    value = text(raw, Boolean(spec.multiline));
+  } else {
+    value = raw.trim();
   }
+  if (value === "") return "";
+  if (kind === "date") {
+    const day = parseDate(value);
+    if (day === null) throw new Invalid("invalid-date");
+    return day;
+  }
+  if (kind === "postal_code") return postal(value);
+  if (kind === "phone") return phone(value);
+  if (kind === "choice") {
+    if (!(spec.options ?? []).some((o) => o.value === value)) throw new Invalid("invalid-choice");
+    return value;
+  }
+  const limit = spec.max_length;
+  if (limit !== null && limit !== undefined && length(value) > limit) throw new Invalid("too-long");
+  return value;
 }
 
-export function isEmpty(value) {
-  return value === undefined || value === null || value === "" || value === false ||
-    (Array.isArray(value) && value.length === 0);
+// -- conditions and the walk over the fields ---------------------------------------------
+
+export function filled(value) {
+  return !(value === null || value === undefined || value === "" || value === false ||
+    (Array.isArray(value) && value.length === 0));
 }
 
-// -- conditions -----------------------------------------------------------------------------
+// Whether `cond` holds; `own` are the values of the same group item (or `top`).
+export function conditionHolds(cond, own, top) {
+  if (!cond) return true;
+  const name = cond.field;
+  const value = Object.hasOwn(own, name) ? own[name] : top[name];
+  if (cond.equals !== null && cond.equals !== undefined) return value === cond.equals;
+  if (cond.in !== null && cond.in !== undefined) return cond.in.includes(value);
+  return filled(value);
+}
 
-// On the normalised values: the item's own field when the group has one of
-// that name, else the form's top-level field.
-export function holds(condition, item, top, itemFields = null) {
-  if (!condition) return true;
-  const local = itemFields && itemFields.some((f) => f.name === condition.field);
-  const value = (local ? item : top)[condition.field];
-  if (condition.equals !== null && condition.equals !== undefined) return value === condition.equals;
-  if (Array.isArray(condition.in)) return condition.in.includes(value);
-  if (condition.filled !== null && condition.filled !== undefined) {
-    return condition.filled ? !isEmpty(value) : isEmpty(value);
+// Fields in an order where every condition's field comes before it.
+function ordered(fields) {
+  const names = new Set(fields.map((f) => f.name));
+  const done = [];
+  const placed = new Set();
+  const pending = [...fields];
+  while (pending.length) {
+    const index = pending.findIndex((spec) =>
+      [spec.shown_if, spec.required_if]
+        .filter(Boolean)
+        .map((c) => c.field)
+        .filter((n) => names.has(n))
+        .every((n) => placed.has(n)),
+    );
+    if (index === -1) {
+      done.push(...pending); // a cycle: cannot happen with an imported template
+      break;
+    }
+    const [spec] = pending.splice(index, 1);
+    done.push(spec);
+    placed.add(spec.name);
   }
-  return true;
+  return done;
 }
 
-// Normalised values (errors ignored) of a list of fields: what conditions read.
-function roughly(fields, raw) {
-  const out = {};
-  for (const field of fields) {
-    if (field.type === "group") continue;
-    out[field.name] = normalise(field, raw?.[field.name])[0];
-  }
-  return out;
+function push(errors, name, error) {
+  if (!errors.has(name)) errors.set(name, []);
+  errors.get(name).push(error);
 }
 
-// -- the whole form -------------------------------------------------------------------------
-
-function checkList(fields, raw, top, itemFields, prefix, errors) {
-  const out = {};
-  const local = itemFields ? roughly(fields, raw) : top;
+function walk(fields, raw, prefix, top, errors) {
   const known = new Set(fields.map((f) => f.name));
-  for (const field of fields) {
-    const path = `${prefix}${field.name}`;
-    if (!holds(field.shown_if, local, top, itemFields)) continue;
-    const required = field.required || (field.required_if ? holds(field.required_if, local, top, itemFields) : false);
-    const value = raw[field.name];
-    if (field.type === "group") {
-      const ok = value === undefined || value === null ||
-        (Array.isArray(value) && value.every(isObject));
-      if (!ok) {
-        errors.push({ path, code: "wrong-type" });
-        out[field.name] = [];
-        continue;
+  const out = {};
+  for (const name of Object.keys(raw)) {
+    if (!known.has(name)) push(errors, name, { path: `${prefix}${name}`, code: "unknown-field" });
+  }
+  for (const spec of ordered(fields)) {
+    const name = spec.name;
+    const path = `${prefix}${name}`;
+    const scopeTop = top === null ? out : top;
+    if (!conditionHolds(spec.shown_if, out, scopeTop)) continue; // hidden: neither required nor kept
+    const found = [];
+    const required = Boolean(spec.required) ||
+      (Boolean(spec.required_if) && conditionHolds(spec.required_if, out, scopeTop));
+    if (spec.type === "group") {
+      out[name] = group(spec, raw[name], path, out, found);
+      if (required && out[name].length === 0 && (spec.min ?? 0) === 0) {
+        found.push({ path, code: "required" });
       }
-      const items = value ?? [];
-      if (items.length === 0 && required) errors.push({ path, code: "required" });
-      else if (items.length < (field.min ?? 0)) errors.push({ path, code: "too-few" });
-      else if (items.length > (field.max ?? 10)) errors.push({ path, code: "too-many" });
-      out[field.name] = items.map((item, index) =>
-        checkList(field.fields ?? [], item, top, field.fields ?? [], `${path}[${index}].`, errors),
-      );
-      continue;
+    } else {
+      try {
+        out[name] = scalar(spec, raw[name]);
+        if (required && !filled(out[name])) found.push({ path, code: "required" });
+      } catch (err) {
+        if (!(err instanceof Invalid)) throw err;
+        out[name] = spec.type === "checkbox" ? false : "";
+        found.push({ path, code: err.code });
+      }
     }
-    const [normal, code] = normalise(field, value);
-    out[field.name] = normal;
-    if (code) errors.push({ path, code });
-    else if (required && isEmpty(normal)) errors.push({ path, code: "required" });
+    for (const error of found) push(errors, name, error);
   }
-  for (const key of Object.keys(raw)) {
-    if (!known.has(key)) errors.push({ path: `${prefix}${key}`, code: "unknown-field" });
+  // Stored in the template's order, whatever order the conditions needed.
+  const result = {};
+  for (const f of fields) if (Object.hasOwn(out, f.name)) result[f.name] = out[f.name];
+  return result;
+}
+
+function group(spec, raw, path, top, found) {
+  const list = raw === null || raw === undefined ? [] : raw;
+  if (!Array.isArray(list) || !list.every(isObject)) {
+    found.push({ path, code: "wrong-type" });
+    return [];
   }
+  const items = list.map((item, index) => {
+    const itemErrors = new Map();
+    const values = walk(spec.fields, item, `${path}[${index}].`, top, itemErrors);
+    found.push(...inOrder(spec.fields, item, itemErrors));
+    return values;
+  });
+  if (items.length > (spec.max ?? 10)) found.push({ path, code: "too-many" });
+  if (items.length < (spec.min ?? 0)) found.push({ path, code: "too-few" });
+  return items;
+}
+
+// Unknown keys first (in the order given), then each field's, in template order.
+function inOrder(fields, raw, errors) {
+  const known = fields.map((f) => f.name);
+  const out = [];
+  for (const name of Object.keys(raw)) if (!known.includes(name)) out.push(...(errors.get(name) ?? []));
+  for (const name of known) out.push(...(errors.get(name) ?? []));
   return out;
 }
 
 export function validate(definition, values) {
-  const fields = definition.fields ?? [];
-  const raw = isObject(values) ? values : {};
-  const top = roughly(fields, raw);
-  const errors = [];
-  const normalised = checkList(fields, raw, top, null, "", errors);
-  return { normalised, errors };
+  if (!isObject(values)) return { normalised: {}, errors: [{ path: "", code: "wrong-type" }] };
+  const errors = new Map();
+  const fields = [...definition.fields];
+  const normalised = walk(fields, values, "", null, errors);
+  return { normalised, errors: inOrder(fields, values, errors) };
 }
 
-// The errors at one field (a group's own and its items').
+// The errors at one field: its own, and for a group its items'.
 export function errorsAt(errors, path) {
   return errors.filter((e) => e.path === path || e.path.startsWith(`${path}[`));
 }
