@@ -82,6 +82,11 @@ class Form(Base):
     erased_at: Mapped[datetime | None] = mapped_column(nullable=True)
     template: Mapped[FormTemplate] = relationship()
 
+    # Optimistic locking: every UPDATE says WHERE version = <the version read>,
+    # so a save racing another one in a second process fails instead of
+    # overwriting it (the service sets the next version itself).
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}  # noqa: RUF012
+
 
 class FormVersion(Base):
     """Every saved state of a form's values: the history behind ``forms.values``."""

@@ -303,6 +303,54 @@ class ApplicationService:
         self.session.flush()
         return doc
 
+    def file_document(
+        self,
+        application: Application,
+        label: str,
+        filename: str,
+        content_type: str,
+        data: bytes,
+        actor: Actor | None,
+        kind: str,
+        **detail: object,
+    ) -> ApplicationDocument:
+        """A document that arrives already made (a signed form's PDF), with its timeline event.
+
+        ``actor`` None is the resident (their signature filed it).
+        """
+        doc = ApplicationDocument(
+            application_id=application.id,
+            label=label[:200],
+            requested_at=self.now,
+            uploaded_at=self.now,
+            filename=filename[-200:],
+            content_type=content_type,
+            size=len(data),
+            data=data,
+        )
+        self.session.add(doc)
+        self.session.flush()
+        self._event(application, actor, kind, "", document=doc.id, label=doc.label, **detail)
+        audit(
+            self.session,
+            actor or Actor(None),
+            "change",
+            "application",
+            application.id,
+            self.now,
+            f"{kind}: document {doc.id}",
+        )
+        self.session.flush()
+        return doc
+
+    def note(
+        self, application: Application, actor: Actor | None, kind: str, **detail: object
+    ) -> ApplicationEvent:
+        """A timeline event of something done elsewhere (a form signed, declined, voided)."""
+        event = self._event(application, actor, kind, "", **detail)
+        self.session.flush()
+        return event
+
     def resident_reply(self, application: Application, text: str) -> ApplicationEvent:
         text = text.strip()
         if not text:
