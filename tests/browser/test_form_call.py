@@ -222,7 +222,9 @@ def test_staff_fill_in_push_the_kiosk_signs_and_the_pdf_is_made(
             assert_accessible(staff, axe, "staff call page, form panel open")
             staff.click("#btn-form-save")
             staff.wait_for_selector("#form-panel[data-version='2']")
-            assert staff.locator("#form-missing").inner_text() == "必須項目はすべて入力されています。"
+            assert (
+                staff.locator("#form-missing").inner_text() == "必須項目はすべて入力されています。"
+            )
             push(staff)
 
             # -- the kiosk: large, read-only, page by page; then the signature ----------
@@ -265,7 +267,7 @@ def test_staff_fill_in_push_the_kiosk_signs_and_the_pdf_is_made(
         print("--- madoguchi serve (tail) ---\n" + app.log_tail(80))
         raise
     with sqlite3.connect(db_of(app)) as conn:
-        state, values = conn.execute("SELECT state, \"values\" FROM forms").fetchone()
+        state, values = conn.execute('SELECT state, "values" FROM forms').fetchone()
         signatures = conn.execute("SELECT voided_at FROM form_signatures").fetchall()
     assert state == "signed"
     assert [s[0] for s in signatures] == [None]

@@ -134,9 +134,7 @@ def fill_the_form(staff: Page, address: str) -> None:
     fill(staff, "members[0].name", "高橋 三郎")
     fill(staff, "members[0].kana", "タカハシ サブロウ")
     fill(staff, "members[0].birth_date", "昭和25年1月2日")
-    field(staff, "members").locator(".form-group-item").nth(1).locator(
-        ":scope > button"
-    ).click()
+    field(staff, "members").locator(".form-group-item").nth(1).locator(":scope > button").click()
     assert field(staff, "members").locator(".form-group-item").count() == 1
     field(staff, "mynumber_card").locator("input").check()
 
