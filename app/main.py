@@ -17,6 +17,7 @@ from app.api import (
     call_team,
     counter,
     documents,
+    forms,
     interpreters,
     line,
     openapi_links,
@@ -84,6 +85,7 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
         staff,
         counter,
         applications,
+        forms,
         interpreters,
     ):
         app.include_router(module.router)

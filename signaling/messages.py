@@ -265,6 +265,9 @@ class Transfer:
 
 class ConsentPurpose(StrEnum):
     PHOTO = "photo"  # staff take a still of the document the resident shows
+    # The resident signed (granted) or declined a pushed form (docs/forms.md);
+    # sent after the app took the signature, so staff reload the form at once.
+    FORM = "form"
 
 
 MAX_URL_CHARS: Final = 2048

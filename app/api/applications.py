@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -24,6 +24,7 @@ from app.core.context import AppContext
 from app.core.deps import CtxDep, WriteSession
 from app.core.errors import error_body
 from app.core.params import MAX_ID, NO_NUL_PATTERN, IdPath, IsoDate
+from app.forms import export as forms_export
 from app.tracker.audit import actor_of, audit
 from app.tracker.models import Application, SessionRecord
 from app.tracker.queries import ApplicationFilter, csv_bytes, is_overdue, list_applications
@@ -68,11 +69,24 @@ class TimelineEntry(BaseModel):
     message: str
 
 
+class ApplicationForm(BaseModel):
+    """A form filed with the application (docs/forms.md); ``values`` are normalised."""
+
+    id: int
+    template: str
+    title_ja: str
+    state: str
+    version: int
+    signed_at: str | None
+    values: dict[str, Any]
+
+
 class ApplicationDetail(ApplicationOut):
     notes: str
     timeline: list[TimelineEntry]
     session_record_ids: list[int]
     booking_ids: list[int]
+    forms: list[ApplicationForm]
 
 
 class ApplicationIn(BaseModel):
@@ -136,6 +150,10 @@ def detail(application: Application, svc: ApplicationService, ctx: AppContext) -
         ],
         session_record_ids=[r.id for r in records],
         booking_ids=[r.booking_id for r in records if r.booking_id is not None],
+        forms=[
+            ApplicationForm(**f)
+            for f in forms_export.forms_of(svc.session, [application.id]).get(application.id, [])
+        ],
     )
 
 
@@ -232,7 +250,7 @@ def export_csv(
     session.commit()
     name = f"applications-{now.astimezone(ctx.tz):%Y%m%d}.csv"
     return Response(
-        csv_bytes(apps, ctx.tz),
+        csv_bytes(apps, ctx.tz, forms_export.csv_column(session, [a.id for a in apps])),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

@@ -12,7 +12,9 @@
     ``document-type`` when either is not an allowed image or PDF).
 ``GET /api/v1/documents/{token}``
     The file, for whoever holds the signed link (itsdangerous, purpose
-    ``document``), until its retention ends; then 410. Shown inline only when
+    ``document``), until its retention ends; then 410. A pushed form's link
+    (claims ``f``: the push) answers the form's frozen view as JSON
+    (docs/forms.md). Shown inline only when
     its content is a JPEG, PNG, WebP or PDF; anything else is an attachment.
 
 Uploads travel as plain request bodies (no multipart parser needed) and are
@@ -33,6 +35,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.api.call_team import may_join
+from app.api.forms import pushed_view
 from app.auth.deps import CurrentStaff
 from app.auth.errors import Forbidden
 from app.calls.documents import (
@@ -156,6 +159,12 @@ def download(token: str, session: ReadSession, ctx: CtxDep) -> Response:
         return gone
     except TokenError:
         return JSONResponse(error_body("token-invalid", "This link is not valid."), 403)
+    if "f" in claims:
+        # A pushed form: the frozen view the resident checks and signs (docs/forms.md).
+        view = pushed_view(session, int(claims["f"]))
+        if view is None:
+            return gone
+        return JSONResponse(view.model_dump(mode="json"), headers={"Cache-Control": "no-store"})
     doc = _documents(ctx, session).get(int(claims["d"]), ctx.clock.now())
     if doc is None:
         return gone

@@ -314,6 +314,12 @@ class Forms:
             .limit(1)
         )
 
+    def signed_document(self, signature: FormSignature) -> ApplicationDocument | None:
+        """The signed PDF as filed with the application (None once erased)."""
+        if signature.document_id is None:
+            return None
+        return self.session.get(ApplicationDocument, signature.document_id)
+
     def signatures(self, form: Form) -> list[FormSignature]:
         return list(
             self.session.scalars(
@@ -378,17 +384,19 @@ class Forms:
         push = self.latest_push(form)
         if push is None:
             raise FormError("form-not-pushed", 409, "This form has not been shown to you yet.")
-        if push.state == PushState.SUPERSEDED or push.view_hash != given_hash:
+        # The view must still be the form as it is now: what is signed is what is kept.
+        current = self.render(form)[2]
+        if (
+            push.state == PushState.SUPERSEDED
+            or push.view_hash != given_hash
+            or current != given_hash
+            or push.form_version != form.version
+        ):
             raise FormError(
                 "view-changed", 409, "The form was changed. Please check the new version."
             )
         if push.state != PushState.LIVE:
             raise FormError("push-closed", 409, "This form was already signed or declined.")
-        # The stored view must still be the form as it is now: what is signed is what is kept.
-        if self.render(form)[2] != push.view_hash or push.form_version != form.version:
-            raise FormError(
-                "view-changed", 409, "The form was changed. Please check the new version."
-            )
         return push
 
     def confirm_page(self, form: Form, given_hash: str, page: int) -> FormPush:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -117,16 +117,22 @@ CSV_HEADER = (
     "期限 due",
     "受付日時 created",
     "メモ notes",
+    "様式 forms",
 )
 
 
-def csv_bytes(apps: Iterable[Application], tz: ZoneInfo) -> bytes:
-    """UTF-8 with BOM and CRLF, every field quoted: opens as Japanese text in Excel."""
+def csv_bytes(
+    apps: Iterable[Application], tz: ZoneInfo, forms: Mapping[int, str] | None = None
+) -> bytes:
+    """UTF-8 with BOM and CRLF, every field quoted: opens as Japanese text in Excel.
+
+    ``forms``: each application's signed forms as JSON (``app.forms.export``).
+    """
     out = io.StringIO(newline="")
     writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
     for app in apps:
-        writer.writerow(_csv_row(app, tz))
+        writer.writerow((*_csv_row(app, tz), _cell((forms or {}).get(app.id, ""))))
     return out.getvalue().encode("utf-8-sig")
 
 
