@@ -323,7 +323,7 @@ MEMBER_INPUT = {
 
 
 def _fill_form(staff: Page) -> None:
-    staff.wait_for_selector("#form-template option")
+    staff.wait_for_selector("#form-template option", state="attached")
     staff.click("#btn-form-open")
     staff.wait_for_selector("#form-panel:not([hidden]) #form-fields [data-path]")
     for path, value in FORM_INPUT.items():

@@ -15,6 +15,7 @@ asked again (a walk-in, on the counter's call page).
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -271,7 +272,15 @@ def test_staff_fill_in_push_the_kiosk_signs_and_the_pdf_is_made(
         signatures = conn.execute("SELECT voided_at FROM form_signatures").fetchall()
     assert state == "signed"
     assert [s[0] for s in signatures] == [None]
-    assert '"タカハシ\\u3000サブロウ"' in values or "タカハシ　サブロウ" in values
+    stored = json.loads(values)
+    # Normalised by the server as the browser showed: カタカナ, ISO dates, no hidden field.
+    assert stored["applicant_kana"] == "タカハシ\u3000サブロウ"
+    assert stored["moved_on"] == "2019-05-01"
+    assert stored["postal_code"] == "123-4567"
+    assert stored["members"] == [
+        {"name": "高橋 三郎", "kana": "タカハシ\u3000サブロウ", "birth_date": "1950-01-02"}
+    ]
+    assert stored["mynumber_card"] is True and "agent_reason" not in stored
 
 
 def test_editing_a_signed_walk_in_form_voids_the_signature_and_asks_again(

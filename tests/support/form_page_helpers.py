@@ -97,7 +97,7 @@ def error_of(page: Page, path: str) -> str:
 
 def open_form(staff: Page) -> None:
     """The procedure's form, opened (started and pre-filled) in the panel."""
-    staff.wait_for_selector("#form-template option")
+    staff.wait_for_selector("#form-template option", state="attached")
     staff.click("#btn-form-open")
     staff.wait_for_selector("#form-panel:not([hidden]) #form-fields [data-path]")
 
