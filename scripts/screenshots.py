@@ -329,7 +329,8 @@ def _fill_form(staff: Page) -> None:
     for path, value in FORM_INPUT.items():
         staff.fill(f'#form-fields [data-path="{path}"] input', value)
     staff.check('#form-fields [data-path="relation"] input[value="self"]')
-    staff.click('#form-fields [data-path="members"] > button')
+    if staff.locator('#form-fields [data-path="members"] .form-group-item').count() == 0:
+        staff.click('#form-fields [data-path="members"] > button')
     for name, value in MEMBER_INPUT.items():
         path = f"members[0].{name}"
         box = staff.locator(f'#form-fields [data-path="{path}"]').locator("input")
@@ -356,40 +357,38 @@ def _kiosk_signing(page: Page, demo: Demo) -> None:
     browser = page.context.browser
     assert browser is not None
     staff_context = browser.new_context(base_url=demo.base_url, locale="ja-JP")
-    try:
-        staff = staff_context.new_page()
-        page.goto(demo.kiosk_call + "?lang=ja")
-        page.wait_for_selector("#call-app[data-call-state=waiting]")
-        _login(staff, demo.staff_login)
-        staff.goto(f"/staff/call/{demo.first_code}")
-        staff.click("#btn-join")
-        page.wait_for_selector("#call-app[data-call-state=in-call]", timeout=60_000)
-        _fill_form(staff)
-        staff.click("#btn-form-push")
-        staff.wait_for_selector("#form-panel[data-state=pushed]")
-        page.wait_for_selector("#form-review[data-phase=review]")
-        while page.get_attribute("#form-review", "data-phase") == "review":
-            shown = page.get_attribute("#form-review", "data-page")
-            page.click("#btn-form-confirm")
-            page.wait_for_function(
-                "(shown) => { const r = document.getElementById('form-review');"
-                " return r.dataset.phase !== 'review' || r.dataset.page !== shown; }",
-                arg=shown,
-            )
-        box = page.locator("#signature-canvas").bounding_box()
-        assert box is not None
-        x, y = box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.5
-        page.mouse.move(x, y)
-        page.mouse.down()
-        for step in range(1, 24):
-            page.mouse.move(
-                x + step * box["width"] * 0.025, y + (-1) ** step * box["height"] * 0.12
-            )
-        page.mouse.up()
-        _still(page)
-        page.locator("#form-sign-title").scroll_into_view_if_needed()
-    finally:
-        staff_context.close()
+    # The staff member stays in the call until the shot is taken (take() closes the kiosk's).
+    page.context.on("close", lambda _context: staff_context.close())
+    staff = staff_context.new_page()
+    page.goto(demo.kiosk_call + "?lang=ja")
+    page.wait_for_selector("#call-app[data-call-state=waiting]")
+    _login(staff, demo.staff_login)
+    staff.goto(f"/staff/call/{demo.first_code}")
+    staff.click("#btn-join")
+    page.wait_for_selector("#call-app[data-call-state=in-call]", timeout=60_000)
+    _fill_form(staff)
+    staff.wait_for_selector("#call-app[data-call-state=in-call]", timeout=60_000)
+    staff.click("#btn-form-push")
+    staff.wait_for_selector("#form-panel[data-state=pushed]")
+    page.wait_for_selector("#form-review[data-phase=review]")
+    while page.get_attribute("#form-review", "data-phase") == "review":
+        shown = page.get_attribute("#form-review", "data-page")
+        page.click("#btn-form-confirm")
+        page.wait_for_function(
+            "(shown) => { const r = document.getElementById('form-review');"
+            " return r.dataset.phase !== 'review' || r.dataset.page !== shown; }",
+            arg=shown,
+        )
+    box = page.locator("#signature-canvas").bounding_box()
+    assert box is not None
+    x, y = box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.5
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for step in range(1, 24):
+        page.mouse.move(x + step * box["width"] * 0.025, y + (-1) ** step * box["height"] * 0.12)
+    page.mouse.up()
+    _still(page)
+    page.locator("#form-sign-title").scroll_into_view_if_needed()
 
 
 SHOTS = (
