@@ -14,6 +14,8 @@ command -v ip >/dev/null || missing+=(iproute2)
 # and Japanese fonts so pages and screenshots render real text.
 command -v chromium >/dev/null || missing+=(chromium)
 [ -d /usr/share/fonts/opentype/noto ] || missing+=(fonts-noto-cjk)
+# The TrueType Japanese font embedded in signed forms' PDFs (app/forms/pdf.py).
+[ -f /usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf ] || missing+=(fonts-ipaexfont-gothic)
 # Compose (v2 plugin, else Debian's v1) for tests/docker's `compose config` check.
 docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null || missing+=(docker-compose)
 # tests/network: Debian's coturn, nftables for the namespaces' firewalls, and

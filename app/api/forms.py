@@ -33,7 +33,8 @@ from app.core.params import IdPath
 from app.core.tokens import Purpose, TokenInvalid
 from app.counter.models import QueueTicket
 from app.forms import access
-from app.forms.models import Form, FormPush, FormSignature
+from app.forms import export as forms_export
+from app.forms.models import Form, FormPush
 from app.forms.service import Call, FormError, Forms
 from app.forms.signature import MAX_BYTES as SIGNATURE_MAX_BYTES
 from app.forms.validation import FieldError, validate
@@ -629,35 +630,13 @@ def decline_form(
 # -- the resident's status page --------------------------------------------------------------
 
 
-def signed_forms(session: Session, application_id: int) -> list[SignedFormOut]:
-    """The application's forms with a valid signature, as the resident signed them."""
-    rows = session.execute(
-        select(Form, FormSignature, FormPush)
-        .join(FormSignature, FormSignature.form_id == Form.id)
-        .join(FormPush, FormPush.id == FormSignature.push_id)
-        .where(Form.application_id == application_id, FormSignature.voided_at.is_(None))
-        .order_by(Form.id)
-    )
-    return [
-        SignedFormOut(
-            form_id=form.id,
-            title_ja=str(form.definition["title_ja"]),
-            title_en=str(form.definition["title_en"]),
-            signed_at=signature.signed_at,
-            view_hash=signature.view_hash,
-            view=json.loads(push.view) if push.view else {},
-        )
-        for form, signature, push in rows
-    ]
-
-
 @router.get("/status/{token}/forms", response_model=list[SignedFormOut])
 def status_forms(token: str, session: ReadSession, ctx: CtxDep) -> list[SignedFormOut]:
     claims = ctx.links.verify(Purpose.APPLICATION, token, ctx.clock.now())
     application = session.get(Application, claims.get("a"))
     if application is None or application.reference != claims.get("r"):
         raise TokenInvalid("no such application")
-    return signed_forms(session, application.id)
+    return [SignedFormOut(**v) for v in forms_export.signed_views(session, application.id)]
 
 
 # Used by the documents route: a pushed form's link answers the resident's view.

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.forms.models import Form, FormSignature
+from app.forms.models import Form, FormPush, FormSignature
 
 # Ids per query: an export of every application stays under SQLite's variable limit.
 CHUNK = 500
@@ -71,3 +71,26 @@ def csv_column(session: Session, application_ids: Sequence[int]) -> dict[int, st
         )
         for app_id, forms in forms_of(session, application_ids).items()
     }
+
+
+def signed_views(session: Session, application_id: int) -> list[dict[str, Any]]:
+    """The application's validly signed forms as the resident saw and signed them
+    (the resident's status page): form id, titles, time, hash and the view."""
+    rows = session.execute(
+        select(Form, FormSignature, FormPush)
+        .join(FormSignature, FormSignature.form_id == Form.id)
+        .join(FormPush, FormPush.id == FormSignature.push_id)
+        .where(Form.application_id == application_id, FormSignature.voided_at.is_(None))
+        .order_by(Form.id)
+    )
+    return [
+        {
+            "form_id": form.id,
+            "title_ja": str(form.definition["title_ja"]),
+            "title_en": str(form.definition["title_en"]),
+            "signed_at": signature.signed_at,
+            "view_hash": signature.view_hash,
+            "view": json.loads(push.view) if push.view else {},
+        }
+        for form, signature, push in rows
+    ]

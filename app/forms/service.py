@@ -215,7 +215,7 @@ class Forms:
             raise FormError(
                 "version-conflict",
                 409,
-                f"The form was changed meanwhile (now version {form.version}). Reload it.",
+                "The form was changed meanwhile.",
             )
 
     def save(self, form: Form, version: int, values: Any, actor: Actor) -> list[FieldError]:

@@ -1,6 +1,7 @@
 """Periodic background work: lapse waiting-list offers, queue reminders, deliver the
 outbox, delete call documents past their retention (app/calls/documents.py), keep
-session records current, deliver tracker webhooks, apply the retention period.
+session records current, deliver tracker webhooks, apply the retention period
+(applications, then their forms).
 
 ``madoguchi worker`` runs these in a loop; the embedded default runs the same
 loop inside ``madoguchi serve``.
@@ -21,6 +22,7 @@ from app.core.db import is_busy
 from app.core.outbox import Channel, MailChannel, Mailer, SmtpMailer, deliver_pending
 from app.core.webhook import WebhookChannel
 from app.counter.settings import CounterSettings
+from app.forms import jobs as forms_jobs
 from app.line.channel import LineChannel
 from app.line.client import messaging_api
 from app.line.fanout import fan_out
@@ -100,6 +102,8 @@ def run_once(
         if rendered < CALENDAR_BATCH:
             break
     tracker_jobs.run_once(ctx)
+    # After the tracker's: a form is erased with its pseudonymised application.
+    forms_jobs.run_once(ctx)
     if channels is None:
         channels = channels_from(ctx, mailer)
     if not channels:

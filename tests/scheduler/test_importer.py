@@ -83,6 +83,7 @@ def test_demo_city_imports_with_expected_counts(db: Session, demo: CityConfig) -
         "kiosks": 4,
         "interpreter_languages": 5,
         "interpreters": 4,
+        "forms": 3,
     }
     assert report.updated == 0
     counts = row_counts(db)
@@ -184,6 +185,7 @@ def test_reimport_is_idempotent(db: Session, demo: CityConfig) -> None:
         "kiosks": 4,
         "interpreter_languages": 5,
         "interpreters": 4,
+        "forms": 3,
     }
     assert row_counts(db) == before
     assert dict(db.execute(select(Staff.login, Staff.password_hash)).all()) == hashes

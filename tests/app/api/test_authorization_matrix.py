@@ -42,9 +42,10 @@ import pytest
 from city_fixtures import NOW, SECRET
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
+from forms_helpers import TENNYU, add_demo_templates, signature_png
 from itsdangerous import TimestampSigner
 from scope_helpers import OtherDepartment, add_application, add_booking, add_other_department
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from app.auth import api_keys
@@ -55,10 +56,15 @@ from app.core.clock import FixedClock
 from app.core.context import AppContext
 from app.core.settings import Settings
 from app.core.tokens import Purpose, TokenError
+from app.forms.service import Call as FormCall
+from app.forms.service import Forms
 from app.main import create_app
+from app.tracker.audit import Actor
 from app.tracker.models import Application, ApplicationDocument, RatingSource
 from app.tracker.ratings import rating_token
-from scheduler.models import Kiosk, Staff
+from app.tracker.service import ApplicationService
+from app.tracker.status_mail import StatusMail
+from scheduler.models import Booking, FormTemplate, Kiosk, Staff
 from web import sse
 
 # In-process on SQLite: the answers are the app's, not the database's, and the
@@ -85,6 +91,8 @@ class World:
     staff_csrf: dict[str, str] = field(default_factory=dict)
     plain_csrf: dict[str, str] = field(default_factory=dict)
     key_values: dict[str, str] = field(default_factory=dict)
+    # The form the last ``pushed_form`` made: its id, view hash and the resident's join token.
+    last_form: dict[str, Any] = field(default_factory=dict)
 
     def session(self) -> Session:
         return Session(self.ctx.engine, expire_on_commit=False)
@@ -138,6 +146,41 @@ class World:
 
     def manage_token(self) -> str:
         return self.ctx.links.manage_token(self.booking())
+
+    def call_token(self, room: str) -> str:
+        """The resident's seat in a call under way now (a booking's own join link
+        opens 15 minutes before its slot, which these bookings are not near)."""
+        return self.ctx.links.room_join_token(
+            room,
+            role="resident",
+            pid="resident:matrix",
+            name="山田",
+            expires=NOW + timedelta(hours=1),
+        )
+
+    def pushed_form(self) -> dict[str, Any]:
+        """A 転入届 filled in for a fresh booking and pushed to its resident."""
+        b = self.booking()
+        with self.session() as s:
+            if not s.scalars(select(FormTemplate.id)).first():
+                add_demo_templates(s, self.city.consult_id)
+            booking = s.get(Booking, b.id)
+            assert booking is not None
+            apps = ApplicationService(s, StatusMail(s, self.ctx.links), NOW)
+            forms = Forms(s, NOW, self.ctx.tz, apps)
+            actor = Actor(self.city.staff_ids[0])
+            template = forms.template("tennyu-todoke")
+            form = forms.start(template, FormCall(booking.room_id, booking), actor)
+            forms.save(form, 1, TENNYU, actor)
+            push = forms.push(form, 2, actor)
+            s.commit()
+            self.last_form = {
+                "form_id": form.id,
+                "hash": push.view_hash,
+                "join": self.call_token(booking.room_id),
+                "code": booking.code,
+            }
+        return dict(self.last_form)
 
     def join_token(self) -> str:
         return self.ctx.links.join_token(self.booking())
@@ -321,6 +364,8 @@ class Call:
     content: bytes | None = None
     headers: dict[str, str] = field(default_factory=dict)
     params: Callable[[World], dict[str, Any]] | None = None
+    # The resident's call credential (``X-Join-Token``) for the object ``fill`` made.
+    join_header: bool = False
 
 
 def code(w: World) -> dict[str, Any]:
@@ -483,6 +528,52 @@ MATRIX: dict[tuple[str, str], Call] = {
         params=lambda w: {"name": "form.pdf"},
     ),
     ("GET", "/api/v1/documents/{token}"): Call(link(), token_of(World.call_document)),
+    # -- forms during a call (docs/forms.md)
+    ("GET", "/api/v1/staff/forms/templates"): Call(staff()),
+    ("GET", "/api/v1/staff/forms/templates/{slug}"): Call(
+        staff(), lambda w: {**w.pushed_form(), "slug": "tennyu-todoke"}
+    ),
+    ("POST", "/api/v1/staff/forms"): Call(
+        dept(201),
+        World.pushed_form,
+        json=lambda w: {"template": "tennyu-todoke", "booking_code": w.last_form["code"]},
+    ),
+    ("GET", "/api/v1/staff/forms"): Call(
+        dept(), World.pushed_form, params=lambda w: {"booking_code": w.last_form["code"]}
+    ),
+    ("GET", "/api/v1/staff/forms/{form_id}"): Call(dept(), World.pushed_form),
+    ("PUT", "/api/v1/staff/forms/{form_id}"): Call(
+        dept(), World.pushed_form, json=lambda w: {"version": 2, "values": {}}
+    ),
+    ("POST", "/api/v1/staff/forms/{form_id}/push"): Call(
+        dept(), World.pushed_form, json=lambda w: {"version": 2}
+    ),
+    # Not signed yet.
+    ("GET", "/api/v1/staff/forms/{form_id}/pdf"): Call(dept(409), World.pushed_form),
+    # The resident's join token for the form's call is the credential, whoever sends it.
+    ("GET", "/api/v1/call/forms/{form_id}"): Call(link(), World.pushed_form, join_header=True),
+    ("POST", "/api/v1/call/forms/{form_id}/pages/{page}/confirm"): Call(
+        link(),
+        lambda w: {**w.pushed_form(), "page": 0},
+        json=lambda w: {"view_hash": w.last_form["hash"]},
+        join_header=True,
+    ),
+    # Refused until every page is confirmed.
+    ("POST", "/api/v1/call/forms/{form_id}/signature"): Call(
+        link(409),
+        World.pushed_form,
+        content=signature_png(),
+        headers={"content-type": "image/png"},
+        params=lambda w: {"view_hash": w.last_form["hash"]},
+        join_header=True,
+    ),
+    ("POST", "/api/v1/call/forms/{form_id}/decline"): Call(
+        link(),
+        World.pushed_form,
+        json=lambda w: {"view_hash": w.last_form["hash"]},
+        join_header=True,
+    ),
+    ("GET", "/api/v1/status/{token}/forms"): Call(link(), token_of(World.status_token)),
     # The camera check is for browsers: a staff login or a join link, not an API key.
     ("POST", "/api/v1/precheck"): Call(browser_only(422)),
     ("GET", "/api/v1/precheck/{check_id}"): Call(
@@ -805,6 +896,10 @@ def call(w: World, method: str, path: str, actor: str, spec: Call) -> int:
                 params[name] = _resident_token(w, params[name])
     url = path.format(**params)
     headers = dict(spec.headers)
+    if spec.join_header:
+        # The resident's own join token names their own call, not this one.
+        other_call = w.call_token(w.booking().room_id)
+        headers["X-Join-Token"] = other_call if actor == "resident" else params["join"]
     if actor == "resident":
         headers["Authorization"] = f"Bearer {_resident_token(w, None)}"
     if actor in KEYS:

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from tracker_helpers import NOW, MiniCity, make_booking
 
 from app.core.context import AppContext
+from app.counter.models import QueueTicket
 from app.forms.models import Form, FormSignature, FormVersion
 from app.forms.view import canonical_json, view_hash
 from app.tracker.models import Application, ApplicationDocument, AuditEntry
@@ -193,6 +194,14 @@ def test_fill_push_confirm_sign_and_the_pdf(
     )
     assert rows_csv[0][9] == "様式 forms" and '"postal_code":"123-4567"' in rows_csv[1][9]
 
+    # The resident's status page shows what they signed, read-only.
+    token = ctx.links.application_token(signed["application_id"], signed["application_reference"])
+    views = client.get(f"/api/v1/status/{token}/forms").json()
+    assert [v["view_hash"] for v in views] == [digest]
+    page = client.get(f"/status/{token}")
+    assert page.status_code == 200
+    assert "みどり市本町1丁目2番3号" in page.text and "令和8年11月20日" in page.text
+
     with ctx.sessions() as session:
         trail = [
             (e.action, e.detail)
@@ -214,6 +223,7 @@ def test_fill_push_confirm_sign_and_the_pdf(
     assert client.get(f"{url}/pdf").json()["error"]["code"] == "form-not-signed"
     r = client.post(f"{base}/signature?view_hash={digest}", content=png, headers=me)
     assert r.status_code == 409 and r.json()["error"]["code"] == "view-changed"
+    assert client.get(f"/api/v1/status/{token}/forms").json() == []
     with ctx.sessions() as session:
         assert session.scalars(select(ApplicationDocument.label)).one().endswith("（署名無効）")
         assert len(session.scalars(select(FormSignature)).all()) == 1
@@ -309,3 +319,72 @@ def test_prefill_from_the_residents_earlier_form(
     assert values["postal_code"] == "123-4567"
     assert values["address"] == "みどり市本町1丁目2番3号"
     assert values["phone"] == "090-1234-5678"
+
+
+def test_a_walk_in_call_at_a_kiosk(client: TestClient, ctx: AppContext, city: MiniCity) -> None:
+    """No booking: staff holding the ticket fill in the form, the kiosk's seat signs."""
+    with ctx.sessions() as session:
+        add_demo_templates(session, city.consult_id)
+        ticket = QueueTicket(
+            day=NOW.date(),
+            number=12,
+            kiosk_id=city.kiosk_id,
+            service_id=city.consult_id,
+            priority=0,
+            room_id="wi-forms-1",
+            status="in-call",
+            queued_at=NOW - timedelta(minutes=10),
+            staff_id=city.staff_ids[0],
+            accepted_at=NOW - timedelta(minutes=5),
+            refused_by=[],
+        )
+        session.add(ticket)
+        session.commit()
+        ticket_id = ticket.id
+    login(client)
+    r = client.post(
+        "/api/v1/staff/forms", json={"template": "juminhyo-kofu", "ticket_id": ticket_id}
+    )
+    assert r.status_code == 201, r.text
+    form = r.json()
+    assert form["ticket_id"] == ticket_id and form["values"]["requester_name"] == ""
+    values = {
+        "requester_name": "佐藤 花子",
+        "requester_address": "みどり市南町4-5-6",
+        "phone": "0312345678",
+        "relation": "agent",
+        "proxy_letter": True,
+        "subject_address": "みどり市南町4-5-6",
+        "kind": "household",
+        "copies": "1",
+        "purpose": "年金の手続き",
+    }
+    url = f"/api/v1/staff/forms/{form['id']}"
+    assert client.put(url, json={"version": 1, "values": values}).status_code == 200
+    push = client.post(f"{url}/push", json={"version": 2}).json()
+    kiosk = {
+        "X-Join-Token": ctx.links.room_join_token(
+            "wi-forms-1",
+            role="kiosk",
+            pid=f"kiosk:{city.kiosk_id}",
+            name="北支所",
+            expires=NOW + timedelta(hours=1),
+        )
+    }
+    base = f"/api/v1/call/forms/{form['id']}"
+    r = client.post(f"{base}/pages/0/confirm", json={"view_hash": push["view_hash"]}, headers=kiosk)
+    assert r.status_code == 200
+    r = client.post(
+        f"{base}/signature?view_hash={push['view_hash']}", content=signature_png(), headers=kiosk
+    )
+    assert r.status_code == 201, r.text
+    with ctx.sessions() as session:
+        application = session.scalars(select(Application)).one()
+        assert application.resident_name == "佐藤 花子" and application.status == "received"
+        assert application.procedure == "住民票の写し等交付請求書"
+        signature = session.scalars(select(FormSignature)).one()
+        assert signature.ticket_id == ticket_id and signature.booking_id is None
+        doc = session.get(ApplicationDocument, signature.document_id)
+        assert doc is not None and doc.data is not None
+        text = pdf_text(doc.data)
+    assert "佐藤 花子" in text and "みどり市南町4-5-6" in text and "受付番号 12" in text

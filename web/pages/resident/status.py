@@ -11,12 +11,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 from starlette.responses import RedirectResponse, Response
 
 from app.core.context import AppContext
 from app.core.deps import CtxDep, WriteSession
 from app.core.tokens import Purpose, TokenInvalid
+from app.forms.export import signed_views
 from app.tracker.models import Application, ApplicationDocument
 from app.tracker.service import ApplicationError, ApplicationService
 from app.tracker.status_mail import StatusMail
@@ -34,6 +35,8 @@ PUBLIC_KINDS = {
     "document-requested": "Document requested",
     "document-uploaded": "You sent a document",
     "reply": "Your message",
+    "form-signed": "You signed the form",
+    "form-signature-voided": "The form was changed; your signature no longer applies",
 }
 
 
@@ -46,6 +49,8 @@ def application_from_token(session: Session, ctx: AppContext, token: str) -> App
 
 
 def _view(application: Application, ctx: AppContext, locale: str) -> dict[str, Any]:
+    session = object_session(application)
+    assert session is not None
     events = [
         {
             "label": PUBLIC_KINDS[e.kind],
@@ -69,6 +74,11 @@ def _view(application: Application, ctx: AppContext, locale: str) -> dict[str, A
             for d in application.documents
         ],
         "max_mb": MAX_BYTES // (1024 * 1024),
+        # What the resident signed during the call, read-only (docs/forms.md).
+        "forms": [
+            {**f, "signed_at": f["signed_at"].astimezone(ctx.tz).strftime("%Y-%m-%d %H:%M")}
+            for f in signed_views(session, application.id)
+        ],
         "locale": locale,
     }
 
