@@ -311,6 +311,12 @@ export class FormFields extends EventTarget {
       const required =
         Boolean(field.required) || (Boolean(field.required_if) && conditionHolds(field.required_if, own, top));
       wrap.dataset.required = String(required);
+      if (!entry.group) {
+        for (const el of wrap.querySelectorAll("input:not([type=radio]), select, textarea")) {
+          if (el.type === "checkbox") continue; // required means "must be checked": said by the mark
+          el.setAttribute("aria-required", String(required));
+        }
+      }
       for (const mark of wrap.querySelectorAll(".required-mark")) {
         if (mark.closest(".form-field, .form-group") !== wrap) continue;
         const text = required ? this.t("required-mark") : "";
