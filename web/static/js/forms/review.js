@@ -89,6 +89,10 @@ export function setupReview({ session: first, token, view: callView }) {
       finished(form.state, { tell: false });
       return;
     }
+    if (form.state === "superseded") {
+      changed(); // an older push (a reload, a late message): the next one will come
+      return;
+    }
     setPhase("review");
     // Pages confirmed before a reload are not asked again.
     const done = new Set(form.confirmed_pages ?? []);
@@ -111,6 +115,10 @@ export function setupReview({ session: first, token, view: callView }) {
       return true;
     } catch (err) {
       if (err.status === 409 && ["view-changed", "form-not-pushed"].includes(err.code)) changed();
+      else if (err.status === 409 && err.code === "push-closed") {
+        // Already answered (another tap, another tab): show how it ended.
+        api.get(state.form.form_id).then((form) => open(form), () => changed());
+      }
       else if (err.status === 409 && err.code === "pages-not-confirmed") {
         setPhase("review");
         showPage(0);
