@@ -14,6 +14,7 @@ loopback and the browser only talks to it.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import itertools
 import re
 import socket
@@ -44,6 +45,7 @@ from app.counter.models import QueueTicket, TicketStatus  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.ops.demo import ensure_demo_city  # noqa: E402
 from app.ops.migrate import upgrade  # noqa: E402
+from app.signaling_node import start_signaling  # noqa: E402
 from app.tracker.wrapup import record_for_room  # noqa: E402
 from media.loopback import allow_loopback_candidates  # noqa: E402
 from scheduler.models import Booking, Kiosk, Service  # noqa: E402
@@ -105,6 +107,8 @@ class Demo:
     free_start: str
     staff_login: str
     record_id: int  # a walk-in call this morning, to wrap up
+    first_code: str  # 10:00 転入・転出, whose service has the demo's 転入届
+    kiosk_call: str  # the kiosk's call screen for that booking's room
 
 
 def _codes() -> Callable[[], str]:
@@ -151,7 +155,7 @@ def _walk_in(session: Session, kiosk: Kiosk, service: Service, staff_id: int) ->
     return record.id
 
 
-def _seed(ctx: AppContext) -> tuple[str, str, str, int, str, str, int]:
+def _seed(ctx: AppContext) -> tuple[str, str, str, int, str, str, int, str, str]:
     """The fixed bookings; returns what the page visits need."""
     scheduler.service.new_booking_code = _codes()  # type: ignore[method-assign]
     with ctx.writer_sessions() as session:
@@ -198,14 +202,19 @@ def _seed(ctx: AppContext) -> tuple[str, str, str, int, str, str, int]:
         session.commit()
         tennyu = services["tennyu-tenshutsu"]
         free = svc.availability(tennyu.id, TOMORROW, TOMORROW, Channel.ONLINE, NOW)
+        kiosk_token = ctx.links.kiosk_token(kiosk, expires=NOW + timedelta(days=365))
+        # The resident of the first booking at the branch kiosk (its call screen).
+        kiosk_join = ctx.links.join_token(first, role="kiosk", pid=f"kiosk:{kiosk.id}")
         return (
             ctx.links.manage_token(first),
             ctx.links.join_token(first),
-            ctx.links.kiosk_token(kiosk, expires=NOW + timedelta(days=365)),
+            kiosk_token,
             tennyu.id,
             free[0].start.astimezone(ctx.tz).isoformat(),
             first.staff.login,
             record_id,
+            first.code,
+            f"/kiosk/{kiosk_token}/call/{kiosk_join}",
         )
 
 
@@ -217,7 +226,13 @@ def running_app(workdir: Path) -> Iterator[Demo]:
     base_url = f"http://127.0.0.1:{port}"
     url = f"sqlite:///{workdir / 'madoguchi.db'}"
     upgrade(url)
+    signaling_sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    signaling_sock.bind(("127.0.0.1", 0))
+    signaling_port = signaling_sock.getsockname()[1]
+    signaling_sock.close()
     settings = Settings(
+        signaling_host="127.0.0.1",
+        signaling_port=signaling_port,
         mode="demo",
         database_url=url,
         secret_key=SECRET,
@@ -229,7 +244,7 @@ def running_app(workdir: Path) -> Iterator[Demo]:
     )
     ctx = AppContext.from_settings(settings, clock=FixedClock(NOW))
     ensure_demo_city(ctx)
-    manage, join, kiosk, service_id, free_start, staff_login, record_id = _seed(ctx)
+    seeded = _seed(ctx)
     # The pre-call check's echo peer offers 127.0.0.1, the browser's only path to it.
     allow_loopback_candidates()
     app = create_app(ctx)
@@ -241,12 +256,31 @@ def running_app(workdir: Path) -> Iterator[Demo]:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the app did not start")
         time.sleep(0.05)
+    signaling = _Signaling(settings, ctx)
     try:
-        yield Demo(base_url, manage, join, kiosk, service_id, free_start, staff_login, record_id)
+        yield Demo(base_url, *seeded)
     finally:
+        signaling.stop()
         server.should_exit = True
         thread.join(timeout=15)
         ctx.engine.dispose()
+
+
+class _Signaling:
+    """The embedded signaling node (as ``madoguchi serve`` runs it), on its own loop."""
+
+    def __init__(self, settings: Settings, ctx: AppContext) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.server = asyncio.run_coroutine_threadsafe(
+            start_signaling(settings, engine=ctx.engine, clock=ctx.clock.now), self.loop
+        ).result(timeout=30)
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.server.close(), self.loop).result(timeout=15)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=5)
 
 
 # -- the pages -------------------------------------------------------------------------------------
@@ -315,6 +349,94 @@ def _kiosk_code(page: Page, demo: Demo) -> None:
         page.click(f'#kiosk-keypad button[data-key="{key}"]')
 
 
+# -- 書かない窓口: the staff member's form panel and the resident's signature --------------------
+
+# What the staff member types into the demo's 転入届 (its required fields).
+FORM_INPUT = {
+    "moved_on": "R8.11.28",
+    "applicant_kana": "ヤマダ ハナコ",
+    "postal_code": "1234567",
+    "address": "みどり市中央1丁目2番3号",
+    "previous_address": "東京都千代田区千代田1番1号",
+    "householder": "山田 花子",
+}
+MEMBER_INPUT = {
+    "name": "山田 花子",
+    "kana": "ヤマダ ハナコ",
+    "birth_date": "S60.4.1",
+    "relationship": "本人",
+}
+
+
+def _fill_form(staff: Page) -> None:
+    staff.wait_for_selector("#form-template option", state="attached")
+    staff.click("#btn-form-open")
+    staff.wait_for_selector("#form-panel:not([hidden]) #form-fields [data-path]")
+    for path, value in FORM_INPUT.items():
+        staff.fill(f'#form-fields [data-path="{path}"] input', value)
+    staff.check('#form-fields [data-path="relation"] input[value="self"]')
+    if staff.locator('#form-fields [data-path="members"] .form-group-item').count() == 0:
+        staff.click('#form-fields [data-path="members"] > button')
+    for name, value in MEMBER_INPUT.items():
+        path = f"members[0].{name}"
+        box = staff.locator(f'#form-fields [data-path="{path}"]').locator("input")
+        box.fill(value)
+        box.press("Tab")
+
+
+def _still(page: Page) -> None:
+    # Live video is a moving test pattern: keep the shot stable.
+    page.evaluate("() => document.querySelectorAll('video').forEach((v) => v.pause())")
+
+
+def _staff_form(page: Page, demo: Demo) -> None:
+    _login(page, demo.staff_login)
+    page.goto(f"/staff/call/{demo.first_code}")
+    _fill_form(page)
+    page.click("#btn-form-save")
+    page.wait_for_selector("#form-panel[data-version]")
+    page.locator("#form-panel-title").focus()
+
+
+def _kiosk_signing(page: Page, demo: Demo) -> None:
+    """A real call: staff fill in and push, the kiosk confirms both pages and starts to sign."""
+    browser = page.context.browser
+    assert browser is not None
+    staff_context = browser.new_context(base_url=demo.base_url, locale="ja-JP")
+    # The staff member stays in the call until the shot is taken (take() closes the kiosk's).
+    page.context.on("close", lambda _context: staff_context.close())
+    staff = staff_context.new_page()
+    page.goto(demo.kiosk_call + "?lang=ja")
+    page.wait_for_selector("#call-app[data-call-state=waiting]")
+    _login(staff, demo.staff_login)
+    staff.goto(f"/staff/call/{demo.first_code}")
+    staff.click("#btn-join")
+    page.wait_for_selector("#call-app[data-call-state=in-call]", timeout=60_000)
+    _fill_form(staff)
+    staff.wait_for_selector("#call-app[data-call-state=in-call]", timeout=60_000)
+    staff.click("#btn-form-push")
+    staff.wait_for_selector("#form-panel[data-state=pushed]")
+    page.wait_for_selector("#form-review[data-phase=review]")
+    while page.get_attribute("#form-review", "data-phase") == "review":
+        shown = page.get_attribute("#form-review", "data-page")
+        page.click("#btn-form-confirm")
+        page.wait_for_function(
+            "(shown) => { const r = document.getElementById('form-review');"
+            " return r.dataset.phase !== 'review' || r.dataset.page !== shown; }",
+            arg=shown,
+        )
+    box = page.locator("#signature-canvas").bounding_box()
+    assert box is not None
+    x, y = box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.5
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for step in range(1, 24):
+        page.mouse.move(x + step * box["width"] * 0.025, y + (-1) ** step * box["height"] * 0.12)
+    page.mouse.up()
+    _still(page)
+    page.locator("#form-sign-title").scroll_into_view_if_needed()
+
+
 SHOTS = (
     Shot("resident-start", "住民: トップ（課を選ぶ） / Resident: start", _goto("/")),
     Shot(
@@ -349,6 +471,12 @@ SHOTS = (
         "kiosk-walk-in",
         "端末: 予約のない方 / Kiosk: without a booking",
         _goto("/kiosk/{d.kiosk_token}/walk-in?lang=ja"),
+    ),
+    Shot("staff-form", "職員: 通話中の申請書入力 / Staff: form panel in a call", _staff_form),
+    Shot(
+        "kiosk-form-sign",
+        "端末: 申請書の確認と署名 / Kiosk: checking and signing the form",
+        _kiosk_signing,
     ),
 )
 

@@ -126,8 +126,9 @@ export class CallSession extends EventTarget {
       return;
     }
     if (msg.type === "document") {
-      this.view.showDocument(msg.url, msg.name);
-      this.emit("document", msg);
+      // A listener may claim the link (forms/review.js: a form's view, not a file).
+      const event = new CustomEvent("document", { detail: msg, cancelable: true });
+      if (this.dispatchEvent(event)) this.view.showDocument(msg.url, msg.name);
       return;
     }
     if (msg.type === "consent") {

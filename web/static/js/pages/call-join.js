@@ -6,6 +6,7 @@ import { PrecheckBusy, runPrecheck } from "../call/precheck.js";
 import { followCall } from "../call/follow.js";
 import { networkRequest } from "../call/path.js";
 import { callPage, joinCall, openCamera, rtcConfig } from "../call/start.js";
+import { setupReview } from "../forms/review.js";
 
 const page = callPage({ exposeAs: "madoguchiJoin", state: { report: null } }); // tests: step, report
 const { root, config, t, view, $, state } = page;
@@ -109,12 +110,15 @@ function enterRoom() {
   joinCall(page, {
     // The same page also serves an interpreter (booked or invited) and an observer.
     role: config.role || "resident",
-    follow: (session) =>
+    follow: (session) => {
       followCall(session, page, {
         onFinished: (s) => {
           if (s === "left") $("btn-rejoin").hidden = false;
         },
-      }),
+      });
+      // Forms pushed by staff are for the resident (docs/forms.md), not for an interpreter.
+      if ((config.role || "resident") === "resident") setupReview({ session, token: config.token, view });
+    },
     onNoConfig: () => {
       // Back to the check, whose "enter" button tries again.
       page.step("check");

@@ -6,6 +6,7 @@ import { followAsStaff } from "../call/follow.js";
 import { keepPresence, setupHandover, setupInvite, showTeamLink } from "../call/handover.js";
 import { setupInterpreterPanel } from "../call/interpreter.js";
 import { FINISHED, callPage, joinCall, openCamera, staffTicket } from "../call/start.js";
+import { setupFormPanel } from "../forms/panel.js";
 import { autosaveNotes } from "../lib/notes.js";
 
 const page = callPage({
@@ -78,6 +79,7 @@ async function join() {
       stopPolling();
       session.addEventListener("peer", (event) => onPeer(event.detail));
       session.addEventListener("consent", (event) => onConsent(event.detail));
+      formPanel?.attach(session);
       followAsStaff(session, page, {
         onState: (s) => {
           if (s === "waiting") showPresence("not-yet", t("staff.resident-absent"));
@@ -128,6 +130,7 @@ setupHandover({
 });
 setupInvite({ form: $("invite-form"), view, t });
 setupInterpreterPanel();
+const formPanel = setupFormPanel(); // application forms (書かない窓口): forms/panel.js
 
 // -- documents at the counter (app/api/documents.py) -----------------------------------------------
 
@@ -145,6 +148,7 @@ $("btn-ask-photo").addEventListener("click", () => {
 });
 
 function onConsent(msg) {
+  if (msg.purpose !== "photo") return; // a form's answer goes to the form panel
   const granted = msg.purpose === "photo" && msg.granted;
   $("btn-take-photo").disabled = !granted;
   view.setText("docs-status", t(granted ? "staff.photo-granted" : "staff.photo-refused"));

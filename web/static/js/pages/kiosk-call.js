@@ -10,6 +10,7 @@ import { stopStream } from "../call/media.js";
 import { counted, pageLang } from "../lib/plural.js";
 import { followCall } from "../call/follow.js";
 import { callPage, joinCall, openCamera } from "../call/start.js";
+import { setupReview } from "../forms/review.js";
 
 const page = callPage({ exposeAs: "madoguchiKiosk", state: { returning: null } }); // tests: step, session
 const { config, t, view, $, state } = page;
@@ -53,7 +54,10 @@ async function start() {
   view.setText("wait-status", t("wait.connecting"));
   await joinCall(page, {
     role: "kiosk",
-    follow: (session) => followCall(session, page, { onFinished: returnLater }),
+    follow: (session) => {
+      followCall(session, page, { onFinished: returnLater });
+      setupReview({ session, token: config.token, view });
+    },
     onNoConfig: () => {
       page.step("error");
       view.setText("error-text", t("net.failed"));

@@ -8,6 +8,7 @@ import { followAsStaff } from "../call/follow.js";
 import { keepPresence, setupHandover, setupInvite } from "../call/handover.js";
 import { setupInterpreterPanel } from "../call/interpreter.js";
 import { FINISHED, callPage, joinCall, openCamera, staffTicket } from "../call/start.js";
+import { setupFormPanel } from "../forms/panel.js";
 
 const page = callPage({
   exposeAs: "madoguchiCounterCall", // tests
@@ -34,7 +35,10 @@ async function join() {
   await joinCall(page, {
     role: "staff",
     getToken: staffTicket(config.ticketUrl),
-    follow: (session) => followAsStaff(session, page, { onFinished: showEnded }),
+    follow: (session) => {
+      followAsStaff(session, page, { onFinished: showEnded });
+      formPanel?.attach(session);
+    },
     onNoConfig: () => view.setText("device-status", t("net.failed")),
   });
 }
@@ -70,6 +74,7 @@ setupHandover({
 });
 setupInvite({ form: $("invite-form"), view, t });
 setupInterpreterPanel();
+const formPanel = setupFormPanel(); // application forms (書かない窓口): forms/panel.js
 
 page.step("device", { focus: false });
 keepPresence(config.heartbeatUrl);
