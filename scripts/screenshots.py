@@ -14,6 +14,7 @@ loopback and the browser only talks to it.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import itertools
 import re
 import socket
@@ -23,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,13 +42,14 @@ from app.core.settings import Settings  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.ops.demo import ensure_demo_city  # noqa: E402
 from app.ops.migrate import upgrade  # noqa: E402
+from app.signaling_node import start_signaling  # noqa: E402
 from media.loopback import allow_loopback_candidates  # noqa: E402
 from scheduler.models import Booking, Kiosk, Service  # noqa: E402
 from scheduler.service import BookingRequest, SchedulingService  # noqa: E402
 from scheduler.types import Channel  # noqa: E402
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser, BrowserContext, Page
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -100,6 +102,10 @@ class Demo:
     service_id: int
     free_start: str
     staff_login: str
+    kiosk_code: str = ""  # a kiosk visit at 10:00, open now
+    kiosk_staff: str = ""
+    signer_join: str = ""  # a sign-language interpreter's join link for that visit
+    others: list[BrowserContext] = field(default_factory=list)  # closed after each shot
 
 
 def _codes() -> Callable[[], str]:
@@ -116,8 +122,8 @@ def _codes() -> Callable[[], str]:
     return code
 
 
-def _seed(ctx: AppContext) -> tuple[str, str, str, int, str, str]:
-    """The fixed bookings; returns what the page visits need."""
+def _seed(ctx: AppContext) -> Demo:
+    """The fixed bookings; returns what the page visits need (``base_url`` unset)."""
     scheduler.service.new_booking_code = _codes()  # type: ignore[method-assign]
     with ctx.writer_sessions() as session:
         svc = SchedulingService(session, tz=ctx.tz)
@@ -149,7 +155,9 @@ def _seed(ctx: AppContext) -> tuple[str, str, str, int, str, str]:
             )
 
         first = book("tennyu-tenshutsu", 10, 0, "山田 花子")
+        visit = book("shomeisho", 10, 0, "佐々木 明", channel=Channel.KIOSK)
         rest = [
+            visit,
             book("mynumber", 10, 30, "鈴木 次郎"),
             book("shomeisho", 11, 0, "高橋 三郎", channel=Channel.KIOSK),
             book("tennyu-tenshutsu", 13, 30, "田中 良子"),
@@ -162,13 +170,21 @@ def _seed(ctx: AppContext) -> tuple[str, str, str, int, str, str]:
         session.commit()
         tennyu = services["tennyu-tenshutsu"]
         free = svc.availability(tennyu.id, TOMORROW, TOMORROW, Channel.ONLINE, NOW)
-        return (
-            ctx.links.manage_token(first),
-            ctx.links.join_token(first),
-            ctx.links.kiosk_token(kiosk, expires=NOW + timedelta(days=365)),
-            tennyu.id,
-            free[0].start.astimezone(ctx.tz).isoformat(),
-            first.staff.login,
+        # The demo's sign-language interpreter, called into the kiosk visit.
+        signer = ctx.links.join_token(
+            visit, role="interpreter", pid="interpreter:demo", name="中村 さくら", language="jsl"
+        )
+        return Demo(
+            base_url="",
+            manage_token=ctx.links.manage_token(first),
+            join_token=ctx.links.join_token(first),
+            kiosk_token=ctx.links.kiosk_token(kiosk, expires=NOW + timedelta(days=365)),
+            service_id=tennyu.id,
+            free_start=free[0].start.astimezone(ctx.tz).isoformat(),
+            staff_login=first.staff.login,
+            kiosk_code=visit.code,
+            kiosk_staff=visit.staff.login,
+            signer_join=f"/join/{signer}",
         )
 
 
@@ -178,6 +194,9 @@ def running_app(workdir: Path) -> Iterator[Demo]:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     base_url = f"http://127.0.0.1:{port}"
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        signaling_port = probe.getsockname()[1]
     url = f"sqlite:///{workdir / 'madoguchi.db'}"
     upgrade(url)
     settings = Settings(
@@ -189,24 +208,37 @@ def running_app(workdir: Path) -> Iterator[Demo]:
         demo_data=False,
         ice_servers=[],
         kiosk_phone="01-2345-6789",
+        signaling_public_url=f"ws://127.0.0.1:{signaling_port}/ws",
     )
     ctx = AppContext.from_settings(settings, clock=FixedClock(NOW))
     ensure_demo_city(ctx)
-    manage, join, kiosk, service_id, free_start, staff_login = _seed(ctx)
+    demo = _seed(ctx)
+    demo.base_url = base_url
     # The pre-call check's echo peer offers 127.0.0.1, the browser's only path to it.
     allow_loopback_candidates()
     app = create_app(ctx)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
+    # The call screens need signaling: a node on its own loop, on the app's clock.
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, daemon=True).start()
+    node = asyncio.run_coroutine_threadsafe(
+        start_signaling(
+            settings, engine=ctx.engine, host="127.0.0.1", port=signaling_port, clock=ctx.clock.now
+        ),
+        loop,
+    ).result(timeout=30)
     deadline = time.monotonic() + 30
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the app did not start")
         time.sleep(0.05)
     try:
-        yield Demo(base_url, manage, join, kiosk, service_id, free_start, staff_login)
+        yield demo
     finally:
+        asyncio.run_coroutine_threadsafe(node.close(), loop).result(timeout=15)
+        loop.call_soon_threadsafe(loop.stop)
         server.should_exit = True
         thread.join(timeout=15)
         ctx.engine.dispose()
@@ -220,6 +252,7 @@ class Shot:
     name: str
     title: str
     show: Callable[[Page, Demo], None]
+    widths: tuple[str, ...] = ("phone", "desktop")  # a kiosk screen is one size
 
 
 def _goto(path: str) -> Callable[[Page, Demo], None]:
@@ -269,6 +302,44 @@ def _kiosk_code(page: Page, demo: Demo) -> None:
         page.click(f'#kiosk-keypad button[data-key="{key}"]')
 
 
+def _other(page: Page, demo: Demo) -> Page:
+    """Another person's browser (staff, interpreter), closed after the shot."""
+    browser = page.context.browser
+    assert browser is not None
+    context = browser.new_context(base_url=demo.base_url, locale="ja-JP", timezone_id="Asia/Tokyo")
+    context.set_default_timeout(60_000)
+    demo.others.append(context)
+    return context.new_page()
+
+
+def _kiosk_call(page: Page, demo: Demo) -> None:
+    """The kiosk visit in its call: the staff member has joined."""
+    page.goto(f"/kiosk/{demo.kiosk_token}/code?lang=ja")
+    page.fill("#code", demo.kiosk_code)
+    page.click("form.kiosk-code-form button[type=submit]")
+    page.wait_for_selector("#call-app[data-call-state=waiting]")
+    staff = _other(page, demo)
+    _login(staff, demo.kiosk_staff)
+    staff.goto(f"/staff/call/{demo.kiosk_code}")
+    staff.click("#btn-join")
+    page.wait_for_selector("#call-app[data-call-state=in-call]", timeout=60_000)
+    page.wait_for_function("() => document.getElementById('remote-video').videoWidth > 0")
+
+
+def _kiosk_call_sign(page: Page, demo: Demo) -> None:
+    """The same visit with a sign-language interpreter: both large, side by side."""
+    _kiosk_call(page, demo)
+    signer = _other(page, demo)
+    signer.goto(demo.signer_join)
+    signer.click("#btn-devices")
+    signer.wait_for_selector("#btn-enter:not([hidden])")
+    signer.click("#btn-enter")
+    page.wait_for_selector("#call-stage[data-layout=duo]", timeout=60_000)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#call-stage video')].every((v) => v.videoWidth > 0)"
+    )
+
+
 SHOTS = (
     Shot("resident-start", "住民: トップ（課を選ぶ） / Resident: start", _goto("/")),
     Shot(
@@ -302,6 +373,13 @@ SHOTS = (
         "kiosk-walk-in",
         "端末: 予約のない方 / Kiosk: without a booking",
         _goto("/kiosk/{d.kiosk_token}/walk-in?lang=ja"),
+    ),
+    Shot("kiosk-call", "端末: ビデオ相談中 / Kiosk: in a call", _kiosk_call, ("desktop",)),
+    Shot(
+        "kiosk-call-sign",
+        "端末: 手話通訳と職員を並べて表示 / Kiosk: sign language, side by side",
+        _kiosk_call_sign,
+        ("desktop",),
     ),
 )
 
@@ -339,6 +417,9 @@ def take(browser: Browser, demo: Demo, shot: Shot, width: Width, out: Path) -> P
         return path
     finally:
         context.close()
+        for other in demo.others:
+            other.close()
+        demo.others.clear()
 
 
 def write_index(out: Path, shots: tuple[Shot, ...]) -> None:
@@ -384,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             for shot in shots:
-                for width in WIDTHS:
+                for width in (w for w in WIDTHS if w.name in shot.widths):
                     path = take(browser, demo, shot, width, out)
                     print(f"{path}  {path.stat().st_size // 1024} KiB")
         finally:
