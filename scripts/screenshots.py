@@ -7,8 +7,11 @@ SQLite database, the demo city (``app/ops/demo_city.yaml``) and a fixed set of
 bookings, at a fixed moment (Tuesday 2026-12-01 09:50 Japan time, so the
 pages look the same on every run), then drives Debian's Chromium through
 Playwright (fake camera and microphone) and writes one PNG per page and width
-plus ``README.md``, the index. Nothing leaves the machine: the app listens on
-loopback and the browser only talks to it.
+plus ``README.md``, the index. The kiosk's call screens need a call: a
+signaling node runs in the same process (on the app's fixed clock) and the
+staff member and the interpreter join from browser contexts of their own.
+Nothing leaves the machine: the app listens on loopback and the browser only
+talks to it.
 """
 
 from __future__ import annotations
@@ -102,7 +105,7 @@ class Demo:
     service_id: int
     free_start: str
     staff_login: str
-    kiosk_code: str = ""  # a kiosk visit at 10:00, open now
+    kiosk_code: str = ""  # a kiosk visit at 09:45, under way now
     kiosk_staff: str = ""
     signer_join: str = ""  # a sign-language interpreter's join link for that visit
     others: list[BrowserContext] = field(default_factory=list)  # closed after each shot
@@ -155,7 +158,7 @@ def _seed(ctx: AppContext) -> Demo:
             )
 
         first = book("tennyu-tenshutsu", 10, 0, "山田 花子")
-        visit = book("shomeisho", 10, 0, "佐々木 明", channel=Channel.KIOSK)
+        visit = book("shomeisho", 9, 45, "佐々木 明", channel=Channel.KIOSK)
         rest = [
             visit,
             book("mynumber", 10, 30, "鈴木 次郎"),
@@ -317,7 +320,9 @@ def _kiosk_call(page: Page, demo: Demo) -> None:
     page.goto(f"/kiosk/{demo.kiosk_token}/code?lang=ja")
     page.fill("#code", demo.kiosk_code)
     page.click("form.kiosk-code-form button[type=submit]")
-    page.wait_for_selector("#call-app[data-call-state=waiting]")
+    # Waiting, or (the app's clock stands still, so seats left by an earlier
+    # shot's browsers are kept) already meeting them: either way in the room.
+    page.wait_for_selector("#call-app[data-call-state]", timeout=60_000)
     staff = _other(page, demo)
     _login(staff, demo.kiosk_staff)
     staff.goto(f"/staff/call/{demo.kiosk_code}")
@@ -429,7 +434,9 @@ def write_index(out: Path, shots: tuple[Shot, ...]) -> None:
         "Made by `scripts/screenshots.py` (`.venv/bin/python scripts/screenshots.py`): the demo",
         "city みどり市 with a fixed set of bookings, at Tuesday 2026-12-01 09:50 Japan time, in",
         "Japanese, at phone (390×844) and desktop (1280×800) widths. Long pages are cut at",
-        "2200 px (phone) and 1600 px (desktop). Run the script again after changing a page.",
+        "2200 px (phone) and 1600 px (desktop). The kiosk's call screens are one size (1280×800),",
+        "with the staff member and a sign-language interpreter joining from other browsers through",
+        "a signaling node in the same process. Run the script again after changing a page.",
         "",
         "| Page | Phone | Desktop |",
         "| --- | --- | --- |",
