@@ -17,7 +17,13 @@ from zoneinfo import ZoneInfo
 from scheduler.calendar import open_windows
 from scheduler.types import InterpreterSpec, TimeRange
 
-__all__ = ["free_interpreters"]
+__all__ = ["SIGN_LANGUAGES", "free_interpreters"]
+
+# Interpreter languages that are signed, not spoken (ISO 639-3 ``jsl``: Japanese
+# Sign Language, the code the city file and the admin form suggest). A call
+# with such an interpreter shows the signer beside the staff member, both
+# large, on the visitor's screen (web/static/js/call/ui.js).
+SIGN_LANGUAGES: frozenset[str] = frozenset({"jsl"})
 
 
 def free_interpreters(

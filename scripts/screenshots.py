@@ -7,8 +7,11 @@ SQLite database, the demo city (``app/ops/demo_city.yaml``) and a fixed set of
 bookings, at a fixed moment (Tuesday 2026-12-01 09:50 Japan time, so the
 pages look the same on every run), then drives Debian's Chromium through
 Playwright (fake camera and microphone) and writes one PNG per page and width
-plus ``README.md``, the index. Nothing leaves the machine: the app listens on
-loopback and the browser only talks to it.
+plus ``README.md``, the index. The kiosk's call screens need a call: a
+signaling node runs in the same process (on the app's fixed clock) and the
+staff member and the interpreter join from browser contexts of their own.
+Nothing leaves the machine: the app listens on loopback and the browser only
+talks to it.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -53,7 +56,7 @@ from scheduler.service import BookingRequest, SchedulingService  # noqa: E402
 from scheduler.types import Channel  # noqa: E402
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser, BrowserContext, Page
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -106,9 +109,13 @@ class Demo:
     service_id: int
     free_start: str
     staff_login: str
-    record_id: int  # a walk-in call this morning, to wrap up
-    first_code: str  # 10:00 転入・転出, whose service has the demo's 転入届
-    kiosk_call: str  # the kiosk's call screen for that booking's room
+    kiosk_code: str = ""  # a kiosk visit at 09:45, under way now
+    kiosk_staff: str = ""
+    signer_join: str = ""  # a sign-language interpreter's join link for that visit
+    record_id: int = 0  # a walk-in call this morning, to wrap up
+    first_code: str = ""  # 10:00 転入・転出, whose service has the demo's 転入届
+    kiosk_call: str = ""  # the kiosk's call screen for that booking's room
+    others: list[BrowserContext] = field(default_factory=list)  # closed after each shot
 
 
 def _codes() -> Callable[[], str]:
@@ -155,8 +162,8 @@ def _walk_in(session: Session, kiosk: Kiosk, service: Service, staff_id: int) ->
     return record.id
 
 
-def _seed(ctx: AppContext) -> tuple[str, str, str, int, str, str, int, str, str]:
-    """The fixed bookings; returns what the page visits need."""
+def _seed(ctx: AppContext) -> Demo:
+    """The fixed bookings; returns what the page visits need (``base_url`` unset)."""
     scheduler.service.new_booking_code = _codes()  # type: ignore[method-assign]
     with ctx.writer_sessions() as session:
         svc = SchedulingService(session, tz=ctx.tz)
@@ -188,7 +195,9 @@ def _seed(ctx: AppContext) -> tuple[str, str, str, int, str, str, int, str, str]
             )
 
         first = book("tennyu-tenshutsu", 10, 0, "山田 花子")
+        visit = book("shomeisho", 9, 45, "佐々木 明", channel=Channel.KIOSK)
         rest = [
+            visit,
             book("mynumber", 10, 30, "鈴木 次郎"),
             book("shomeisho", 11, 0, "高橋 三郎", channel=Channel.KIOSK),
             book("tennyu-tenshutsu", 13, 30, "田中 良子"),
@@ -202,19 +211,27 @@ def _seed(ctx: AppContext) -> tuple[str, str, str, int, str, str, int, str, str]
         session.commit()
         tennyu = services["tennyu-tenshutsu"]
         free = svc.availability(tennyu.id, TOMORROW, TOMORROW, Channel.ONLINE, NOW)
+        # The demo's sign-language interpreter, called into the kiosk visit.
+        signer = ctx.links.join_token(
+            visit, role="interpreter", pid="interpreter:demo", name="中村 さくら", language="jsl"
+        )
         kiosk_token = ctx.links.kiosk_token(kiosk, expires=NOW + timedelta(days=365))
         # The resident of the first booking at the branch kiosk (its call screen).
         kiosk_join = ctx.links.join_token(first, role="kiosk", pid=f"kiosk:{kiosk.id}")
-        return (
-            ctx.links.manage_token(first),
-            ctx.links.join_token(first),
-            kiosk_token,
-            tennyu.id,
-            free[0].start.astimezone(ctx.tz).isoformat(),
-            first.staff.login,
-            record_id,
-            first.code,
-            f"/kiosk/{kiosk_token}/call/{kiosk_join}",
+        return Demo(
+            base_url="",
+            manage_token=ctx.links.manage_token(first),
+            join_token=ctx.links.join_token(first),
+            kiosk_token=kiosk_token,
+            service_id=tennyu.id,
+            free_start=free[0].start.astimezone(ctx.tz).isoformat(),
+            staff_login=first.staff.login,
+            kiosk_code=visit.code,
+            kiosk_staff=visit.staff.login,
+            signer_join=f"/join/{signer}",
+            record_id=record_id,
+            first_code=first.code,
+            kiosk_call=f"/kiosk/{kiosk_token}/call/{kiosk_join}",
         )
 
 
@@ -224,15 +241,12 @@ def running_app(workdir: Path) -> Iterator[Demo]:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     base_url = f"http://127.0.0.1:{port}"
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        signaling_port = probe.getsockname()[1]
     url = f"sqlite:///{workdir / 'madoguchi.db'}"
     upgrade(url)
-    signaling_sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    signaling_sock.bind(("127.0.0.1", 0))
-    signaling_port = signaling_sock.getsockname()[1]
-    signaling_sock.close()
     settings = Settings(
-        signaling_host="127.0.0.1",
-        signaling_port=signaling_port,
         mode="demo",
         database_url=url,
         secret_key=SECRET,
@@ -241,46 +255,40 @@ def running_app(workdir: Path) -> Iterator[Demo]:
         demo_data=False,
         ice_servers=[],
         kiosk_phone="01-2345-6789",
+        signaling_public_url=f"ws://127.0.0.1:{signaling_port}/ws",
     )
     ctx = AppContext.from_settings(settings, clock=FixedClock(NOW))
     ensure_demo_city(ctx)
-    seeded = _seed(ctx)
+    demo = _seed(ctx)
+    demo.base_url = base_url
     # The pre-call check's echo peer offers 127.0.0.1, the browser's only path to it.
     allow_loopback_candidates()
     app = create_app(ctx)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
+    # The call screens need signaling: a node on its own loop, on the app's clock.
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, daemon=True).start()
+    node = asyncio.run_coroutine_threadsafe(
+        start_signaling(
+            settings, engine=ctx.engine, host="127.0.0.1", port=signaling_port, clock=ctx.clock.now
+        ),
+        loop,
+    ).result(timeout=30)
     deadline = time.monotonic() + 30
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the app did not start")
         time.sleep(0.05)
-    signaling = _Signaling(settings, ctx)
     try:
-        yield Demo(base_url, *seeded)
+        yield demo
     finally:
-        signaling.stop()
+        asyncio.run_coroutine_threadsafe(node.close(), loop).result(timeout=15)
+        loop.call_soon_threadsafe(loop.stop)
         server.should_exit = True
         thread.join(timeout=15)
         ctx.engine.dispose()
-
-
-class _Signaling:
-    """The embedded signaling node (as ``madoguchi serve`` runs it), on its own loop."""
-
-    def __init__(self, settings: Settings, ctx: AppContext) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.server = asyncio.run_coroutine_threadsafe(
-            start_signaling(settings, engine=ctx.engine, clock=ctx.clock.now), self.loop
-        ).result(timeout=30)
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.server.close(), self.loop).result(timeout=15)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=5)
 
 
 # -- the pages -------------------------------------------------------------------------------------
@@ -291,6 +299,7 @@ class Shot:
     name: str
     title: str
     show: Callable[[Page, Demo], None]
+    widths: tuple[str, ...] = ("phone", "desktop")  # a kiosk screen is one size
 
 
 def _goto(path: str) -> Callable[[Page, Demo], None]:
@@ -347,6 +356,46 @@ def _kiosk_code(page: Page, demo: Demo) -> None:
     page.goto(f"/kiosk/{demo.kiosk_token}/code?lang=ja")
     for key in "7K3":
         page.click(f'#kiosk-keypad button[data-key="{key}"]')
+
+
+def _other(page: Page, demo: Demo) -> Page:
+    """Another person's browser (staff, interpreter), closed after the shot."""
+    browser = page.context.browser
+    assert browser is not None
+    context = browser.new_context(base_url=demo.base_url, locale="ja-JP", timezone_id="Asia/Tokyo")
+    context.set_default_timeout(60_000)
+    demo.others.append(context)
+    return context.new_page()
+
+
+def _kiosk_call(page: Page, demo: Demo) -> None:
+    """The kiosk visit in its call: the staff member has joined."""
+    page.goto(f"/kiosk/{demo.kiosk_token}/code?lang=ja")
+    page.fill("#code", demo.kiosk_code)
+    page.click("form.kiosk-code-form button[type=submit]")
+    # Waiting, or (the app's clock stands still, so seats left by an earlier
+    # shot's browsers are kept) already meeting them: either way in the room.
+    page.wait_for_selector("#call-app[data-call-state]", timeout=60_000)
+    staff = _other(page, demo)
+    _login(staff, demo.kiosk_staff)
+    staff.goto(f"/staff/call/{demo.kiosk_code}")
+    staff.click("#btn-join")
+    page.wait_for_selector("#call-app[data-call-state=in-call]", timeout=60_000)
+    page.wait_for_function("() => document.getElementById('remote-video').videoWidth > 0")
+
+
+def _kiosk_call_sign(page: Page, demo: Demo) -> None:
+    """The same visit with a sign-language interpreter: both large, side by side."""
+    _kiosk_call(page, demo)
+    signer = _other(page, demo)
+    signer.goto(demo.signer_join)
+    signer.click("#btn-devices")
+    signer.wait_for_selector("#btn-enter:not([hidden])")
+    signer.click("#btn-enter")
+    page.wait_for_selector("#call-stage[data-layout=duo]", timeout=60_000)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#call-stage video')].every((v) => v.videoWidth > 0)"
+    )
 
 
 # -- 書かない窓口: the staff member's form panel and the resident's signature --------------------
@@ -472,6 +521,13 @@ SHOTS = (
         "端末: 予約のない方 / Kiosk: without a booking",
         _goto("/kiosk/{d.kiosk_token}/walk-in?lang=ja"),
     ),
+    Shot("kiosk-call", "端末: ビデオ相談中 / Kiosk: in a call", _kiosk_call, ("desktop",)),
+    Shot(
+        "kiosk-call-sign",
+        "端末: 手話通訳と職員を並べて表示 / Kiosk: sign language, side by side",
+        _kiosk_call_sign,
+        ("desktop",),
+    ),
     Shot("staff-form", "職員: 通話中の申請書入力 / Staff: form panel in a call", _staff_form),
     Shot(
         "kiosk-form-sign",
@@ -514,6 +570,9 @@ def take(browser: Browser, demo: Demo, shot: Shot, width: Width, out: Path) -> P
         return path
     finally:
         context.close()
+        for other in demo.others:
+            other.close()
+        demo.others.clear()
 
 
 def write_index(out: Path, shots: tuple[Shot, ...]) -> None:
@@ -523,7 +582,9 @@ def write_index(out: Path, shots: tuple[Shot, ...]) -> None:
         "Made by `scripts/screenshots.py` (`.venv/bin/python scripts/screenshots.py`): the demo",
         "city みどり市 with a fixed set of bookings, at Tuesday 2026-12-01 09:50 Japan time, in",
         "Japanese, at phone (390×844) and desktop (1280×800) widths. Long pages are cut at",
-        "2200 px (phone) and 1600 px (desktop). Run the script again after changing a page.",
+        "2200 px (phone) and 1600 px (desktop). The kiosk's call screens are one size (1280×800),",
+        "with the staff member and a sign-language interpreter joining from other browsers through",
+        "a signaling node in the same process. Run the script again after changing a page.",
         "",
         "| Page | Phone | Desktop |",
         "| --- | --- | --- |",
@@ -559,7 +620,7 @@ def main(argv: list[str] | None = None) -> int:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             for shot in shots:
-                for width in WIDTHS:
+                for width in (w for w in WIDTHS if w.name in shot.widths):
                     path = take(browser, demo, shot, width, out)
                     print(f"{path}  {path.stat().st_size // 1024} KiB")
         finally:

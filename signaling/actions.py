@@ -60,6 +60,9 @@ class Admission:
     # A staff hand-over ticket: may take the one extra staff seat of a room, so
     # the next staff member can join while the first is still there (warm).
     handover: bool = False
+    # The language an interpreter interprets (``jsl``: sign language), so the
+    # visitor's screen can lay a signer out beside the staff member.
+    language: str = ""
 
 
 # Raises signaling.errors.AuthError (with its code) when the token is refused.

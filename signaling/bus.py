@@ -50,6 +50,7 @@ class SeatRecord:
     grace_until: float | None = None
     connected: bool = False  # reported `connected` (for call start)
     handover: bool = False  # a staff seat taken with a hand-over ticket (an extra seat)
+    language: str = ""  # an interpreter's language (Admission.language)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +117,7 @@ def encode_event(event: BusEvent) -> str:
                 "grace_until": s.grace_until,
                 "connected": s.connected,
                 "handover": s.handover,
+                "language": s.language,
             }
         case ReleaseEvent():
             data = {"k": "release", "room": event.room, "pid": event.pid, "epoch": event.epoch}
@@ -149,6 +151,7 @@ def decode_event(text: str | bytes) -> BusEvent:
                 grace_until=None if d["grace_until"] is None else float(d["grace_until"]),
                 connected=bool(d["connected"]),
                 handover=bool(d.get("handover", False)),
+                language=str(d.get("language", "")),
             )
             return SeatEvent(seat=seat, change=SeatChange(d["change"]))
         if kind == "release":

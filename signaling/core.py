@@ -340,6 +340,7 @@ class SignalingCore(RoomView):
             since=since,
             epoch=epoch,
             handover=adm.handover if existing is None else existing.handover,
+            language=adm.language,
         )
         self._unpend(conn)
         conn.room, conn.pid = room.id, pid

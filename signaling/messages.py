@@ -123,15 +123,20 @@ class PeerInfo:
     name: str
     status: PeerStatus = PeerStatus.PRESENT
     initiator: bool = False
+    # An interpreter's language ("jsl": sign language); sent only when set.
+    language: str = ""
 
     def to_wire(self) -> dict[str, Any]:
-        return {
+        wire = {
             "id": self.id,
             "role": self.role.value,
             "name": self.name,
             "status": self.status.value,
             "initiator": self.initiator,
         }
+        if self.language:
+            wire["language"] = self.language
+        return wire
 
 
 @dataclass(frozen=True, slots=True)
@@ -574,6 +579,7 @@ def _peer_info(raw: Any) -> PeerInfo:
         name=_str(raw, "name", max_chars=256, empty=True),
         status=_enum(PeerStatus, raw, "status"),
         initiator=_bool(raw, "initiator"),
+        language=_str(raw, "language", max_chars=MAX_ID_CHARS, optional=True) or "",
     )
 
 

@@ -72,6 +72,7 @@ def peer_info(seat: SeatRecord, viewer: SeatRecord) -> PeerInfo:
         name=seat.name,
         status=seat.status,
         initiator=initiator_of(seat, viewer) == viewer.pid,
+        language=seat.language,
     )
 
 

@@ -5,7 +5,8 @@ The composition root (``app.signaling_node.start_signaling``) hands it to the no
 signaling itself never sees ``app.core.tokens``.
 
 Join tokens are ``app.core.tokens.Tokens`` tokens for ``Purpose.JOIN`` whose claims
-are ``{"room": str, "role": str, "pid": str, "name": str}`` plus ``nbf``/``exp``.
+are ``{"room": str, "role": str, "pid": str, "name": str}`` plus ``nbf``/``exp``,
+and optionally ``handover`` (staff) and ``lang`` (an interpreter's language).
 A token for another purpose fails the signature (each purpose has its own
 salt), so a manage link can never open a call.
 """
@@ -49,7 +50,10 @@ def token_authenticator(tokens: Tokens) -> Authenticate:
         except ValueError:
             raise AuthError("unknown role", code=ErrorCode.TOKEN_INVALID) from None
         handover = claims.get("handover", False)
-        if not isinstance(handover, bool):
+        language = claims.get("lang", "")
+        if not isinstance(handover, bool) or not isinstance(language, str):
+            raise AuthError("malformed join claims", code=ErrorCode.TOKEN_INVALID)
+        if len(language) > MAX_ID_CHARS:
             raise AuthError("malformed join claims", code=ErrorCode.TOKEN_INVALID)
         return Admission(
             room=room,
@@ -57,6 +61,7 @@ def token_authenticator(tokens: Tokens) -> Authenticate:
             participant_id=pid,
             display_name=name,
             handover=handover and parsed_role is Role.STAFF,
+            language=language if parsed_role is Role.INTERPRETER else "",
         )
 
     return authenticate

@@ -36,6 +36,8 @@ class Booking(Protocol):
     def end_at(self) -> datetime: ...
     @property
     def interpreter(self) -> _Named | None: ...
+    @property
+    def interpreter_language(self) -> str | None: ...
 
 
 class Staff(Protocol):
@@ -111,6 +113,7 @@ class Links:
         role: str = "resident",
         pid: str | None = None,
         name: str | None = None,
+        language: str = "",
     ) -> str:
         return self.room_join_token(
             booking.room_id,
@@ -119,6 +122,7 @@ class Links:
             name=name if name is not None else booking.resident_name,
             not_before=booking.start_at - self.join_opens_before,
             expires=booking.end_at + self.join_grace_after,
+            language=language,
         )
 
     def room_join_token(
@@ -131,14 +135,18 @@ class Links:
         expires: datetime,
         not_before: datetime | None = None,
         handover: bool = False,
+        language: str = "",
     ) -> str:
         """A join token for any call room; a walk-in's room has no booking
         whose times bound it, so the caller says how long it lasts.
         ``handover`` lets a staff member take the room's extra staff seat
-        beside the first (a warm hand-over, docs/signaling.md)."""
+        beside the first (a warm hand-over, docs/signaling.md); ``language``
+        is an interpreter's (the others see it: a signer is shown large)."""
         claims: dict[str, object] = {"room": room, "role": role, "pid": pid, "name": name}
         if handover:
             claims["handover"] = True
+        if language:
+            claims["lang"] = language
         return self.tokens.issue(Purpose.JOIN, claims, not_before=not_before, expires=expires)
 
     def join_url(self, booking: Booking) -> str:
@@ -150,7 +158,11 @@ class Links:
         if interpreter is None:
             return None
         token = self.join_token(
-            booking, role="interpreter", pid=f"interpreter:{interpreter.id}", name=interpreter.name
+            booking,
+            role="interpreter",
+            pid=f"interpreter:{interpreter.id}",
+            name=interpreter.name,
+            language=booking.interpreter_language or "",
         )
         return self._url(f"/join/{token}")
 

@@ -282,7 +282,11 @@ class InterpreterCalls:
     ) -> str:
         if booking is not None:
             token = self.ctx.links.join_token(
-                booking, role="interpreter", pid=call.participant, name=interpreter.name
+                booking,
+                role="interpreter",
+                pid=call.participant,
+                name=interpreter.name,
+                language=call.language,
             )
         else:
             token = self.ctx.links.room_join_token(
@@ -291,6 +295,7 @@ class InterpreterCalls:
                 pid=call.participant,
                 name=interpreter.name,
                 expires=now + WALK_IN_LINK_TTL,
+                language=call.language,
             )
         return f"{self.ctx.links.base_url.rstrip('/')}/join/{token}"
 

@@ -502,7 +502,34 @@ def kiosk_pages(audit: Audit, page: Page, data: Seeded) -> None:
     page.click("form.kiosk-code-form button[type=submit]")
     page.wait_for_selector("#step-waiting:not([hidden])")
     audit.check(page, "kiosk call: waiting room")
+    kiosk_in_call(audit, page, data)
     page.goto("about:blank")
+
+
+def kiosk_in_call(audit: Audit, page: Page, data: Seeded) -> None:
+    """The staff member joins the kiosk visit: both call screens in the call."""
+    browser = page.context.browser
+    assert browser is not None
+    origin = page.url.split("/kiosk/")[0]
+    context = browser.new_context(
+        base_url=origin,
+        locale="ja-JP" if audit.locale == "ja" else "en-US",
+        bypass_csp=True,
+        viewport={"width": 1280, "height": 900},
+    )
+    context.add_cookies([{"name": "lang", "value": audit.locale, "url": origin}])
+    context.set_default_timeout(30_000)
+    try:
+        staff = context.new_page()
+        _login(staff, STAFF_LOGIN, STAFF_PASSWORD)
+        staff.goto(f"/staff/call/{data.kiosk_code}")
+        staff.click("#btn-join")
+        page.wait_for_selector("#call-app[data-call-state=in-call]", timeout=60_000)
+        audit.check(page, "kiosk call: in call")
+        staff.wait_for_selector("#call-app[data-call-state=in-call]")
+        audit.check(staff, "staff call page: in call")
+    finally:
+        context.close()
 
 
 @pytest.mark.parametrize("locale", ["ja", "en"])

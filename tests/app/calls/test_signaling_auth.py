@@ -54,6 +54,17 @@ def test_hand_over_claim_is_read_from_staff_tokens_only() -> None:
     assert refused(with_handover("staff", "yes")) is ErrorCode.TOKEN_INVALID
 
 
+def test_language_claim_is_read_from_interpreter_tokens_only() -> None:
+    def with_lang(role: str, lang: object) -> str:
+        return issue({"room": "r1", "role": role, "pid": f"{role}-1", "lang": lang})
+
+    assert AUTH(with_lang("interpreter", "jsl"), NOW).language == "jsl"
+    assert AUTH(issue({"room": "r1", "role": "interpreter", "pid": "i"}), NOW).language == ""
+    assert AUTH(with_lang("staff", "jsl"), NOW).language == ""
+    assert refused(with_lang("interpreter", 7)) is ErrorCode.TOKEN_INVALID
+    assert refused(with_lang("interpreter", "x" * 200)) is ErrorCode.TOKEN_INVALID
+
+
 def test_a_pushed_document_link_needs_a_document_token_of_ours_still_valid() -> None:
     verify = document_verifier(TOKENS)
     token = TOKENS.issue(Purpose.DOCUMENT, {"d": 7}, expires=NOW + timedelta(days=1))

@@ -102,6 +102,8 @@ def test_pick_reserve_notify_and_release(
         claims = ctx.tokens.verify(Purpose.JOIN, token, now=clock.now())
         assert (claims["room"], claims["role"]) == ("wi-first", "interpreter")
         assert claims["pid"] == a.call.participant and claims["name"] == "Ana Silva"
+        # The language goes with it: the visitor's screen lays out a signer differently.
+        assert claims["lang"] == "pt"
 
         # Cancelling frees Silva and tells her; the room's call ending frees Santos.
         clock.moment = NOW + timedelta(minutes=5)

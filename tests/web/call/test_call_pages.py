@@ -19,6 +19,7 @@ from app.calls.models import CallEventRow, Consultation
 from app.core.clock import FixedClock
 from app.core.context import AppContext
 from app.core.i18n import catalog
+from app.core.tokens import Purpose
 from scheduler.models import Booking
 from web.pages.call import pages as call_pages
 from web.templating import TEMPLATES_DIR
@@ -97,6 +98,22 @@ def test_tampered_link_is_refused_clearly(
     assert r.status_code == 403
     assert 'data-problem="invalid"' in r.text
     assert "call-app" not in r.text
+
+
+def test_the_residents_page_names_sign_languages_the_interpreters_does_not(
+    client: TestClient, ctx: AppContext, clock: FixedClock, booking: Booking
+) -> None:
+    """The resident's screen lays a signer out beside the staff member; the
+    interpreter's own page (the same template) keeps the ordinary layout."""
+    clock.moment = booking.start_at - timedelta(minutes=5)
+    resident = app_data(client.get(join_path(ctx, booking)).text)
+    assert json.loads(resident["sign-languages"]) == ["jsl"]
+    token = ctx.links.join_token(booking, role="interpreter", pid="interpreter:9", language="jsl")
+    claims = ctx.tokens.verify(Purpose.JOIN, token, now=clock.moment)
+    assert claims["lang"] == "jsl"
+    interpreter = app_data(client.get("/join/" + token).text)
+    assert interpreter["role"] == "interpreter"
+    assert "sign-languages" not in interpreter
 
 
 def test_link_of_another_purpose_or_role_is_refused(

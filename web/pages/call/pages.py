@@ -45,6 +45,7 @@ from app.counter.models import QueueTicket, TicketStatus
 from app.tracker.models import RatingSource
 from app.tracker.ratings import rating_url
 from scheduler.errors import BookingNotFound
+from scheduler.interpreters import SIGN_LANGUAGES
 from scheduler.models import Booking, BookingStatus, Department, Service
 from web.pages.resident.format import moment_label, when_label
 from web.pages.staff.auth import StaffPageRoute, console_page, verify_staff_csrf
@@ -191,7 +192,10 @@ CALL_MESSAGES: dict[str, str] = {
     "fatal.other": "The call could not continue.",
     "ended.by-staff": "The consultation has ended. Thank you.",
     "ended.left": "You have left the call.",
-    "play.blocked": "Press the button to hear the other person.",
+    "layout.signer-larger": "Show the sign-language interpreter larger",
+    "layout.staff-larger": "Show the staff member larger",
+    "layout.signer-large": "Shown larger: the sign-language interpreter",
+    "layout.staff-large": "Shown larger: the staff member",
     # staff
     "staff.ticket-failed": "You could not join the room. Reload the page and try again.",
     "staff.resident-waiting": "The resident is waiting.",
@@ -340,6 +344,8 @@ def join_page(token: str, request: Request, session: ReadSession, ctx: CtxDep) -
             "rtc_config_url": f"{RTC_CONFIG_URL}?token={token}",
             "precheck_url": PRECHECK_URL,
             "rating_href": _rating_href(ctx, claims, booking.room_id),
+            # The resident's screen lays a signer out beside the staff member.
+            "sign_languages": sorted(SIGN_LANGUAGES) if claims.get("role") == "resident" else [],
         },
     )
     log.info("join page opened for room %s (early=%s)", booking.room_id, opens_at is not None)

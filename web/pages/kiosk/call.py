@@ -27,6 +27,7 @@ from app.core.deps import CtxDep, ReadSession
 from app.core.tokens import Purpose, TokenError, TokenExpired
 from app.tracker.models import RatingSource
 from app.tracker.ratings import rating_url
+from scheduler.interpreters import SIGN_LANGUAGES
 from scheduler.models import Booking, BookingStatus, Kiosk
 from web.pages.call.pages import RTC_CONFIG_URL, call_messages
 from web.pages.kiosk.support import (
@@ -85,6 +86,7 @@ def call_page(
             "messages": call_messages(locale),
             "rtc_config_url": f"{RTC_CONFIG_URL}?token={join_token}",
             "return_seconds": screen.settings.return_seconds,
+            "sign_languages": sorted(SIGN_LANGUAGES),
             "rating_href": rating_url(
                 ctx.links, booking.room_id, RatingSource.KIOSK, screen.now, back=screen.home
             ),

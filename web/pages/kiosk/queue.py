@@ -28,6 +28,7 @@ from app.counter.tickets import Tickets, TicketView
 from app.tracker.models import RatingSource
 from app.tracker.ratings import rating_url
 from scheduler.interpreter_service import languages
+from scheduler.interpreters import SIGN_LANGUAGES
 from scheduler.models import InterpreterLanguage, Service
 from web import csrf
 from web.pages.call.pages import RTC_CONFIG_URL, call_messages
@@ -318,6 +319,7 @@ def ticket_call(
             "messages": call_messages(screen.locale),
             "rtc_config_url": RTC_CONFIG_URL,
             "return_seconds": screen.settings.return_seconds,
+            "sign_languages": sorted(SIGN_LANGUAGES),
             "rating_href": rating_url(
                 ctx.links, ticket.room_id, RatingSource.KIOSK, screen.now, back=screen.home
             ),

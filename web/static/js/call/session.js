@@ -87,11 +87,13 @@ export class CallSession extends EventTarget {
     const s = this.signaling;
     s.addEventListener("joined", (event) => {
       this.view.banner("banner-reconnecting", "");
+      this.view.setLinked(true);
       this.peers.onJoined(event.detail);
       this.recompute();
     });
     s.addEventListener("message", (event) => this.onMessage(event.detail));
     s.addEventListener("reconnecting", () => {
+      this.view.setLinked(false);
       this.view.banner("banner-reconnecting", this.t("net.reconnecting"));
     });
     s.addEventListener("closed", (event) => this.onClosed(event.detail));
@@ -99,7 +101,7 @@ export class CallSession extends EventTarget {
     this.peers.addEventListener("track", (event) => {
       const { peer, stream } = event.detail;
       const info = this.peers.peers.get(peer)?.info;
-      this.view.attachRemote(stream, peer, info?.name || "");
+      this.view.attachRemote(stream, peer, info?.name || "", info || {});
     });
     this.peers.addEventListener("connection", () => this.recompute());
     this.peers.addEventListener("restart", () => this.emit("restart"));
@@ -161,6 +163,7 @@ export class CallSession extends EventTarget {
 
   onClosed({ code, error }) {
     this.view.banner("banner-reconnecting", "");
+    this.view.setLinked(false);
     if (this.state === "ended" || this.state === "left") return;
     if (code === 4010) {
       this.finish("ended");

@@ -25,7 +25,8 @@ export function callPage({ exposeAs, state = {} } = {}) {
   const root = document.getElementById("call-app");
   const config = readConfig(root);
   const t = translator(config.messages);
-  const view = new CallView(t);
+  // Only the visitor's pages (home, kiosk) name sign languages: theirs is the side-by-side layout.
+  const view = new CallView(t, { signLanguages: JSON.parse(root.dataset.signLanguages || "[]") });
   const page = {
     root,
     config,

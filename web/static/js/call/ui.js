@@ -2,6 +2,7 @@
 // stage and its controls, the quality hint. Texts come from the page
 // (data-messages, translated on the server); nothing here is hard-coded.
 
+import { playWithSound } from "./audio.js";
 import { setKindEnabled } from "./media.js";
 import { connectionPath, describePath } from "./path.js";
 import { watchQuality } from "./quality.js";
@@ -21,9 +22,18 @@ export function translator(messages) {
 const $ = (id) => document.getElementById(id);
 
 export class CallView {
-  constructor(t) {
+  // `signLanguages`: interpreter languages that are signed (the visitor's
+  // pages only): with such an interpreter and a staff member in the call,
+  // both are shown large, side by side (updateLayout).
+  constructor(t, { signLanguages = [] } = {}) {
     this.t = t;
+    this.signLanguages = signLanguages;
+    this.signerLarger = true;
     this.stopQuality = null;
+    $("btn-swap")?.addEventListener("click", () => {
+      this.signerLarger = !this.signerLarger;
+      this.updateLayout({ announce: true });
+    });
   }
 
   // Show one step section, hide the others, and move focus to its heading
@@ -53,14 +63,25 @@ export class CallView {
   }
 
   // navigator.onLine for the "no network" banner; socket trouble elsewhere.
+  // It says "offline" on networks without a default route (a branch LAN that
+  // only reaches the city's server), so while signaling is joined the banner
+  // stays away: the call itself shows the network works.
   watchNetwork(onChange) {
     const update = () => {
-      this.banner("banner-offline", navigator.onLine ? "" : this.t("net.offline"));
+      const offline = !navigator.onLine && !this.linked;
+      this.banner("banner-offline", offline ? this.t("net.offline") : "");
       if (onChange) onChange(navigator.onLine);
     };
+    this.updateNetwork = update;
     window.addEventListener("online", update);
     window.addEventListener("offline", update);
     update();
+  }
+
+  // Signaling joined (true) or lost (false): see watchNetwork.
+  setLinked(linked) {
+    this.linked = linked;
+    this.updateNetwork?.();
   }
 
   attachLocal(stream) {
@@ -76,14 +97,17 @@ export class CallView {
   // Several remote participants (an interpreter, a colleague, a warm
   // hand-over): the first one fills the main video, the others get tiles in
   // #remote-others, each with the person's name. When the main one leaves,
-  // the oldest tile takes its place.
-  attachRemote(stream, peer = "", label = "") {
+  // the oldest tile takes its place. `info` is the peer's signaling info
+  // (role, language), kept on the element for the layout.
+  attachRemote(stream, peer = "", label = "", info = {}) {
     const main = $("remote-video");
     if (!main) return;
     if (!main.dataset.peer || main.dataset.peer === peer || !peer) {
       main.dataset.peer = peer;
       main.dataset.label = label;
+      this.describe(main.closest(".remote-wrap") || main, info);
       this.playRemote(main, stream);
+      this.updateLayout();
       return;
     }
     const others = $("remote-others");
@@ -101,10 +125,18 @@ export class CallView {
       tile.append(video, caption);
       others.append(tile);
     }
+    this.describe(tile, info);
     const video = tile.querySelector("video");
     video.setAttribute("aria-label", label);
     tile.querySelector("figcaption").textContent = label;
     this.playRemote(video, stream);
+    this.updateLayout();
+  }
+
+  // `info.sign` carries the flag over when a tile moves to the main video.
+  describe(el, info) {
+    el.dataset.role = info.role || "";
+    el.dataset.sign = String(info.sign ?? this.signLanguages.includes(info.language || ""));
   }
 
   removeRemote(peer) {
@@ -113,19 +145,23 @@ export class CallView {
     const tile = others?.querySelector(`[data-peer="${CSS.escape(peer)}"]`);
     if (tile) {
       tile.remove();
+      this.updateLayout();
       return;
     }
     if (!main || main.dataset.peer !== peer) return;
     main.srcObject = null;
     main.dataset.peer = "";
+    this.describe(main.closest(".remote-wrap") || main, {});
     const next = others?.querySelector(".remote-tile");
     if (next) {
       const stream = next.querySelector("video").srcObject;
       const label = next.querySelector("figcaption").textContent;
       const id = next.dataset.peer;
+      const info = { role: next.dataset.role, sign: next.dataset.sign === "true" };
       next.remove();
-      if (stream) this.attachRemote(stream, id, label);
+      if (stream) this.attachRemote(stream, id, label, info);
     }
+    this.updateLayout();
   }
 
   remoteCount() {
@@ -137,19 +173,46 @@ export class CallView {
   playRemote(video, stream) {
     if (video.srcObject === stream) return;
     video.srcObject = stream;
-    const play = $("btn-play");
-    video.play().then(
-      () => {
-        if (play) play.hidden = true;
-      },
-      () => {
-        // Autoplay with sound was refused: one press starts it.
-        if (!play) return;
-        play.hidden = false;
-        this.setText("peer-status", this.t("play.blocked"));
-        play.onclick = () => video.play().then(() => (play.hidden = true));
-      },
-    );
+    playWithSound(video);
+  }
+
+  // Sign language: a deaf visitor must see the signer and the speaker at
+  // once, so with a sign-language interpreter and a staff member in the call
+  // both are large, side by side (the stage's data-layout="duo"); the
+  // visitor's #btn-swap chooses which of the two is the larger one.
+  updateLayout({ announce = false } = {}) {
+    const stage = $("call-stage");
+    if (!stage) return;
+    const wrap = $("remote-video")?.closest(".remote-wrap");
+    const items = [...document.querySelectorAll("#remote-others .remote-tile")];
+    if (wrap && $("remote-video").srcObject) items.unshift(wrap);
+    const signer = items.find((el) => el.dataset.sign === "true");
+    const staff = items.find((el) => el.dataset.role === "staff");
+    for (const el of [wrap, ...items]) el?.classList.remove("duo-large", "duo-small");
+    const duo = Boolean(signer && staff);
+    stage.dataset.layout = duo ? "duo" : "single";
+    const swap = $("btn-swap");
+    if (swap) swap.hidden = !duo;
+    const caption = $("remote-name");
+    if (caption) {
+      caption.hidden = !duo;
+      caption.textContent = $("remote-video")?.dataset.label || "";
+    }
+    if (!duo) {
+      this.setText("layout-status", "");
+      return;
+    }
+    const [large, small] = this.signerLarger ? [signer, staff] : [staff, signer];
+    large.classList.add("duo-large");
+    small.classList.add("duo-small");
+    if (swap) {
+      swap.querySelector(".control-text").textContent = this.t(
+        this.signerLarger ? "layout.staff-larger" : "layout.signer-larger",
+      );
+    }
+    // Said once when the visitor swaps (a live region), not on every change.
+    const now = this.t(this.signerLarger ? "layout.signer-large" : "layout.staff-large");
+    if (announce || !$("layout-status")?.textContent) this.setText("layout-status", now);
   }
 
   // A document the staff member pushed: a link (and a preview for images).
@@ -181,6 +244,7 @@ export class CallView {
       video.dataset.peer = "";
     }
     for (const tile of document.querySelectorAll("#remote-others .remote-tile")) tile.remove();
+    this.updateLayout();
   }
 
   // Mute and camera-off buttons: aria-pressed carries the state, the name

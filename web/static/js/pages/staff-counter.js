@@ -3,6 +3,8 @@
 // and answer / decline; for administrators the supervisor's board.
 // State arrives over Server-Sent Events (/staff/counter/events).
 
+import { unlockAudio } from "../call/audio.js";
+
 const root = document.getElementById("counter-app");
 const $ = (id) => document.getElementById(id);
 const title = document.title;
@@ -12,14 +14,10 @@ window.madoguchiCounter = state; // for tests
 // -- the ring ------------------------------------------------------------------------------------
 
 function audio() {
-  // Browsers allow sound only after a click on the page: the presence buttons
-  // and "turn on the ring sound" create (or resume) the context.
-  if (!state.audio) {
-    const Ctx = window.AudioContext || window.webkitAudioContext;
-    if (!Ctx) return null;
-    state.audio = new Ctx();
-  }
-  if (state.audio.state === "suspended") state.audio.resume();
+  // Browsers allow sound only after a click on the page: the presence buttons,
+  // "answer" and "turn on the ring sound" create (or resume) the context
+  // (call/audio.js: the same click also lets the call page play the visitor's voice).
+  state.audio = unlockAudio();
   return state.audio;
 }
 
@@ -122,6 +120,7 @@ function render(data) {
 // -- actions ------------------------------------------------------------------------------------------
 
 async function answer(offer, how) {
+  if (how === "accept") audio();
   $("answer-problem").textContent = "";
   const response = await fetch(`${offer.answer_url}/${how}`, {
     method: "POST",
