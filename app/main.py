@@ -21,6 +21,7 @@ from app.api import (
     line,
     openapi_links,
     public,
+    rush,
     staff,
     waitlist,
 )
@@ -85,6 +86,7 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
         counter,
         applications,
         interpreters,
+        rush,
     ):
         app.include_router(module.router)
     app.include_router(call_team.router)
