@@ -58,9 +58,18 @@ def arrive(ctx: AppContext, service_id: int, now: datetime) -> Arrival:
 
 
 def look(ctx: AppContext, service: Service, number: int, now: datetime) -> Place:
-    """Where ``number`` stands, after taking any admission step or capacity check now due."""
+    """Where ``number`` stands, after taking any admission step or capacity check now due.
+
+    The common case (nothing due) is one read session and one or two SELECTs.
+    """
     rules = policy(ctx)
-    queue.maintain(ctx.sessions, ctx.writer_sessions, service, now, rules, ctx.tz)
+    with ctx.sessions() as session:
+        row = queue.queue_row(session, service.id)
+        if row is not None and not (
+            queue.advance_due(row, now, rules) or queue.check_due(row, now, rules)
+        ):
+            return queue.place(session, service, number, now, rules, row)
+    queue.maintain(ctx.sessions, ctx.writer_sessions, service, now, rules, ctx.tz, row)
     with ctx.sessions() as session:
         return queue.place(session, service, number, now, rules)
 

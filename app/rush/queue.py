@@ -153,9 +153,19 @@ def queue_row(session: Session, service_id: int) -> RushQueue | None:
     return session.get(RushQueue, service_id, populate_existing=True)
 
 
-def place(session: Session, service: Service, number: int, now: datetime, policy: Policy) -> Place:
-    """Where ``number`` stands now (read only: ``advance`` moves the queue)."""
-    queue = queue_row(session, service.id)
+def place(
+    session: Session,
+    service: Service,
+    number: int,
+    now: datetime,
+    policy: Policy,
+    row: RushQueue | None = None,
+) -> Place:
+    """Where ``number`` stands now (read only: ``advance`` moves the queue).
+
+    ``row``: the queue's row just read in ``session``, to save reading it again.
+    """
+    queue = row if row is not None else queue_row(session, service.id)
     if queue is None or number > queue.issued:
         raise AdmissionInvalid(service.id, "no such number")
     if number > queue.admitted:
@@ -304,14 +314,19 @@ def maintain(
     now: datetime,
     policy: Policy,
     tz: ZoneInfo,
-) -> None:
-    """Whatever the queue needs now: an admission step, a capacity check (each only if due)."""
-    with read() as session:
-        queue = queue_row(session, service.id)
-        if queue is None:
-            return
-        step_due = advance_due(queue, now, policy)
-        look_due = check_due(queue, now, policy)
+    queue: RushQueue | None = None,
+) -> bool:
+    """Whatever the queue needs now: an admission step, a capacity check (each only if due).
+
+    ``queue``: the row as just read, if the caller has it. True when anything was written.
+    """
+    if queue is None:
+        with read() as session:
+            queue = queue_row(session, service.id)
+    if queue is None:
+        return False
+    step_due = advance_due(queue, now, policy)
+    look_due = check_due(queue, now, policy)
     if step_due:
         with write() as session:
             advance(session, service.id, now, policy)
@@ -323,6 +338,7 @@ def maintain(
                 free = has_free_time(SchedulingService(session, tz=tz), service, now)
             with write() as session:
                 record_capacity(session, service.id, free, now)
+    return step_due or look_due
 
 
 # -- admissions ---------------------------------------------------------------------------
