@@ -150,7 +150,8 @@ def servers(url: str, count: int, rate: float, log_dir: Path) -> Iterator[list[t
 
 
 def wait_healthy(base: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 120
+    # Start-up takes minutes on a machine other tenants keep busy.
+    deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"server {base} exited with {proc.returncode}")
@@ -160,7 +161,7 @@ def wait_healthy(base: str, proc: subprocess.Popen[bytes]) -> None:
         except httpx.HTTPError:
             pass
         time.sleep(0.3)
-    raise RuntimeError(f"server {base} not healthy after 120 s")
+    raise RuntimeError(f"server {base} not healthy after 600 s")
 
 
 # -- measurements ---------------------------------------------------------------------
