@@ -22,6 +22,7 @@ from app.api import (
     line,
     openapi_links,
     public,
+    rush,
     staff,
     waitlist,
 )
@@ -87,6 +88,7 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
         applications,
         forms,
         interpreters,
+        rush,
     ):
         app.include_router(module.router)
     app.include_router(call_team.router)

@@ -22,7 +22,8 @@ The format, section by section (``app/ops/demo_city.yaml`` is a full example)::
     services: [{slug, department, name_ja, name_en, description_ja,
                 description_en, duration, buffer_before, buffer_after,
                 slot_step, channels: [online, kiosk], min_notice,
-                horizon_days, daily_cap, change_cutoff, active, sort_order}]
+                horizon_days, daily_cap, change_cutoff, active, sort_order,
+                rush, rush_opens_at: 2027-01-05T09:00+09:00}]
     staff: [{login, display_name, email, departments, skills, hours,
              leave: [{from, to, note}], overrides, is_admin, active,
              password | password_hash}]
@@ -279,6 +280,10 @@ class ServiceEntry(_Entry):
     change_cutoff: Minutes = 120
     active: bool = True
     sort_order: int | None = None  # default: position in the file
+    # An opening-day rush: booking goes through the admission queue (docs/rush.md),
+    # open from ``rush_opens_at`` (an ISO datetime with an offset) if given.
+    rush: bool = False
+    rush_opens_at: AwareDateTime | None = None
 
 
 class LeaveEntry(_Entry):

@@ -374,6 +374,10 @@ class _Importer:
                 "change_cutoff_min": entry.change_cutoff,
                 "active": entry.active,
                 "sort_order": index if entry.sort_order is None else entry.sort_order,
+                "rush": entry.rush,
+                "rush_opens_at": (
+                    entry.rush_opens_at.astimezone(UTC) if entry.rush_opens_at else None
+                ),
             }
             service = self.services.get(entry.slug)
             if service is None:

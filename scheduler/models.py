@@ -29,6 +29,7 @@ from sqlalchemy import (
     Time,
     UniqueConstraint,
     event,
+    false,
     insert,
     select,
     true,
@@ -142,6 +143,10 @@ class Service(Base):
     change_cutoff_min: Mapped[int] = mapped_column(Integer, default=120)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     sort_order: Mapped[int] = mapped_column(Integer, default=0)
+    # An opening-day rush (a subsidy, a vaccination campaign): residents pass the
+    # admission queue (app/rush/) before booking; bookings open at ``rush_opens_at``.
+    rush: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    rush_opens_at: Mapped[datetime | None] = mapped_column(nullable=True)
     department: Mapped[Department] = relationship(back_populates="services")
 
 

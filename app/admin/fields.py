@@ -93,6 +93,20 @@ SERVICE = (
     ),
     Field("active", "Offered (active)", "bool"),
     Field("sort_order", "Sort order", "int", minimum=-1000, maximum=1000),
+    Field(
+        "rush",
+        "Opening-day rush: residents queue before booking",
+        "bool",
+        hint="For a popular service opening at a set time (a subsidy, a vaccination): "
+        "residents take a place in a queue and are let in to book in the order they arrived.",
+    ),
+    Field(
+        "rush_opens_at",
+        "Bookings open at",
+        "datetime",
+        max_length=40,
+        hint="Leave blank to open the queue now. Before this time residents see the opening time.",
+    ),
 )
 
 STAFF_COMMON = (

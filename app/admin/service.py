@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -203,9 +203,12 @@ class AdminService:
         names = (
             "slug", "name_ja", "name_en", "description_ja", "description_en", "duration_min",
             "buffer_before_min", "buffer_after_min", "slot_step_min", "min_notice_min",
-            "horizon_days", "daily_cap", "change_cutoff_min", "active", "sort_order",
+            "horizon_days", "daily_cap", "change_cutoff_min", "active", "sort_order", "rush",
         )  # fmt: skip
         self._assign(service, values, names)
+        # The form's wall-clock time in the city, stored as an instant.
+        opens = values.get("rush_opens_at")
+        service.rush_opens_at = opens.replace(tzinfo=self.tz).astimezone(UTC) if opens else None
         self.session.flush()
         self._audit(admin, "service", service.id)
         return service

@@ -17,6 +17,7 @@ from app.core.context import AppContext
 from app.core.deps import CtxDep, LocaleDep
 from app.core.idempotency import request_hash
 from app.ops.metrics import BOOKINGS
+from app.rush import queue as rush_queue
 from scheduler.errors import InvalidBookingRequest
 from scheduler.models import Booking
 from scheduler.service import BookingRequest, SchedulingService
@@ -25,6 +26,23 @@ router = APIRouter(prefix="/api/v1/bookings", tags=["booking"])
 
 TOKEN_LIMIT = Depends(limit_token_requests)
 CONFLICT = {"description": "The slot was taken (or never free)", "model": dict}
+QUEUE_FIRST = {
+    "description": "A rush service without a valid `X-Rush-Admission`: take a place in the "
+    "queue (`Link` header, `Retry-After` seconds); also any other rate limit",
+    "model": dict,
+}
+
+
+def rush_admission(
+    body: BookingCreate, svc: SchedulingService, ctx: AppContext, admission: str | None
+) -> int | None:
+    """The admitted queue number a rush service's booking spends (None: not a rush service)."""
+    service = svc.get_service(body.service_id)
+    if not service.rush:
+        return None
+    return rush_queue.check_admission(
+        svc.session, ctx.tokens, service.id, admission, ctx.clock.now()
+    )
 
 
 def place_booking(
@@ -34,8 +52,12 @@ def place_booking(
     *,
     booked_by: int | None = None,
     idempotency_key: str | None = None,
+    rush_number: int | None = None,
 ) -> Booking:
-    """Book, queue the confirmation mail and commit: one unit of work."""
+    """Book, queue the confirmation mail and commit: one unit of work.
+
+    ``rush_number``: the admitted queue number this booking spends (rush services).
+    """
     booking = svc.book(
         BookingRequest(
             service_id=body.service_id,
@@ -51,6 +73,8 @@ def place_booking(
         ),
         ctx.clock.now(),
     )
+    if rush_number is not None:
+        rush_queue.consume(svc.session, booking.service_id, rush_number, booking.id)
     Notifier(svc.session, ctx).booking_confirmed(booking)
     if idempotency_key is not None:
         idempotency.record(svc.session, idempotency_key, booking.id)
@@ -59,7 +83,7 @@ def place_booking(
     return booking
 
 
-@router.post("", status_code=201, responses={409: CONFLICT})
+@router.post("", status_code=201, responses={409: CONFLICT, 429: QUEUE_FIRST})
 def create_booking(
     body: BookingCreate,
     request: Request,
@@ -75,10 +99,20 @@ def create_booking(
             "booking the first one made instead of booking again.",
         ),
     ] = None,
+    x_rush_admission: Annotated[
+        str | None,
+        Header(
+            max_length=500,
+            description="For a rush service: the admission from its queue "
+            "(`/api/v1/rush`), valid for one booking.",
+        ),
+    ] = None,
 ) -> BookingOut:
     if idempotency_key is None:
+        number = rush_admission(body, svc, ctx, x_rush_admission)
         check_booking(ctx, request, body.email)
-        return booking_out(place_booking(body, svc, ctx), ctx.links, ctx.tz, locale)
+        booking = place_booking(body, svc, ctx, rush_number=number)
+        return booking_out(booking, ctx.links, ctx.tz, locale)
     digest = request_hash(body.model_dump_json().encode())
     try:
         earlier_id = idempotency.reserve(svc.session, idempotency_key, digest, ctx.clock.now())
@@ -88,8 +122,9 @@ def create_booking(
     if earlier is not None:
         # A retry of a request that booked: it books nothing, so it is not counted.
         return booking_out(earlier, ctx.links, ctx.tz, locale)
+    number = rush_admission(body, svc, ctx, x_rush_admission)
     check_booking(ctx, request, body.email)
-    booking = place_booking(body, svc, ctx, idempotency_key=idempotency_key)
+    booking = place_booking(body, svc, ctx, idempotency_key=idempotency_key, rush_number=number)
     return booking_out(booking, ctx.links, ctx.tz, locale)
 
 

@@ -12,6 +12,13 @@ from app.auth.errors import Forbidden, NotLoggedIn
 from app.core.errors import error_body, request_locale
 from app.core.i18n import gettext
 from app.counter.errors import CounterError
+from app.rush.errors import (
+    AdmissionExpired,
+    AdmissionInvalid,
+    AdmissionRequired,
+    QueueNotOpen,
+    RushError,
+)
 from scheduler.errors import (
     BookingCancelled,
     BookingNotFound,
@@ -46,7 +53,42 @@ def _local(request: Request, value: object) -> str:
     return str(value)
 
 
+# Seconds an API client without a valid admission waits before taking a place.
+QUEUE_RETRY_AFTER = 5
+
+_RUSH_MESSAGES: dict[str, str] = {
+    AdmissionRequired.code: "Bookings for this service go through a queue. "
+    "Please take a place in the queue first.",
+    AdmissionInvalid.code: "This admission is not valid. Please take a place in the queue.",
+    AdmissionExpired.code: "Your time to book has run out. Please take a new place in the queue.",
+    "admission-used": "This admission has already been used for a booking.",
+    "fully-booked": "Bookings for this service are closed: it is fully booked.",
+    QueueNotOpen.code: "Bookings for this service have not opened yet.",
+    "not-rush": "This service has no booking queue. Please book directly.",
+}
+
+
+def rush_error_response(request: Request, exc: RushError) -> JSONResponse:
+    """429 (take a place first: ``Retry-After`` and a ``Link`` to the queue) or 409."""
+    locale = request_locale(request)
+    message = gettext(locale, _RUSH_MESSAGES.get(exc.code, "The request is not valid."))
+    headers: dict[str, str] = {}
+    status = 409
+    if isinstance(exc, AdmissionRequired):
+        status = 429
+        headers["Retry-After"] = str(QUEUE_RETRY_AFTER)
+        headers["Link"] = f'</api/v1/rush/services/{exc.service_id}/tickets>; rel="queue"'
+    elif isinstance(exc, QueueNotOpen):
+        now = request.app.state.ctx.clock.now()
+        headers["Retry-After"] = str(max(1, int((exc.opens_at - now).total_seconds()) + 1))
+    return JSONResponse(error_body(exc.code, message), status_code=status, headers=headers)
+
+
 def install(app: FastAPI) -> None:
+    @app.exception_handler(RushError)
+    async def _rush(request: Request, exc: RushError) -> JSONResponse:
+        return rush_error_response(request, exc)
+
     @app.exception_handler(SchedulerError)
     async def _scheduler(request: Request, exc: SchedulerError) -> JSONResponse:
         locale = request_locale(request)

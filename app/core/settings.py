@@ -184,6 +184,19 @@ class Settings(BaseSettings):
     kiosk_heartbeat_seconds: int = Field(default=30, ge=5, le=600)
     kiosk_silent_alert_seconds: int = Field(default=120, ge=10, le=86400)
 
+    # -- the opening-day rush queue (app.rush, docs/rush.md) -----------------------
+    # Residents let through to booking per second, per rush service: set it to
+    # what the deployment sustains (about a third of bench/booking_storm.py's
+    # bookings per second, since each resident loads several pages to book).
+    rush_admissions_per_second: float = Field(default=5.0, gt=0, le=1000)
+    # An admitted resident has this long to book.
+    rush_admission_minutes: int = Field(default=10, ge=1, le=120)
+    # Admission pauses while this many admitted residents have neither booked
+    # nor run out of time: slow bookings slow the queue down by themselves.
+    rush_max_active: int = Field(default=200, ge=1, le=100_000)
+    # How often (at most) one process looks for a free slot left in the horizon.
+    rush_check_seconds: float = Field(default=5.0, ge=0.5, le=600)
+
     @model_validator(mode="after")
     def _require_secret_in_production(self) -> Settings:
         if self.mode == "production" and not self.secret_key:

@@ -35,6 +35,10 @@ class Purpose(StrEnum):
     LINE_USER = "line-user"
     # The resident's rating of one call (claims: ``r`` session record id, ``src`` source).
     RATING = "rating"
+    # A place in a rush service's admission queue (claims: ``s`` service id, ``n`` number).
+    RUSH_TICKET = "rush-ticket"
+    # That place's turn to book, until ``exp`` (claims: ``s`` service id, ``n`` number).
+    RUSH_ADMISSION = "rush-admission"
 
 
 class TokenError(Exception):

@@ -10,6 +10,7 @@ import app.counter.models
 import app.forms.models
 import app.kiosk.models
 import app.line.models
+import app.rush.models
 import app.tracker.models  # noqa: F401
 import scheduler.models  # noqa: F401
 from app.core.db import Base

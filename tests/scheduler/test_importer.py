@@ -77,7 +77,7 @@ def test_demo_city_imports_with_expected_counts(db: Session, demo: CityConfig) -
     assert {kind: c.created for kind, c in report.kinds().items()} == {
         "city": 1,
         "departments": 6,
-        "services": 17,
+        "services": 18,
         "staff": 18,
         "branches": 2,
         "kiosks": 4,
@@ -88,7 +88,7 @@ def test_demo_city_imports_with_expected_counts(db: Session, demo: CityConfig) -
     assert report.updated == 0
     counts = row_counts(db)
     assert counts["departments"] == 6
-    assert counts["services"] == 17
+    assert counts["services"] == 18
     assert counts["staff"] == 18
     assert counts["branches"] == 2
     assert counts["kiosks"] == 4
@@ -120,6 +120,9 @@ def test_demo_city_content(db: Session, demo: CityConfig) -> None:
     assert mynumber.channels == "online,kiosk"
     assert mynumber.daily_cap == 12
     assert mynumber.description_en.startswith("Applying for")
+    kyufukin = db.scalars(select(Service).where(Service.slug == "kyufukin")).one()
+    assert kyufukin.rush and kyufukin.rush_opens_at is None  # the demo's opening-day rush
+    assert not mynumber.rush
     hoikuen = db.scalars(select(Service).where(Service.slug == "hoikuen")).one()
     assert (hoikuen.channels, hoikuen.min_notice_min, hoikuen.horizon_days) == ("online", 1440, 90)
 
@@ -179,7 +182,7 @@ def test_reimport_is_idempotent(db: Session, demo: CityConfig) -> None:
     assert {kind: c.unchanged for kind, c in report.kinds().items()} == {
         "city": 1,
         "departments": 6,
-        "services": 17,
+        "services": 18,
         "staff": 18,
         "branches": 2,
         "kiosks": 4,
@@ -206,7 +209,7 @@ def test_edited_field_updates_only_that_entry(db: Session, demo_text: str) -> No
 
     report = import_text(db, edited)
 
-    assert (report.services.updated, report.services.unchanged) == (1, 16)
+    assert (report.services.updated, report.services.unchanged) == (1, 17)
     assert (report.staff.updated, report.staff.unchanged) == (1, 17)
     assert (report.branches.updated, report.kiosks.updated) == (1, 0)
     assert report.departments.updated == 0

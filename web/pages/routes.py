@@ -23,6 +23,7 @@ from web.pages.resident import booking as resident_booking
 from web.pages.resident import line_login as resident_line_login
 from web.pages.resident import manage as resident_manage
 from web.pages.resident import rating as resident_rating
+from web.pages.resident import rush as resident_rush
 from web.pages.resident import status as resident_status
 from web.pages.staff import applications as staff_applications
 from web.pages.staff import auth as staff_auth
@@ -88,4 +89,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     resident_booking.router,
     # /status/{token}
     resident_status.router,
+    # /rush/{service_id}, /rush/wait/{ticket} (a rush service's admission queue)
+    resident_rush.router,
 )

@@ -436,6 +436,12 @@ MATRIX: dict[tuple[str, str], Call] = {
     ),
     ("GET", "/api/v1/bookings/{token}/booking.ics"): Call(link(), token_of(World.manage_token)),
     ("POST", "/api/v1/waitlist"): Call(public(422), json=lambda w: {}),
+    # -- the rush queue: anyone may queue; the test city's service has no queue (409), and
+    # a ticket is a signed token (a forged one: 403 for everyone)
+    ("POST", "/api/v1/rush/services/{service_id}/tickets"): Call(
+        public(409), _ids(service_id=lambda w: w.city.consult_id)
+    ),
+    ("GET", "/api/v1/rush/tickets/{ticket}"): Call(public(403), _ids(ticket=lambda w: "forged")),
     ("POST", "/api/v1/waitlist/offers/{token}/claim"): Call(
         link(409), token_of(World.waitlist_token)
     ),
@@ -827,6 +833,15 @@ MATRIX.update(
             page_form(public(303)), _ids(service_id=lambda w: w.city.consult_id)
         ),
         ("GET", "/waitlist"): Call(public(303)),
+        # The rush queue's pages: a service without a queue sends everyone on to booking;
+        # a forged ticket gets its own page (never an error page).
+        ("GET", "/rush/{service_id}"): Call(
+            public(303), _ids(service_id=lambda w: w.city.consult_id)
+        ),
+        ("POST", "/rush/{service_id}"): Call(
+            page_form(public(303)), _ids(service_id=lambda w: w.city.consult_id)
+        ),
+        ("GET", "/rush/wait/{ticket}"): Call(public(200), _ids(ticket=lambda w: "forged")),
         ("POST", "/waitlist"): Call(page_form(public(404))),
         ("GET", "/status/{token}"): Call(link(), token_of(World.status_token)),
         ("POST", "/status/{token}/reply"): Call(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
@@ -69,7 +70,8 @@ class Entity:
     defaults: dict[str, Any]
     # Links on the edit page (hours, overrides …), as (label, path suffix).
     extras: Sequence[tuple[str, str]] = ()
-    values_of: Callable[[Any], dict[str, Any]] | None = None
+    # The edit form's values of a row (the city's time zone for instants).
+    values_of: Callable[[Any, ZoneInfo], dict[str, Any]] | None = None
     # Interpreter languages are keyed by their code, every other row by an int id.
     str_key: bool = False
 
@@ -119,13 +121,16 @@ def _kiosk_options(svc: AdminService, locale: str) -> dict[str, Options]:
     return {"branch_id": [(str(b.id), named(b, locale)) for b in svc.branches()]}
 
 
-def _service_values(service: Service) -> dict[str, Any]:
+def _service_values(service: Service, tz: ZoneInfo) -> dict[str, Any]:
     values = form_values(F.SERVICE, service)
     values["channels"] = [c for c in service.channels.split(",") if c]
+    if service.rush_opens_at is not None:
+        # A datetime-local input: the city's wall-clock time, no offset.
+        values["rush_opens_at"] = service.rush_opens_at.astimezone(tz).strftime("%Y-%m-%dT%H:%M")
     return values
 
 
-def _staff_values(person: Staff) -> dict[str, Any]:
+def _staff_values(person: Staff, _tz: ZoneInfo) -> dict[str, Any]:
     values = form_values(F.STAFF_EDIT, person)
     values["departments"] = [str(d.id) for d in person.departments]
     values["skills"] = [str(s.id) for s in person.skills]
@@ -141,14 +146,14 @@ def _interpreter_options(svc: AdminService, locale: str) -> dict[str, Options]:
     }
 
 
-def _interpreter_values(person: Interpreter) -> dict[str, Any]:
+def _interpreter_values(person: Interpreter, _tz: ZoneInfo) -> dict[str, Any]:
     values = form_values(F.INTERPRETER, person)
     values["languages"] = person.language_codes
     values["weekly_hours"] = format_weekly_hours(person.hours)
     return values
 
 
-def _kiosk_values(kiosk: Kiosk) -> dict[str, Any]:
+def _kiosk_values(kiosk: Kiosk, _tz: ZoneInfo) -> dict[str, Any]:
     values = form_values(F.KIOSK, kiosk)
     values["branch_id"] = str(kiosk.branch_id)
     return values
@@ -186,6 +191,7 @@ ENTITIES: tuple[Entity, ...] = (
             ("Duration (minutes)", lambda s, loc: str(s.duration_min)),
             ("Channels", lambda s, loc: s.channels),
             ("Offered (active)", lambda s, loc: _yes(s.active, loc)),
+            ("Opening-day rush", lambda s, loc: _yes(s.rush, loc)),
         ),
         rows=lambda svc: svc.services(),
         options=_service_options,
@@ -397,7 +403,11 @@ def _register(entity: Entity) -> None:
         row: Any = row_to_show,
     ) -> Response:
         svc = service_of(session, ctx)
-        values = (entity.values_of or (lambda r: form_values(entity.fields_edit, r)))(row)
+        values = (
+            entity.values_of(row, ctx.tz)
+            if entity.values_of
+            else form_values(entity.fields_edit, row)
+        )
         return _form_page(request, admin, entity, svc, row=row, values=values)
 
     def save(

@@ -28,12 +28,15 @@ from app.core.i18n import LOCALES, gettext
 from app.line import login as line_login
 from app.line.links import link as line_link
 from app.line.models import LinkVia
+from app.rush import queue as rush_queue
+from app.rush.errors import AdmissionUsed
 from scheduler.errors import InvalidBookingRequest, SlotUnavailable
 from scheduler.interpreter_service import languages
 from scheduler.models import Department, InterpreterLanguage, Kiosk, Service
 from scheduler.service import BookingRequest, SchedulingService
 from scheduler.types import Channel
 from web import csrf
+from web.pages.resident import rush
 from web.pages.resident.format import (
     day_label,
     department_description,
@@ -177,6 +180,8 @@ def service_days(
 ) -> Response:
     locale = request_locale(request)
     service = svc.get_service(service_id)
+    if isinstance(turn := rush.gate(request, ctx, svc.session, service), Response):
+        return turn
     now = ctx.clock.now()
     first_day = today(now, ctx.tz)
     horizon = last_bookable_day(service, now, ctx.tz)
@@ -300,6 +305,8 @@ def service_day(
     waitlisted: str | None = None,
 ) -> Response:
     service = svc.get_service(service_id)
+    if isinstance(turn := rush.gate(request, ctx, svc.session, service), Response):
+        return turn
     parsed = parse_day(day)
     if parsed is None:
         return error_page(request, NOT_FOUND)
@@ -407,6 +414,8 @@ def book_form(
     start: str | None = None,
 ) -> Response:
     service = svc.get_service(service_id)
+    if isinstance(turn := rush.gate(request, ctx, svc.session, service), Response):
+        return turn
     wanted = parse_start(start, ctx.tz)
     if wanted is None:
         # The language switch links to "?lang=xx", which drops the chosen time:
@@ -464,6 +473,9 @@ def book_submit(
     locale = request_locale(request)
     abuse.check_booking(ctx, request, email)
     service = svc.get_service(service_id)
+    turn = rush.gate(request, ctx, svc.session, service)
+    if isinstance(turn, Response):
+        return turn
     language = chosen_interpreter(request, svc, interpreter)
     wanted = parse_start(start, ctx.tz)
     if wanted is None:
@@ -526,6 +538,12 @@ def book_submit(
     except InvalidBookingRequest as exc:
         field = {"kiosk_id": "kiosk_id", "channel": "channel-online"}.get(exc.field or "", "name")
         return again([FieldError(field, gettext(locale, str(exc)))])
+    if turn is not None:
+        try:
+            rush_queue.consume(svc.session, service.id, turn, booking.id)
+        except AdmissionUsed:
+            svc.session.rollback()
+            return RedirectResponse(f"/rush/{service.id}?m=used", status_code=303)
     Notifier(svc.session, ctx).booking_confirmed(booking)
     line_user = line_login.line_user(
         ctx, request.cookies.get(line_login.USER_COOKIE), ctx.clock.now()

@@ -1,7 +1,7 @@
 """English forms of kiosk names and branch addresses
 
 Revision ID: 0020_english_forms
-Revises: 0018_call_wrapup
+Revises: 0019_rush_queue
 Create Date: 2026-12-03 12:40:00
 
 Safe on a live PostgreSQL database: two new columns with a constant default
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0020_english_forms"
-down_revision: str | None = "0018_call_wrapup"
+down_revision: str | None = "0019_rush_queue"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,1 @@
+"""The opening-day rush: an admission queue (virtual waiting room) in front of booking."""

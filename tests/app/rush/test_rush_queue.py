@@ -1,0 +1,264 @@
+"""The rush queue on both databases: numbers in arrival order, admission in number order,
+the admission window, forged and spent admissions, the active limit, full and not open."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from city_fixtures import NOW, MiniCity
+from sqlalchemy import Engine, select, update
+from sqlalchemy.orm import Session
+
+from app.core.clock import FixedClock
+from app.core.context import AppContext
+from app.core.settings import Settings
+from app.core.tokens import Purpose, Tokens
+from app.rush import flow, queue
+from app.rush.errors import (
+    AdmissionExpired,
+    AdmissionInvalid,
+    AdmissionRequired,
+    AdmissionUsed,
+    FullyBooked,
+    NotRush,
+    QueueNotOpen,
+)
+from app.rush.models import RushQueue, RushTicket
+from app.rush.queue import State
+from scheduler.models import Service, Staff
+from scheduler.service import BookingRequest, SchedulingService
+from scheduler.types import Channel
+
+SECRET = "rush-secret-" + "r" * 40
+
+
+def make_ctx(engine: Engine, clock: FixedClock, **rush: object) -> AppContext:
+    settings = Settings(
+        secret_key=SECRET,
+        public_base_url="http://127.0.0.1:8000",
+        database_url="sqlite://",
+        **rush,  # type: ignore[arg-type]
+    )
+    return AppContext(settings=settings, engine=engine, clock=clock)
+
+
+@pytest.fixture
+def rush_city(city_engine: tuple[Engine, MiniCity]) -> tuple[Engine, MiniCity]:
+    engine, city = city_engine
+    with Session(engine) as s:
+        s.execute(update(Service).where(Service.id == city.consult_id).values(rush=True))
+        s.commit()
+    return engine, city
+
+
+def admitted_numbers(engine: Engine, service_id: int) -> list[int]:
+    with Session(engine) as s:
+        return list(
+            s.scalars(
+                select(RushTicket.number)
+                .where(RushTicket.service_id == service_id, RushTicket.admitted_at.is_not(None))
+                .order_by(RushTicket.number)
+            )
+        )
+
+
+def book_with(engine: Engine, ctx: AppContext, service_id: int, number: int) -> int:
+    """Book the first free time with admitted ``number`` (spent in the same transaction)."""
+    now = ctx.clock.now()
+    with Session(engine) as s:
+        svc = SchedulingService(s, tz=ctx.tz)
+        first = now.astimezone(ctx.tz).date() + timedelta(days=1)
+        slot = svc.availability(service_id, first, first + timedelta(days=7), Channel.ONLINE, now)[
+            0
+        ]
+        booking = svc.book(
+            BookingRequest(service_id, slot.start, Channel.ONLINE, "先着 一郎", "a@example.jp"), now
+        )
+        queue.consume(s, service_id, number, booking.id)
+        s.commit()
+        return booking.id
+
+
+def look(ctx: AppContext, service_id: int, number: int) -> queue.Place:
+    return flow.look(ctx, flow.rush_service(ctx, service_id), number, ctx.clock.now())
+
+
+def test_concurrent_arrivals_get_distinct_numbers_in_arrival_order_and_admission_follows_them(
+    rush_city: tuple[Engine, MiniCity],
+) -> None:
+    engine, city = rush_city
+    clock = FixedClock(NOW)
+    ctx = make_ctx(engine, clock, rush_admissions_per_second=2.0)
+    numbers: dict[str, list[int]] = {"first": [], "second": []}
+    lock = threading.Lock()
+
+    def arrive(wave: str, gate: threading.Barrier) -> None:
+        gate.wait()
+        number = flow.arrive(ctx, city.consult_id, clock.now()).number
+        with lock:
+            numbers[wave].append(number)
+
+    for wave in ("first", "second"):
+        gate = threading.Barrier(12)
+        threads = [threading.Thread(target=arrive, args=(wave, gate)) for _ in range(12)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    # One number each, no gaps, and everyone who came after the first wave had
+    # finished queues behind all of it.
+    assert sorted(numbers["first"] + numbers["second"]) == list(range(1, 25))
+    assert max(numbers["first"]) < min(numbers["second"])
+
+    # Two admissions a second: after each step the admitted are exactly the
+    # lowest numbers, whichever process (here: thread) took the step.
+    seen: list[list[int]] = []
+    for _ in range(6):
+        clock.moment += timedelta(seconds=1.5)
+        threads = [
+            threading.Thread(target=look, args=(ctx, city.consult_id, n)) for n in (5, 9, 24, 24)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        seen.append(admitted_numbers(engine, city.consult_id))
+    for admitted in seen:
+        assert admitted == list(range(1, len(admitted) + 1))
+    assert [len(a) for a in seen] == [3, 6, 9, 12, 15, 18]  # 2/s over 1.5 s steps
+
+
+def test_place_estimate_and_admission_window(rush_city: tuple[Engine, MiniCity]) -> None:
+    engine, city = rush_city
+    clock = FixedClock(NOW)
+    ctx = make_ctx(engine, clock, rush_admissions_per_second=1.0, rush_admission_minutes=5)
+    for _ in range(4):
+        flow.arrive(ctx, city.consult_id, clock.now())
+    fourth = look(ctx, city.consult_id, 4)
+    assert (fourth.state, fourth.ahead, fourth.eta_seconds) == (State.WAITING, 3, 4)
+    assert flow.retry_after(fourth) == 3
+
+    clock.moment += timedelta(seconds=1)
+    first = look(ctx, city.consult_id, 1)
+    assert first.state is State.ADMITTED
+    assert first.expires_at == clock.now() + timedelta(minutes=5)
+    assert look(ctx, city.consult_id, 4).ahead == 2
+    token = flow.admission(ctx, first)
+    assert token is not None
+    with Session(engine) as s:
+        assert queue.check_admission(s, ctx.tokens, city.consult_id, token, clock.now()) == 1
+
+    clock.moment += timedelta(minutes=5)
+    assert look(ctx, city.consult_id, 1).state is State.EXPIRED
+    with Session(engine) as s, pytest.raises(AdmissionExpired):
+        queue.check_admission(s, ctx.tokens, city.consult_id, token, clock.now())
+
+
+def test_forged_and_misdirected_admissions_are_refused(rush_city: tuple[Engine, MiniCity]) -> None:
+    engine, city = rush_city
+    clock = FixedClock(NOW)
+    ctx = make_ctx(engine, clock)
+    arrival = flow.arrive(ctx, city.consult_id, clock.now())
+    clock.moment += timedelta(seconds=1)
+    place = look(ctx, city.consult_id, arrival.number)
+    assert place.state is State.ADMITTED
+    good = flow.admission(ctx, place)
+    assert good is not None
+    expires = place.expires_at
+    forged = [
+        Tokens("another-secret-" + "z" * 40).issue(
+            Purpose.RUSH_ADMISSION, {"s": city.consult_id, "n": 1}, expires=expires
+        ),
+        good[:-2] + ("AA" if not good.endswith("AA") else "BB"),
+        # The queue ticket is not an admission, nor is an admission for another service.
+        arrival.ticket,
+        ctx.tokens.issue(Purpose.RUSH_ADMISSION, {"s": city.capped_id, "n": 1}, expires=expires),
+    ]
+    with Session(engine) as s:
+        for token in forged:
+            with pytest.raises(AdmissionInvalid):
+                queue.check_admission(s, ctx.tokens, city.consult_id, token, clock.now())
+        with pytest.raises(AdmissionRequired):
+            queue.check_admission(s, ctx.tokens, city.consult_id, None, clock.now())
+
+
+def test_an_admission_books_once(rush_city: tuple[Engine, MiniCity]) -> None:
+    engine, city = rush_city
+    clock = FixedClock(NOW)
+    ctx = make_ctx(engine, clock)
+    number = flow.arrive(ctx, city.consult_id, clock.now()).number
+    clock.moment += timedelta(seconds=1)
+    look(ctx, city.consult_id, number)
+    booking_id = book_with(engine, ctx, city.consult_id, number)
+    with Session(engine) as s, pytest.raises(AdmissionUsed):
+        queue.consume(s, city.consult_id, number, booking_id)
+    assert look(ctx, city.consult_id, number).state is State.BOOKED
+
+
+def test_admission_pauses_at_the_active_limit(rush_city: tuple[Engine, MiniCity]) -> None:
+    engine, city = rush_city
+    clock = FixedClock(NOW)
+    ctx = make_ctx(engine, clock, rush_admissions_per_second=10.0, rush_max_active=3)
+    for _ in range(6):
+        flow.arrive(ctx, city.consult_id, clock.now())
+    clock.moment += timedelta(seconds=5)
+    assert look(ctx, city.consult_id, 6).state is State.WAITING
+    assert admitted_numbers(engine, city.consult_id) == [1, 2, 3]
+    # One admitted resident books: one more is let in, and no burst for the time held back.
+    book_with(engine, ctx, city.consult_id, 2)
+    clock.moment += timedelta(seconds=0.1)
+    look(ctx, city.consult_id, 6)
+    assert admitted_numbers(engine, city.consult_id) == [1, 2, 3, 4]
+    # The window of the first three runs out: the rest are let in at the rate.
+    clock.moment += timedelta(minutes=10, seconds=1)
+    look(ctx, city.consult_id, 6)
+    assert admitted_numbers(engine, city.consult_id) == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_fully_booked_service_says_so_to_everyone_waiting(
+    rush_city: tuple[Engine, MiniCity],
+) -> None:
+    engine, city = rush_city
+    clock = FixedClock(NOW)
+    ctx = make_ctx(engine, clock, rush_admissions_per_second=0.01)
+    flow.arrive(ctx, city.consult_id, clock.now())
+    second = flow.arrive(ctx, city.consult_id, clock.now()).number
+    assert look(ctx, city.consult_id, second).state is State.WAITING
+    # Nobody left to staff the service: no free time in the horizon.
+    with Session(engine) as s:
+        s.execute(update(Staff).values(active=False))
+        s.commit()
+    clock.moment += timedelta(seconds=6)  # past the capacity check interval
+    assert look(ctx, city.consult_id, second).state is State.FULL
+    with Session(engine) as s:
+        row = s.get(RushQueue, city.consult_id)
+        assert row is not None and row.full_since == clock.now()
+    with pytest.raises(FullyBooked):
+        flow.arrive(ctx, city.consult_id, clock.now())
+    # Times free up again (staff back): the queue opens again at the next check.
+    with Session(engine) as s:
+        s.execute(update(Staff).values(active=True))
+        s.commit()
+    clock.moment += timedelta(seconds=6)
+    assert look(ctx, city.consult_id, second).state is State.WAITING
+
+
+def test_no_queue_before_opening_and_none_for_ordinary_services(
+    rush_city: tuple[Engine, MiniCity],
+) -> None:
+    engine, city = rush_city
+    clock = FixedClock(NOW)
+    ctx = make_ctx(engine, clock)
+    opens = NOW + timedelta(hours=1)
+    with Session(engine) as s:
+        s.execute(update(Service).where(Service.id == city.consult_id).values(rush_opens_at=opens))
+        s.commit()
+    with pytest.raises(QueueNotOpen) as refused:
+        flow.arrive(ctx, city.consult_id, clock.now())
+    assert refused.value.opens_at == opens
+    with pytest.raises(NotRush):
+        flow.arrive(ctx, city.capped_id, clock.now())
+    clock.moment = opens
+    assert flow.arrive(ctx, city.consult_id, clock.now()).number == 1

@@ -1,0 +1,46 @@
+// The rush queue's waiting page: ask the queue for this place every
+// `retry_after` seconds and update the polite live region; at the resident's
+// turn (or any final answer) reload the page, which the server turns into
+// the booking page or the answer's own page. Without JavaScript the page's
+// <noscript> meta refresh does the same. Texts come from the page (data-*).
+
+const root = document.getElementById("rush-wait");
+const FALLBACK_SECONDS = 10;
+
+function fill(template, n) {
+  return template.replace("{n}", String(n));
+}
+
+function show(place) {
+  const ahead = document.getElementById("rush-ahead");
+  const minutes = document.getElementById("rush-minutes");
+  const aheadText =
+    place.ahead === 0 ? root.dataset.nextText : fill(root.dataset.aheadTemplate, place.ahead);
+  const minutesText = fill(root.dataset.minutesTemplate, Math.max(1, Math.ceil(place.eta_seconds / 60)));
+  // Only changed text is written, so screen readers announce changes, not every poll.
+  if (ahead.textContent !== aheadText) ahead.textContent = aheadText;
+  if (minutes.textContent !== minutesText) minutes.textContent = minutesText;
+}
+
+async function poll() {
+  let place = null;
+  try {
+    const response = await fetch(root.dataset.statusUrl, {
+      headers: { accept: "application/json" },
+      cache: "no-store",
+    });
+    if (response.ok) place = await response.json();
+  } catch {
+    // A network hiccup: keep the last figures and ask again.
+  }
+  if (place && place.state !== "waiting") {
+    if (place.state === "admitted") document.getElementById("rush-ahead").textContent = root.dataset.turnText;
+    window.location.replace(root.dataset.waitUrl);
+    return;
+  }
+  if (place) show(place);
+  const seconds = place && place.retry_after > 0 ? place.retry_after : FALLBACK_SECONDS;
+  window.setTimeout(poll, seconds * 1000);
+}
+
+if (root) window.setTimeout(poll, (Number(root.dataset.refresh) || FALLBACK_SECONDS) * 1000);
