@@ -74,6 +74,11 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("rush_tickets")
     op.drop_table("rush_queues")
-    with op.batch_alter_table("services") as batch_op:
-        batch_op.drop_column("rush_opens_at")
-        batch_op.drop_column("rush")
+    if op.get_bind().dialect.name == "sqlite":
+        # In place (SQLite 3.35+): a batch copy drops and re-creates services,
+        # which bookings and staff reference, and the foreign keys refuse it.
+        op.execute("ALTER TABLE services DROP COLUMN rush_opens_at")
+        op.execute("ALTER TABLE services DROP COLUMN rush")
+        return
+    op.drop_column("services", "rush_opens_at")
+    op.drop_column("services", "rush")
