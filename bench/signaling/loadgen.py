@@ -263,9 +263,10 @@ class Pair:
             return
         sender, dst = (self.a, self.idb) if self.seq % 2 == 0 else (self.b, self.ida)
         if not sender.closed:
-            if run.t_measure <= self.due:
+            stamp = time.perf_counter_ns()
+            if run.ns_measure <= stamp < run.ns_end:
                 run.offered += 1
-            sender.send(run.message(self.seq % 12 == 0, dst, time.perf_counter_ns()))
+            sender.send(run.message(self.seq % 12 == 0, dst, stamp))
         self.seq += 1
         self.due += run.interval
         run.loop.call_at(self.due, self.fire)
@@ -277,6 +278,7 @@ class Run:
         self.message = message
         self.interval = interval
         self.t_measure = self.t_end = 0.0
+        self.ns_measure = self.ns_end = 0  # the same window on perf_counter_ns
         self.messages = self.offered = self.errors = 0
         self.latencies: list[float] = []
 
@@ -287,10 +289,9 @@ class Run:
         except (ValueError, IndexError):
             self.errors += 1  # not a relayed message
             return
-        # Counted by when it was sent: a message sent in the window counts
-        # however late it arrives (before the results are collected).
-        sent = self.loop.time() - (now_ns - sent_at) / 1e9
-        if self.t_measure <= sent < self.t_end:
+        # Counted by when it was sent, as ``offered`` is: a message sent in the
+        # window counts however late it arrives (before the results are collected).
+        if self.ns_measure <= sent_at < self.ns_end:
             self.messages += 1
             self.latencies.append((now_ns - sent_at) / 1e6)
 
@@ -317,6 +318,9 @@ async def worker(args: argparse.Namespace) -> None:
     start = loop.time() + (start_wall - time.time())
     run.t_measure = start + args.warmup
     run.t_end = run.t_measure + args.duration
+    ns_offset = time.perf_counter_ns() - int(loop.time() * 1e9)
+    run.ns_measure = int(run.t_measure * 1e9) + ns_offset
+    run.ns_end = int(run.t_end * 1e9) + ns_offset
     pairs = [Pair(run, *p) for p in pairs_open]
     for pair in pairs:
         pair.due = start + random.random() * run.interval

@@ -146,6 +146,8 @@ def measure(
         workers = spawn_workers(target, connections // 2, generators, rate, warmup, duration)
         ready = [read_json(w) for w in workers]
         opened = sum(r["ready"] for r in ready)
+        if opened < connections // 2:
+            print(f"  ({target.name}: {opened:,} of {connections // 2:,} pairs opened)", flush=True)
         time.sleep(2.0)
         rss_held = rss_bytes(pid)
         start = time.time() + 1.0
