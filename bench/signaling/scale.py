@@ -9,17 +9,21 @@ files in all, and 8,000 connections take 8,000 descriptors on each side):
 
 For each size (connections held per server) and each server, alternating which
 goes first: start the server as its own process on 127.0.0.1, open size/2
-pairs, then offer ``--rate`` messages a second in total for ``--warmup`` +
-``--duration`` seconds, one message in flight per pair, alternating direction:
-1 in 12 a 4 KB offer, the rest ICE candidates (what a call's signaling is
-made of). madoguchi is ``madoguchi signaling`` as a user runs it (the CLI, its
-default configuration, call events to an SQLite file); PeerJS is
-``peerjs_server.cjs``. Reported per server and size: connections held, relayed
-msg/s, latency p50/p99 (sender to receiver, in the measured window), server
-CPU µs per relayed message (utime+stime from /proc/PID/stat over the window)
-and RSS KiB per held connection ((RSS holding them - RSS before) / held), with
-the ratios madoguchi/PeerJS. Exit status 2 when madoguchi is above PeerJS on
-any of CPU per message, p99 or RSS per connection at any size.
+pairs from ``--generators`` load-generator processes (``loadgen.py``: bare
+asyncio protocols, so the generator is not the bottleneck), then offer
+``--rate`` messages a second in total for ``--warmup`` + ``--duration``
+seconds, open loop (each pair sends at fixed intervals whether or not its
+previous message has arrived), alternating direction: 1 in 12 a 4 KB offer,
+the rest ICE candidates (what a call's signaling is made of). madoguchi is
+``madoguchi signaling`` as a user runs it (the CLI, its default
+configuration, call events to an SQLite file); PeerJS is
+``peerjs_server.cjs``. Reported per server and size: connections held,
+offered and relayed msg/s, latency p50/p99 (sender to receiver, messages
+sent in the measured window), server CPU µs per relayed message
+(utime+stime from /proc/PID/stat over the window) and RSS KiB per held
+connection ((RSS holding them - RSS before) / held), with the ratios
+madoguchi/PeerJS. Exit status 2 when madoguchi is above PeerJS on any of
+CPU per message, p99 or RSS per connection at any size.
 """
 
 from __future__ import annotations
