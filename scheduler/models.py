@@ -413,8 +413,12 @@ def bump_config(session: Session) -> None:
         conn.execute(insert(ConfigVersion).values(id=1, token=token))
 
 
+# Read on every booking: built once (statement construction is most of its cost).
+_CONFIG_TOKEN = select(ConfigVersion.token).where(ConfigVersion.id == 1)
+
+
 def config_token(session: Session) -> str | None:
-    return session.scalar(select(ConfigVersion.token).where(ConfigVersion.id == 1))
+    return session.scalar(_CONFIG_TOKEN)
 
 
 @event.listens_for(Session, "before_flush")

@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, literal, or_, select, union_all
+from sqlalchemy import bindparam, delete, literal, or_, select, union_all
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
@@ -73,6 +73,70 @@ CODE_PREFIX = "MDG-"
 WAITLIST_OFFER_TTL = timedelta(hours=2)
 # No service's buffer is this long; bookings further from the queried days cannot matter.
 BUFFER_MARGIN = timedelta(hours=6)
+
+# The statements every booking runs, built once: building a select and its
+# cache key costs more CPU than PostgreSQL spends running it
+# (docs/benchmarks.md, booking storm). Values go in as bound parameters.
+_SERVICE_WITH_DEPARTMENT = (
+    select(Service)
+    .options(joinedload(Service.department))
+    .where(Service.id == bindparam("service_id"))
+)
+# Staff qualified for the service, as a subquery: one cached statement per shape.
+_SKILLED = select(staff_skills.c.staff_id).where(
+    staff_skills.c.service_id == bindparam("service_id")
+)
+# Department and staff overrides in one statement (one round trip less).
+_OVERRIDES = select(
+    HoursOverride.department_id,
+    HoursOverride.staff_id,
+    HoursOverride.day,
+    HoursOverride.start,
+    HoursOverride.end,
+).where(
+    or_(
+        HoursOverride.department_id == bindparam("department_id"),
+        HoursOverride.staff_id.in_(_SKILLED),
+    ),
+    HoursOverride.day.between(bindparam("first"), bindparam("last")),
+)
+# Leave and imported busy times likewise, told apart by a literal column.
+_BLOCKED = union_all(
+    select(
+        literal(True).label("leave"),
+        StaffLeave.staff_id,
+        StaffLeave.start_at,
+        StaffLeave.end_at,
+    ).where(
+        StaffLeave.staff_id.in_(_SKILLED),
+        StaffLeave.start_at < bindparam("hi"),
+        StaffLeave.end_at > bindparam("lo"),
+    ),
+    select(
+        literal(False).label("leave"),
+        ExternalBusy.staff_id,
+        ExternalBusy.start_at,
+        ExternalBusy.end_at,
+    ).where(
+        ExternalBusy.staff_id.in_(_SKILLED),
+        ExternalBusy.start_at < bindparam("hi"),
+        ExternalBusy.end_at > bindparam("lo"),
+    ),
+)
+_BOOKINGS_WINDOW = select(
+    Booking.staff_id,
+    Booking.service_id,
+    Booking.start_at,
+    Booking.end_at,
+    Booking.busy_start,
+    Booking.busy_end,
+).where(
+    Booking.status == BookingStatus.CONFIRMED,
+    Booking.busy_start < bindparam("hi"),
+    Booking.busy_end > bindparam("lo"),
+    or_(Booking.staff_id.in_(_SKILLED), Booking.service_id == bindparam("service_id")),
+)
+_BOOKINGS_WINDOW_BUT_ONE = _BOOKINGS_WINDOW.where(Booking.id != bindparam("ignore_booking_id"))
 
 
 def new_booking_code() -> str:
@@ -178,7 +242,9 @@ class SchedulingService:
         )
 
     def get_service(self, service_id: int) -> Service:
-        service = self.session.get(Service, service_id, options=[joinedload(Service.department)])
+        service = self.session.scalars(
+            _SERVICE_WITH_DEPARTMENT, {"service_id": service_id}
+        ).one_or_none()
         if service is None or not service.active:
             raise InvalidBookingRequest("unknown service", field="service_id")
         return service
@@ -205,8 +271,11 @@ class SchedulingService:
         ).all()
         return _weekly(rows)
 
-    def _qualified(self, service_id: int) -> tuple[tuple[int, tuple[WeeklyWindow, ...]], ...]:
-        """Active staff with the skill, each with their weekly hours."""
+    def _qualified(self, service_id: int) -> tuple[tuple[int, Hours], ...]:
+        """Active staff with the skill, each with their weekly hours (no overrides).
+
+        The ``Hours`` objects are kept in the configuration cache and shared by
+        every query, so the slot computation can reuse what it derives from them."""
         staff_ids = list(
             self.session.scalars(
                 select(Staff.id)
@@ -222,7 +291,7 @@ class SchedulingService:
             .order_by(StaffHours.staff_id, StaffHours.weekday, StaffHours.start)
         ):
             weekly[row.staff_id].append(row)
-        return tuple((sid, _weekly(weekly[sid])) for sid in staff_ids)
+        return tuple((sid, Hours(_weekly(weekly[sid]))) for sid in staff_ids)
 
     def slot_query(
         self,
@@ -242,76 +311,35 @@ class SchedulingService:
         spec = service_spec(service)
         execute = self.session.execute
         config = cache.view(self.session)
-        dept_weekly = config.get(
-            ("department-weekly", service.department_id),
-            lambda: self._department_weekly(service.department_id),
+        dept_hours = config.get(
+            ("department-hours", service.department_id),
+            lambda: Hours(self._department_weekly(service.department_id)),
         )
         qualified = config.get(("qualified-staff", service.id), lambda: self._qualified(service.id))
-        # A subquery rather than a list of ids keeps one cached statement per shape.
-        skilled = select(staff_skills.c.staff_id).where(staff_skills.c.service_id == service.id)
-        # Department and staff overrides in one statement (one round trip less).
+        params = {
+            "service_id": service.id,
+            "department_id": service.department_id,
+            "first": first,
+            "last": last,
+            "lo": lo,
+            "hi": hi,
+        }
         dept_overrides: list[Any] = []
         overrides: dict[int, list[Any]] = {}
-        for override in execute(
-            select(
-                HoursOverride.department_id,
-                HoursOverride.staff_id,
-                HoursOverride.day,
-                HoursOverride.start,
-                HoursOverride.end,
-            ).where(
-                or_(
-                    HoursOverride.department_id == service.department_id,
-                    HoursOverride.staff_id.in_(skilled),
-                ),
-                HoursOverride.day.between(first, last),
-            )
-        ):
+        for override in execute(_OVERRIDES, params):
             if override.department_id == service.department_id:
                 dept_overrides.append(override)
             if override.staff_id is not None:
                 overrides.setdefault(override.staff_id, []).append(override)
-        # Leave and imported busy times likewise, told apart by a literal column.
         leave: dict[int, list[TimeRange]] = {}
         busy: dict[int, list[TimeRange]] = {}
-        blocked = union_all(
-            select(
-                literal(True).label("leave"),
-                StaffLeave.staff_id,
-                StaffLeave.start_at,
-                StaffLeave.end_at,
-            ).where(
-                StaffLeave.staff_id.in_(skilled), StaffLeave.start_at < hi, StaffLeave.end_at > lo
-            ),
-            select(
-                literal(False).label("leave"),
-                ExternalBusy.staff_id,
-                ExternalBusy.start_at,
-                ExternalBusy.end_at,
-            ).where(
-                ExternalBusy.staff_id.in_(skilled),
-                ExternalBusy.start_at < hi,
-                ExternalBusy.end_at > lo,
-            ),
-        )
-        for is_leave, sid, start, end in execute(blocked):
+        for is_leave, sid, start, end in execute(_BLOCKED, params):
             (leave if is_leave else busy).setdefault(sid, []).append(TimeRange(start, end))
 
-        stmt = select(
-            Booking.staff_id,
-            Booking.service_id,
-            Booking.start_at,
-            Booking.end_at,
-            Booking.busy_start,
-            Booking.busy_end,
-        ).where(
-            Booking.status == BookingStatus.CONFIRMED,
-            Booking.busy_start < hi,
-            Booking.busy_end > lo,
-            or_(Booking.staff_id.in_(skilled), Booking.service_id == service.id),
-        )
+        stmt = _BOOKINGS_WINDOW
         if ignore_booking_id is not None:
-            stmt = stmt.where(Booking.id != ignore_booking_id)
+            stmt = _BOOKINGS_WINDOW_BUT_ONE
+            params["ignore_booking_id"] = ignore_booking_id
         bookings = tuple(
             ExistingBooking(
                 staff_id=sid,
@@ -320,7 +348,7 @@ class SchedulingService:
                 end=end,
                 busy=TimeRange(busy_start, busy_end),
             )
-            for sid, svc_id, start, end, busy_start, busy_end in execute(stmt)
+            for sid, svc_id, start, end, busy_start, busy_end in execute(stmt, params)
         )
         extra_busy: tuple[TimeRange, ...] = ()
         if channel is Channel.KIOSK and kiosk_id is not None:
@@ -334,19 +362,26 @@ class SchedulingService:
                 kiosk_stmt = kiosk_stmt.where(Booking.id != ignore_booking_id)
             extra_busy = tuple(TimeRange(s, e) for s, e in execute(kiosk_stmt))
 
+        skills = frozenset({service.id})
         staff = tuple(
             StaffSpec(
                 id=sid,
-                skills=frozenset({service.id}),
-                hours=Hours(weekly, _overrides(overrides.get(sid, []))),
-                leave=tuple(leave.get(sid, [])),
-                busy=tuple(busy.get(sid, [])),
+                skills=skills,
+                hours=(
+                    Hours(hours.weekly, _overrides(overrides[sid])) if sid in overrides else hours
+                ),
+                leave=tuple(leave[sid]) if sid in leave else (),
+                busy=tuple(busy[sid]) if sid in busy else (),
             )
-            for sid, weekly in qualified
+            for sid, hours in qualified
         )
         return SlotQuery(
             service=spec,
-            department_hours=Hours(dept_weekly, _overrides(dept_overrides)),
+            department_hours=(
+                Hours(dept_hours.weekly, _overrides(dept_overrides))
+                if dept_overrides
+                else dept_hours
+            ),
             staff=staff,
             bookings=bookings,
             closures=config.get("closures", self.closure_policy),

@@ -261,6 +261,26 @@ def _union(spans: Iterable[_Span]) -> list[_Span]:
     return merged
 
 
+# HoursIndex of Hours objects that outlive one query (the service layer keeps
+# staff members' weekly hours in a per-process cache): building the index per
+# query and person was a visible share of a booking's CPU. Keyed by id, with
+# the object kept alive beside its index so that an id is never reused while
+# its entry is here; cleared when full, so per-query Hours cannot pile up.
+_SHARED_INDEXES: dict[int, tuple[Hours, HoursIndex]] = {}
+_SHARED_INDEXES_MAX = 4096
+
+
+def _shared_index(hours: Hours) -> HoursIndex:
+    entry = _SHARED_INDEXES.get(id(hours))
+    if entry is not None and entry[0] is hours:
+        return entry[1]
+    index = HoursIndex(hours)
+    if len(_SHARED_INDEXES) >= _SHARED_INDEXES_MAX:
+        _SHARED_INDEXES.clear()
+    _SHARED_INDEXES[id(hours)] = (hours, index)
+    return index
+
+
 class _WallClock:
     """Open windows as epoch-microsecond spans, memoising wall-time conversions.
 
@@ -278,7 +298,7 @@ class _WallClock:
     def windows(self, hours: Hours, day: date, *, city_closed: bool) -> list[_Span]:
         index = self._indexes.get(id(hours))
         if index is None:
-            index = self._indexes[id(hours)] = HoursIndex(hours)
+            index = self._indexes[id(hours)] = _shared_index(hours)
         spans = []
         for start, end in index.wall_windows(day, city_closed=city_closed):
             span = (self._instant(day, start), self._instant(day, end))

@@ -207,8 +207,8 @@ def booking_out(booking: Booking, links: Links, tz: ZoneInfo, locale: str) -> Bo
         kiosk_id=booking.kiosk_id,
         interpreter_language=booking.interpreter_language,
         interpreter=interpreter_label(booking, "ja" if locale == "ja" else "en"),
-        manage_url=links.manage_url(booking),
-        ics_url=links.ics_url(booking),
+        manage_url=links.manage_url(booking, token),
+        ics_url=links.ics_url(booking, token),
         join_url=links.join_url(booking),
         change_deadline=(
             booking.start_at - timedelta(minutes=service.change_cutoff_min)

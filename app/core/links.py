@@ -100,11 +100,13 @@ class Links:
             expires=booking.end_at + MANAGE_VALID_AFTER_END,
         )
 
-    def manage_url(self, booking: Booking) -> str:
-        return self._url(f"/manage/{self.manage_token(booking)}")
+    # ``token``: the booking's manage token when the caller already has one
+    # (signing is a visible share of a booking request's CPU).
+    def manage_url(self, booking: Booking, token: str | None = None) -> str:
+        return self._url(f"/manage/{token or self.manage_token(booking)}")
 
-    def ics_url(self, booking: Booking) -> str:
-        return self._url(f"/api/v1/bookings/{self.manage_token(booking)}/booking.ics")
+    def ics_url(self, booking: Booking, token: str | None = None) -> str:
+        return self._url(f"/api/v1/bookings/{token or self.manage_token(booking)}/booking.ics")
 
     def join_token(
         self,

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import itertools
 import logging
 from collections.abc import Awaitable, Callable, Iterable
@@ -76,14 +75,84 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+class _Fast:
+    """What ``CoreConnection`` keeps per socket, in one slotted object.
+
+    Python 3.11 shares one key table among the ``__dict__``s of a class's
+    instances while they hold at most 30 keys; websockets' connection already
+    has 28, so each attribute of ours set on the instance turned its dict into
+    a private one (about 1.3 KiB more per socket held). One attribute holding
+    this object keeps the dict shared.
+    """
+
+    __slots__ = (
+        "closed",
+        "conn_id",
+        "deliver",
+        "frag_opcode",
+        "frag_parts",
+        "last_seen",
+        "need",
+        "partial",
+        "pending",
+        "pinged_at",
+        "queued",
+        "splitting",
+    )
+
+    def __init__(self) -> None:
+        # Called as deliver(conn_id, message): one bound method for all sockets,
+        # not a partial (and its argument tuple) per socket.
+        self.deliver: Callable[[int, str | bytes], None] | None = None
+        self.conn_id = 0
+        # Set once the TCP connection is gone: what the handler task awaits
+        # (websockets' wait_closed() shields its own future: ~0.7 KiB more).
+        self.closed: asyncio.Future[None] | None = None
+        # For the server's keep-alive sweep: when bytes last arrived, and when a
+        # ping went out that nothing has answered since (monotonic seconds).
+        self.last_seen = 0.0
+        self.pinged_at: float | None = None
+        # Once a fragmented message is seen, every frame takes the library's path.
+        self.queued = False
+        self.splitting = False
+        # The start of an incomplete frame, and how many bytes that frame needs
+        # in all (0 while its header is incomplete). Appending and waiting for
+        # ``need`` keeps a frame trickled in tiny reads linear, not quadratic.
+        self.partial: bytearray | None = None
+        self.need = 0
+        # Messages that arrived before ``deliver`` was set, in order.
+        self.pending: list[str | bytes] | None = None
+        # A fragmented message being assembled: its opcode and parts so far.
+        self.frag_opcode: Opcode | None = None
+        self.frag_parts: list[bytes] | None = None
+
+
+class _NoMessages:
+    """Stands in for websockets' per-socket message queue (an ``Assembler`` with
+    its own deque, about 1 KiB per socket): ``CoreConnection`` hands every data
+    message to ``deliver`` and never calls ``recv()``, so nothing is queued."""
+
+    __slots__ = ()
+
+    def put(self, frame: Frame) -> None:  # pragma: no cover - never reached
+        raise AssertionError("CoreConnection delivers data frames itself")
+
+    def close(self) -> None:
+        pass
+
+
+_NO_MESSAGES = _NoMessages()
+
+
 class CoreConnection(ServerConnection):
-    """A connection that hands whole text/binary frames to ``deliver`` directly.
+    """A connection that hands every data message to ``deliver`` directly.
 
     websockets' asyncio connection queues each message for the handler task
     to ``recv()``: a future, a task switch and several coroutine frames per
-    frame; and its sans-I/O parser is a generator that costs more than the
-    rest of a relay. Signaling is a relay whose own per-message work is tiny,
-    so once the connection is open and ``deliver`` is set, this class splits
+    frame, a queue and a suspended ``recv()`` chain per socket; and its
+    sans-I/O parser is a generator that costs more than the rest of a relay.
+    Signaling is a relay whose own per-message work is tiny, so once the
+    connection is open and ``deliver`` is set (``start``), this class splits
     the byte stream into frames itself:
 
     - a whole, unfragmented, masked text or binary frame without RSV bits and
@@ -91,28 +160,51 @@ class CoreConnection(ServerConnection):
       to ``deliver`` synchronously;
     - every other *whole* frame (ping, pong, close, fragments, anything
       malformed) goes to websockets' parser unchanged, so the library keeps
-      answering pings, closing handshakes and protocol errors. The parser only
-      ever sees whole frames, so it is always at a frame boundary;
-    - an incomplete frame waits in ``_partial`` for the next read; a frame
+      answering pings, closing handshakes and protocol errors (and enforcing
+      ``max_size`` over a fragmented message). The parser only ever sees whole
+      frames, so it is always at a frame boundary; the data frames it accepts
+      come back through ``process_event``, are assembled here and delivered;
+    - an incomplete frame waits in ``partial`` for the next read; a frame
       announcing more than ``max_size`` hands the stream to the library for
       good (it closes with 1009).
 
     Once a fragmented message is seen the connection stays on the library's
-    path, so messages are never reordered.
+    path, so messages are never reordered. The handler task only waits for
+    the connection to close.
     """
 
-    deliver: Callable[[str | bytes], None] | None = None
-    # For the server's keep-alive sweep: when bytes last arrived, and when a
-    # ping went out that nothing has answered since (monotonic seconds).
-    last_seen = 0.0
-    pinged_at: float | None = None
-    _queued_path = False
-    _splitting = False
-    # The start of an incomplete frame, and how many bytes that frame needs
-    # in all (0 while its header is incomplete). Appending and waiting for
-    # ``_need`` keeps a frame trickled in tiny reads linear, not quadratic.
-    _partial: bytearray | None = None
-    _need = 0
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fast = _Fast()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.recv_messages = _NO_MESSAGES  # type: ignore[assignment]
+
+    def start(self, conn_id: int, deliver: Callable[[int, str | bytes], None]) -> None:
+        """From now on hand messages to ``deliver(conn_id, message)``, first any
+        that came early."""
+        fast = self.fast
+        fast.conn_id = conn_id
+        fast.deliver = deliver
+        pending, fast.pending = fast.pending, None
+        for message in pending or ():
+            deliver(conn_id, message)
+
+    async def closed(self) -> None:
+        """Wait until the TCP connection is gone (cancelling the wait is harmless)."""
+        fast = self.fast
+        if self.connection_lost_waiter.done():
+            return
+        if fast.closed is None:
+            fast.closed = self.loop.create_future()
+        await fast.closed
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        closed = self.fast.closed
+        if closed is not None and not closed.done():
+            closed.set_result(None)
 
     def shed_handshake(self) -> None:
         """Free what websockets keeps after the handshake but never reads again,
@@ -130,23 +222,24 @@ class CoreConnection(ServerConnection):
             self.drain_waiters = []  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
-        self.last_seen = monotonic()
-        if not self._splitting:
+        fast = self.fast
+        fast.last_seen = monotonic()
+        if not fast.splitting:
             if (
-                self.deliver is None
-                or self._queued_path
+                fast.deliver is None
+                or fast.queued
                 or self.protocol.state is not State.OPEN
                 or self.protocol.reader.buffer  # the library holds part of a frame
             ):
                 super().data_received(data)
                 return
-            self._splitting = True
-        if self._partial:
-            self._partial += data
-            if len(self._partial) < self._need:
+            fast.splitting = True
+        if fast.partial:
+            fast.partial += data
+            if len(fast.partial) < fast.need:
                 return
-            buf = bytes(self._partial)
-            self._partial, self._need = None, 0
+            buf = bytes(fast.partial)
+            fast.partial, fast.need = None, 0
         else:
             buf = data
         size = len(buf)
@@ -170,8 +263,8 @@ class CoreConnection(ServerConnection):
                 head = 10
             if length > limit:
                 # Too big: let the library refuse it (1009) and own the stream.
-                self._splitting = False
-                self._partial, self._need = None, 0
+                fast.splitting = False
+                fast.partial, fast.need = None, 0
                 super().data_received(buf[i:])
                 return
             masked = b1 & 0x80
@@ -181,50 +274,65 @@ class CoreConnection(ServerConnection):
             if end > size:
                 need = head + length
                 break
-            deliver = self.deliver
+            deliver = fast.deliver
             if (
                 masked
                 and b0 in _FIN_DATA
                 and deliver is not None
-                and not self._queued_path
+                and not fast.queued
                 and self.protocol.state is State.OPEN
             ):
                 payload = apply_mask(buf[i + head : end], buf[i + head - 4 : i + head])
                 if b0 == _FIN_TEXT:
                     try:
-                        deliver(payload.decode())
+                        deliver(fast.conn_id, payload.decode())
                     except UnicodeDecodeError:
                         self.protocol.fail(CloseCode.INVALID_DATA, "invalid UTF-8")
                         self.send_data()
-                        self._splitting = False
-                        self._partial, self._need = None, 0
+                        fast.splitting = False
+                        fast.partial, fast.need = None, 0
                         return
                 else:
-                    deliver(payload)
+                    deliver(fast.conn_id, payload)
             else:
                 super().data_received(buf[i:end])
             i = end
         if i < size:
-            self._partial, self._need = bytearray(buf[i:]), need
+            fast.partial, fast.need = bytearray(buf[i:]), need
 
     def process_event(self, event: Event) -> None:
-        if isinstance(event, Frame) and event.opcode in _DATA:
-            deliver = self.deliver
-            if deliver is None or not event.fin or self._queued_path:
-                self._queued_path = True
-            elif event.opcode is Opcode.TEXT:
-                try:
-                    text = bytes(event.data).decode()
-                except UnicodeDecodeError:
-                    self.protocol.fail(CloseCode.INVALID_DATA, "invalid UTF-8")
-                    self.send_data()
-                    return
-                deliver(text)
+        if not isinstance(event, Frame) or event.opcode not in _DATA:
+            super().process_event(event)
+            return
+        fast = self.fast
+        if event.opcode is Opcode.CONT:
+            # The parser refuses a continuation without a message to continue.
+            assert fast.frag_parts is not None and fast.frag_opcode is not None
+            fast.frag_parts.append(bytes(event.data))
+            if not event.fin:
                 return
-            else:
-                deliver(bytes(event.data))
+            opcode, data = fast.frag_opcode, b"".join(fast.frag_parts)
+            fast.frag_opcode = fast.frag_parts = None
+        elif not event.fin:
+            fast.queued = True
+            fast.frag_opcode, fast.frag_parts = event.opcode, [bytes(event.data)]
+            return
+        else:
+            opcode, data = event.opcode, bytes(event.data)
+        message: str | bytes = data
+        if opcode is Opcode.TEXT:
+            try:
+                message = data.decode()
+            except UnicodeDecodeError:
+                self.protocol.fail(CloseCode.INVALID_DATA, "invalid UTF-8")
+                self.send_data()
                 return
-        super().process_event(event)
+        if fast.deliver is None:
+            if fast.pending is None:
+                fast.pending = []
+            fast.pending.append(message)
+        else:
+            fast.deliver(fast.conn_id, message)
 
     def send_text_now(self, text: str) -> None:
         """Write one unmasked, unfragmented text frame (server side) at once.
@@ -292,10 +400,10 @@ class SignalingServer:
         # at the next slot, so every socket is looked at once per ping interval
         # and the work per tick stays a small share of the connections held.
         slots = 0 if ping_interval is None else max(1, round(ping_interval / tick_interval))
-        self._slots: list[dict[int, ServerConnection]] = [{} for _ in range(slots)]
+        self._slots: list[dict[int, CoreConnection]] = [{} for _ in range(slots)]
         self._slot = 0
         self._ids = itertools.count(1)
-        self._sockets: dict[int, ServerConnection] = {}
+        self._sockets: dict[int, CoreConnection] = {}
         self._slow: dict[int, int] = {}  # sends queued behind a paused transport
         self._server: Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -303,6 +411,7 @@ class SignalingServer:
         self._ticker: asyncio.Task[None] | None = None
         self._publisher: asyncio.Task[None] | None = None
         self._on_close = list(on_close)  # resources this server owns (bus, sink)
+        self._deliver = self._on_frame  # one bound method shared by every socket
 
     @property
     def port(self) -> int:
@@ -383,32 +492,26 @@ class SignalingServer:
     # ------------------------------------------------------------- feeding
 
     async def _handle(self, ws: ServerConnection) -> None:
+        assert isinstance(ws, CoreConnection)  # serve(create_connection=CoreConnection)
         conn_id = next(self._ids)
         self._sockets[conn_id] = ws
         slot = self._slots[conn_id % len(self._slots)] if self._slots else None
-        if slot is not None and isinstance(ws, CoreConnection):
-            ws.last_seen = monotonic()
+        if slot is not None:
+            ws.fast.last_seen = monotonic()
             slot[conn_id] = ws
         CONNECTIONS.inc()
         CONNECTIONS_TOTAL.inc()
         try:
             opened = self.core.connect(conn_id, self._clock(), self._client_address(ws))
-            if isinstance(ws, CoreConnection):
-                ws.shed_handshake()
+            ws.shed_handshake()
             for action in opened:
                 if isinstance(action, Close):  # refused by the per-address limits
                     CONNECTIONS_REFUSED.labels(reason=action.reason).inc()
             await self._run(opened)
-            if isinstance(ws, CoreConnection):
-                ws.deliver = functools.partial(self._on_frame, conn_id)
-            # Only messages the fast path does not take (fragmented ones) come here.
-            async for data in ws:
-                FRAMES.received += 1
-                actions = self.core.receive(conn_id, data, self._clock())
-                if actions:
-                    await self._run(actions)
-        except ConnectionClosed:
-            pass
+            # Every message now reaches _on_frame from the transport's callback;
+            # this task only waits for the socket to close.
+            ws.start(conn_id, self._deliver)
+            await ws.closed()
         finally:
             del self._sockets[conn_id]
             if slot is not None:
@@ -461,18 +564,19 @@ class SignalingServer:
         assert self._ping_interval is not None
         self._slot = (self._slot + 1) % len(self._slots)
         for ws in list(self._slots[self._slot].values()):
-            if not isinstance(ws, CoreConnection) or ws.protocol.state is not State.OPEN:
+            if ws.protocol.state is not State.OPEN:
                 continue
-            if ws.pinged_at is not None:
-                if ws.last_seen < ws.pinged_at:
-                    if now - ws.pinged_at >= self._ping_timeout:
+            fast = ws.fast
+            if fast.pinged_at is not None:
+                if fast.last_seen < fast.pinged_at:
+                    if now - fast.pinged_at >= self._ping_timeout:
                         self._spawn(ws.close(CloseCode.INTERNAL_ERROR, "keepalive ping timeout"))
                     continue
-                ws.pinged_at = None
-            if now - ws.last_seen >= self._ping_interval:
+                fast.pinged_at = None
+            if now - fast.last_seen >= self._ping_interval:
                 ws.protocol.send_ping(b"")
                 ws.send_data()
-                ws.pinged_at = now
+                fast.pinged_at = now
 
     async def _resync(self) -> None:
         """After the bus came back: reload the shared view, republish ours."""
@@ -530,11 +634,7 @@ class SignalingServer:
             # Fast path: frame and write synchronously, as ws.send() itself does
             # when the transport is not paused, minus a task and a context
             # switch per relayed frame (the hot path of the server).
-            if isinstance(ws, CoreConnection):
-                ws.send_text_now(text)
-            else:
-                ws.protocol.send_text(text.encode())
-                ws.send_data()
+            ws.send_text_now(text)
             return
         # The peer is slow (or closing): queue through ws.send(), which waits for
         # the transport to drain. Tasks for one socket run in creation order,

@@ -139,3 +139,40 @@ async def test_a_closing_handshake_goes_through_the_library(server: SignalingSer
     client = await Client.open(server.url)
     await client.ws.close(1000, "bye")
     assert client.ws.close_code == 1000
+
+
+async def test_a_fragmented_message_arrives_whole_and_later_ones_in_order(
+    server: SignalingServer,
+) -> None:
+    """Fragments go through the library's parser and are assembled by the
+    connection itself (there is no message queue): the core sees one message,
+    and every message after it keeps its order."""
+    resident, _staff = await pair(server.url)
+    conn = staff_side(server)
+    text = json.dumps({"type": "offer", "to": TO, "sdp": "frag" * 500}).encode()
+    first, middle, last = text[:100], text[100:1000], text[1000:]
+    stream = (
+        client_frame(Opcode.TEXT, first, fin=False)
+        + client_frame(Opcode.PING, b"between")  # control frames may interleave
+        + client_frame(Opcode.CONT, middle, fin=False)
+        + client_frame(Opcode.CONT, last)
+        + offer("after")
+    )
+    for i in range(0, len(stream), 7):
+        conn.data_received(stream[i : i + 7])
+    assert (await resident.expect("offer")).sdp == "frag" * 500
+    assert (await resident.expect("offer")).sdp == "after"
+    assert conn.protocol.state is State.OPEN
+
+
+async def test_a_fragmented_message_with_invalid_utf8_closes_with_1007(
+    server: SignalingServer,
+) -> None:
+    _resident, staff = await pair(server.url)
+    conn = staff_side(server)
+    conn.data_received(
+        client_frame(Opcode.TEXT, b'{"type":"ping","nonce":"\xc3', fin=False)
+        + client_frame(Opcode.CONT, b'\x28"}')
+    )
+    code, _reason = await staff.closed()
+    assert code == 1007
