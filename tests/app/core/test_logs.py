@@ -149,6 +149,7 @@ class _Booking:
     start_at: datetime = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
     end_at: datetime = datetime(2026, 12, 1, 1, 30, tzinfo=UTC)
     interpreter: _Person | None = field(default_factory=lambda: _Person(3, "Ana Souza"))
+    interpreter_language: str | None = "pt"
 
 
 @dataclass

@@ -22,9 +22,13 @@ TS = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("services") as batch_op:
-        batch_op.add_column(sa.Column("rush", sa.Boolean(), server_default=sa.false(), nullable=False))
-        batch_op.add_column(sa.Column("rush_opens_at", TS, nullable=True))
+    # Plain ADD COLUMN, not a batch: on SQLite a non-literal default makes the
+    # batch copy services into a new table, and dropping the old one fails the
+    # foreign keys of every booking and staff member pointing at it.
+    op.add_column(
+        "services", sa.Column("rush", sa.Boolean(), server_default=sa.false(), nullable=False)
+    )
+    op.add_column("services", sa.Column("rush_opens_at", TS, nullable=True))
 
     op.create_table(
         "rush_queues",
