@@ -4,6 +4,8 @@
 // the booking page or the answer's own page. Without JavaScript the page's
 // <noscript> meta refresh does the same. Texts come from the page (data-*).
 
+import { counted, pageLang } from "../lib/plural.js";
+
 const root = document.getElementById("rush-wait");
 const FALLBACK_SECONDS = 10;
 
@@ -16,7 +18,7 @@ function show(place) {
   const minutes = document.getElementById("rush-minutes");
   const aheadText =
     place.ahead === 0 ? root.dataset.nextText : fill(root.dataset.aheadTemplate, place.ahead);
-  const minutesText = fill(root.dataset.minutesTemplate, Math.max(1, Math.ceil(place.eta_seconds / 60)));
+  const minutesText = counted(root.dataset, "minutes", Math.max(1, Math.ceil(place.eta_seconds / 60)), pageLang());
   // Only changed text is written, so screen readers announce changes, not every poll.
   if (ahead.textContent !== aheadText) ahead.textContent = aheadText;
   if (minutes.textContent !== minutesText) minutes.textContent = minutesText;
