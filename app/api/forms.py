@@ -507,9 +507,17 @@ def form_pdf(
 
 
 def visitor_claims(
-    request: Request, ctx: CtxDep, x_join_token: Annotated[str, Header()] = ""
+    request: Request,
+    ctx: CtxDep,
+    form_id: IdPath,
+    x_join_token: Annotated[str, Header()] = "",
 ) -> dict[str, Any]:
-    """The join token's claims (a bad token: 403, expired: 410, by the token handler)."""
+    """The join token's claims (a bad token: 403, expired: 410, by the token handler).
+
+    ``form_id`` is declared here too so that FastAPI validates it first: an id
+    out of range is a 422 whatever the token, as on every other route.
+    """
+    del form_id
     if not x_join_token:
         raise Forbidden
     return ctx.tokens.verify(Purpose.JOIN, x_join_token, now=ctx.clock.now())
