@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.booking.notify import REMINDER_KIND, Notifier
 from app.core.context import AppContext
+from app.core.db import chunks
 from app.core.outbox import OutboxMail
 from scheduler.models import Booking, BookingStatus
 
@@ -55,10 +56,10 @@ def due_reminders(session: Session, offsets: list[int], now: datetime) -> list[t
         return []
     ids = sorted({booking_id for booking_id, _ in wanted.values()})
     queued: set[str] = set()
-    for i in range(0, len(ids), 500):
+    for chunk in chunks(ids, 500):
         keys = session.scalars(
             select(OutboxMail.dedup_key).where(
-                OutboxMail.booking_id.in_(ids[i : i + 500]),
+                OutboxMail.booking_id.in_(chunk),
                 OutboxMail.kind == REMINDER_KIND,
             )
         )

@@ -7,10 +7,10 @@ import logging
 import threading
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     DateTime,
@@ -252,3 +252,12 @@ class UTCDateTime(TypeDecorator[datetime]):
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map: dict[Any, Any] = {datetime: UTCDateTime()}  # noqa: RUF012
+
+
+T = TypeVar("T")
+
+
+def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """``items`` in slices of ``size``: IN lists a driver accepts, short write transactions."""
+    for i in range(0, len(items), size):
+        yield items[i : i + size]

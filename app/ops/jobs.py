@@ -18,7 +18,7 @@ from app.booking.notify import Notifier
 from app.booking.reminders import due_reminders, queue_reminder, reminder_offsets
 from app.calls.documents import Documents
 from app.core.context import AppContext
-from app.core.db import is_busy
+from app.core.db import chunks, is_busy
 from app.core.outbox import Channel, MailChannel, Mailer, SmtpMailer, deliver_pending
 from app.core.webhook import WebhookChannel
 from app.counter.settings import CounterSettings
@@ -92,9 +92,9 @@ def run_once(
         session.commit()
     with ctx.sessions() as session:
         due = due_reminders(session, reminder_offsets(ctx), now)
-    for i in range(0, len(due), REMINDER_BATCH):
+    for batch in chunks(due, REMINDER_BATCH):
         with ctx.writer_sessions() as session:
-            for booking_id, offset in due[i : i + REMINDER_BATCH]:
+            for booking_id, offset in batch:
                 queue_reminder(session, ctx, booking_id, offset)
             session.commit()
     with ctx.writer_sessions() as session:

@@ -7,9 +7,10 @@ import logging
 from sqlalchemy import select
 
 from app.core.context import AppContext
+from app.core.db import chunks
 from app.counter.models import QueueTicket
 from app.tracker import ratings, webhooks
-from app.tracker.record_builder import RecordBuilder, chunks
+from app.tracker.record_builder import RecordBuilder
 from app.tracker.retention import apply_retention
 from scheduler.models import Booking
 

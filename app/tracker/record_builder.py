@@ -9,10 +9,9 @@ server stopped mid-call; the caller commits once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, or_, select
@@ -20,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from app.calls.models import Consultation, Outcome
 from app.calls.staff_queue import NO_SHOW_GRACE, EventView, QueueReader
+from app.core.db import chunks
 from app.counter.models import QueueTicket
 from app.tracker.derive import DerivedCall, derive_call, staff_id_of
 from app.tracker.models import RecordChannel, RecordKind, SessionRecord, SessionSegment
@@ -32,7 +32,6 @@ UTC_ZONE = ZoneInfo("UTC")  # QueueReader.events does not use the zone
 EARLY = timedelta(hours=1)
 # participant, staff id, joined, left
 Segment = tuple[str, int | None, datetime, datetime | None]
-T = TypeVar("T")
 
 
 class RecordBuilder:
@@ -344,8 +343,3 @@ class RecordBuilder:
 class Stale:
     bookings: list[int] = field(default_factory=list)
     tickets: list[int] = field(default_factory=list)
-
-
-def chunks(items: list[T], size: int) -> Iterator[list[T]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
