@@ -14,6 +14,7 @@ a password cannot be carried over to another call's name.
 from __future__ import annotations
 
 import asyncio
+import re
 import ssl
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,13 +25,26 @@ from aioice.stun import TransactionFailed
 from aioice.turn import create_turn_endpoint
 from call_harness import join_token
 from city_harness import APP_SECRET, INTERNAL_URL, TURN_SECRET, City
+from coturn_helpers import SHIPPED_CONF
 from topology import TURN_ADDR, TURN_PORT, TURNS_PORT
 
 from app.calls.turn import turn_credential
 
 pytestmark = [pytest.mark.media]
 
-RELAY_PORTS = range(49160, 49201)  # docker/turnserver.conf min-port..max-port
+
+def _relay_ports() -> range:
+    """min-port..max-port as docker/turnserver.conf ships them."""
+    conf = SHIPPED_CONF.read_text(encoding="utf-8")
+    low, high = (
+        int(match[1])
+        for key in ("min-port", "max-port")
+        if (match := re.search(rf"^{key}=(\d+)$", conf, re.MULTILINE))
+    )
+    return range(low, high + 1)
+
+
+RELAY_PORTS = _relay_ports()
 
 
 @pytest.fixture(autouse=True)
