@@ -62,8 +62,7 @@ def take_place(service_id: DbId, ctx: CtxDep, response: Response) -> PlaceOut:
     """A place at the end of the service's queue (first come, first admitted)."""
     now = ctx.clock.now()
     arrival = flow.arrive(ctx, service_id, now)
-    place = flow.look(ctx, arrival.service, arrival.number, now)
-    out = place_out(ctx, arrival.ticket, place)
+    out = place_out(ctx, arrival.ticket, arrival.place)
     if out.retry_after:
         response.headers["Retry-After"] = str(out.retry_after)
     return out

@@ -3,6 +3,9 @@
 // turn (or any final answer) reload the page, which the server turns into
 // the booking page or the answer's own page. Without JavaScript the page's
 // <noscript> meta refresh does the same. Texts come from the page (data-*).
+// Taking a place answers with this page at the form's address: the waiting
+// address replaces it, so a reload or a bookmark keeps the place instead of
+// sending the form again.
 
 import { counted, pageLang } from "../lib/plural.js";
 
@@ -45,4 +48,7 @@ async function poll() {
   window.setTimeout(poll, seconds * 1000);
 }
 
+if (root && window.location.pathname !== root.dataset.waitUrl) {
+  window.history.replaceState(null, "", root.dataset.waitUrl + window.location.search);
+}
 if (root) window.setTimeout(poll, (Number(root.dataset.refresh) || FALLBACK_SECONDS) * 1000);
