@@ -26,7 +26,7 @@ def upgrade() -> None:
         "rush_queues",
         sa.Column("paced_from", sa.BigInteger(), server_default="0", nullable=False),
     )
-    op.add_column("rush_queues", sa.Column("pace", sa.Float()))
+    op.add_column("rush_queues", sa.Column("pace", sa.Double()))
 
 
 def downgrade() -> None:
