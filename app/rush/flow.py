@@ -2,12 +2,18 @@
 
 A poll holds one database connection at a time and writes only when a step
 is due (an admission step or a capacity check), so thousands of residents
-polling cost reads, not writer locks. Two things are remembered per process
-(per ``AppContext``), never the queue itself: the rush services' rows, for a
-few seconds (an administrator's edit applies within ``SERVICE_TTL_SECONDS``),
-and that a queue is full, until its next capacity check is due (nothing can
-open it before that check), so once full every page and poll answers "fully
-booked" without the database.
+polling cost reads, not writer locks. Each process (each ``AppContext``)
+remembers what it last read, never deciding anything from it alone:
+
+* the rush services' rows, for ``SERVICE_TTL_SECONDS`` (an administrator's
+  edit applies within that);
+* each queue's row, for ``ROW_TTL_SECONDS`` and only while no admission step
+  or capacity check is due: a waiting resident's poll is then answered from
+  memory. ``admitted`` only grows, so an old row can only under-report a
+  turn, by at most one step; an admitted number is always read afresh;
+* that a queue is full, until its next capacity check is due (nothing can
+  open it before that check), so once full every page and poll answers
+  "fully booked" without the database.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from scheduler.errors import InvalidBookingRequest
 from scheduler.models import Service
 
 SERVICE_TTL_SECONDS = 5.0
+ROW_TTL_SECONDS = 0.5
 
 
 def policy(ctx: AppContext) -> Policy:
@@ -47,6 +54,8 @@ class _Memo:
     lock: threading.Lock = field(default_factory=threading.Lock)
     # service id -> (monotonic deadline, the detached row); read only once cached.
     services: dict[int, tuple[float, Service]] = field(default_factory=dict)
+    # service id -> (monotonic deadline, the queue's row as last read).
+    rows: dict[int, tuple[float, QueueState]] = field(default_factory=dict)
     # service id -> the queue's row as last seen full.
     full: dict[int, QueueState] = field(default_factory=dict)
 
@@ -72,10 +81,13 @@ def service_of(ctx: AppContext, service_id: int) -> Service:
     return service
 
 
-def forget_service(ctx: AppContext, service_id: int) -> None:
-    """Drop the cached row (this process saw it change)."""
-    with _memo(ctx).lock:
-        _memo(ctx).services.pop(service_id, None)
+def forget(ctx: AppContext, service_id: int) -> None:
+    """Drop what this process remembers of the service and its queue."""
+    memo = _memo(ctx)
+    with memo.lock:
+        memo.services.pop(service_id, None)
+        memo.rows.pop(service_id, None)
+        memo.full.pop(service_id, None)
 
 
 def rush_service(ctx: AppContext, service_id: int) -> Service:
@@ -86,13 +98,25 @@ def rush_service(ctx: AppContext, service_id: int) -> Service:
 
 
 def seen(ctx: AppContext, state: QueueState) -> None:
-    """Remember (or forget) that the queue is full, from a row just read."""
+    """Remember the queue's row just read (or returned by an update), and whether it is full."""
     memo = _memo(ctx)
     with memo.lock:
+        memo.rows[state.service_id] = (time.monotonic() + ROW_TTL_SECONDS, state)
         if state.full_since is not None:
             memo.full[state.service_id] = state
         else:
             memo.full.pop(state.service_id, None)
+
+
+def recent_row(ctx: AppContext, service_id: int, now: datetime) -> QueueState | None:
+    """The queue's row as this process last read it, while fresh and nothing is due."""
+    hit = _memo(ctx).rows.get(service_id)
+    if hit is None or time.monotonic() >= hit[0]:
+        return None
+    row, rules = hit[1], policy(ctx)
+    if queue.advance_due(row, now, rules) or queue.check_due(row, now, rules):
+        return None
+    return row
 
 
 def known_full(ctx: AppContext, service_id: int, now: datetime) -> QueueState | None:
@@ -121,6 +145,7 @@ def arrive(ctx: AppContext, service_id: int, now: datetime) -> Arrival:
         with ctx.writer_sessions() as session:
             number, state = queue.take(session, service, now)
             session.commit()
+        seen(ctx, state)
     except FullyBooked:
         with ctx.sessions() as session:
             full = queue.read_state(session, service.id)
@@ -135,12 +160,13 @@ def look(ctx: AppContext, service: Service, number: int, now: datetime) -> Place
     """Where ``number`` stands, after taking any admission step or capacity check now due.
 
     The common case (nothing due) is one read session and one SELECT of the
-    queue's row (two for an admitted number); a queue known full, none.
+    queue's row (two for an admitted number); a number still waiting, when
+    this process read the row moments ago or knows the queue full, none.
     """
     rules = policy(ctx)
-    full = known_full(ctx, service.id, now)
-    if full is not None and full.admitted < number <= full.issued:
-        return queue.waiting_place(full, number, now, rules)
+    known = known_full(ctx, service.id, now) or recent_row(ctx, service.id, now)
+    if known is not None and known.admitted < number <= known.issued:
+        return queue.waiting_place(known, number, now, rules)
     with ctx.sessions() as session:
         row = queue.read_state(session, service.id)
         if row is not None and not (

@@ -348,7 +348,7 @@ def test_a_queue_that_ran_empty_measures_its_pace_afresh(
 
 
 def test_a_poll_reads_the_queue_row_once_and_a_full_queue_not_at_all(
-    rush_city: tuple[Engine, MiniCity],
+    rush_city: tuple[Engine, MiniCity], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     engine, city = rush_city
     clock = FixedClock(NOW)
@@ -365,7 +365,18 @@ def test_a_poll_reads_the_queue_row_once_and_a_full_queue_not_at_all(
 
     event.listen(engine, "before_cursor_execute", record)
     try:
-        # Nothing due: one SELECT of the queue's row (the service row is cached).
+        # Moments after this process read the row, a waiting number is answered from it.
+        assert look(ctx, city.consult_id, 2).state is State.WAITING
+        assert statements == []
+        # Once that row is older than ROW_TTL_SECONDS, and nothing is due: one
+        # SELECT of the queue's row (the service row is cached).
+        monkeypatch.setattr(flow, "ROW_TTL_SECONDS", 0.0)
+        flow.forget(ctx, city.consult_id)
+        assert look(ctx, city.consult_id, 2).state is State.WAITING
+        # (Forgotten: the service's row is read again too, once.)
+        assert len(statements) == 2 and "FROM services" in statements[0]
+        assert "FROM rush_queues" in statements[1]
+        statements.clear()
         assert look(ctx, city.consult_id, 2).state is State.WAITING
         assert len(statements) == 1 and "rush_queues" in statements[0]
         with Session(engine) as s:

@@ -105,12 +105,14 @@ def queue_start(request: Request, service_id: int, ctx: CtxDep, m: str | None = 
         return _not_open(request, ctx, service, service.rush_opens_at)
     if flow.known_full(ctx, service.id, now) is not None:
         return _closed(request, service)
-    with ctx.sessions() as session:
-        row = queue.read_state(session, service.id)
-    if row is not None:
-        flow.seen(ctx, row)
-        if row.full_since is not None:
-            return _closed(request, service)
+    row = flow.recent_row(ctx, service.id, now)
+    if row is None:
+        with ctx.sessions() as session:
+            row = queue.read_state(session, service.id)
+        if row is not None:
+            flow.seen(ctx, row)
+    if row is not None and row.full_since is not None:
+        return _closed(request, service)
     ticket = request.cookies.get(ticket_cookie(service.id))
     if ticket and m is None and _still_waiting(ctx, service, ticket, now) is not None:
         # Back at the front door: the place taken before still stands.
