@@ -94,6 +94,7 @@ REFRESH = re.compile(r'http-equiv="refresh" content="(\d+)')
 WAIT_URL = re.compile(r'data-wait-url="(/rush/wait/[^"]+)"')
 WINDOW = 10.0  # seconds per latency window
 TIMEOUT = 60.0
+WARM_UP = 10  # concurrent requests of each kind per server before the run
 MAX_TRIES = 10  # booking attempts per admitted resident before giving up (counted as error)
 
 
@@ -443,6 +444,27 @@ async def drive(
             await client.aclose()
 
 
+async def warm_up(bases: list[str], service_id: int) -> None:
+    """A few concurrent page and API reads per server before the clock starts.
+
+    A city's servers are up long before its opening minute: their database
+    pools are open and their templates compiled. Without this, the first
+    window would measure a cold start instead. Nobody takes a place here.
+    """
+    today = date.today()
+    params = {"from": today.isoformat(), "to": (today + timedelta(days=15)).isoformat()}
+    async with httpx.AsyncClient(timeout=TIMEOUT, trust_env=False) as http:
+        for _ in range(3):
+            calls = []
+            for base in bases:
+                for _ in range(WARM_UP):
+                    calls.append(http.get(f"{base}/rush/{service_id}"))
+                    calls.append(
+                        http.get(f"{base}/api/v1/services/{service_id}/availability", params=params)
+                    )
+            await asyncio.gather(*calls)
+
+
 def client_process(
     bases: list[str],
     service_id: int,
@@ -624,6 +646,7 @@ def run_mode(mode: str, args: argparse.Namespace) -> Outcome:
         arrivals = sorted(rng.uniform(0, args.arrival_seconds) for _ in range(args.residents))
         with servers(url, args.processes, args.rate, log_dir) as procs:
             bases = [base for base, _ in procs]
+            asyncio.run(warm_up(bases, service_id))
             print(f"[{mode}] {len(bases)} servers up; load average {loadavg()}", flush=True)
             residents = [Resident(n, at) for n, at in enumerate(arrivals)]
             run, residents = drive_all(bases, service_id, residents, mode, args.seed, args.clients)
