@@ -259,6 +259,8 @@ def test_taking_a_place_answers_with_the_waiting_page_and_a_resubmitted_form_kee
     wait = WAIT_URL.search(first.text)
     assert wait is not None
     assert "/static/js/pages/rush-wait.js" in first.text
+    # The script shows "fully booked" in place if the queue fills meanwhile.
+    assert 'data-full-title="受付を終了しました（満席）"' in first.text
     # Reloading the answer without JavaScript sends the form again: same place.
     again = client.post(f"/rush/{rush}", data=form, follow_redirects=False)
     assert "あなたの番号 <strong>1</strong>" in page_ok(again)
