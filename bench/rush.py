@@ -21,7 +21,9 @@ What it does, all on 127.0.0.1, once per mode (a fresh database each):
      (form POST with its CSRF token, answered with the waiting page), then
      waits from the page's refresh interval on: four in five poll the JSON
      status as the page's script does, one in five reloads the page at its
-     ``<noscript>`` refresh (no JavaScript); at its turn the waiting page sends
+     ``<noscript>`` refresh (no JavaScript); a poll that says "fully booked"
+     ends a scripted resident (the script shows it in place, no reload); at
+     its turn the waiting page sends
      it on with the admission, and it books through the JSON API
      (availability, then ``POST /api/v1/bookings`` with ``X-Rush-Admission``;
      a time taken meanwhile is retried with fresh availability); a full
@@ -361,6 +363,9 @@ async def queue_resident(
             if place["state"] == "waiting":
                 delay = place["retry_after"]
                 continue
+            if place["state"] == "full":  # the script says so in place, no reload
+                resident.outcome = "full"
+                return
         # At the turn or any final answer the script reloads the waiting page;
         # without JavaScript the page's refresh does.
         r = await run.call(http, "page", "GET", f"{base}{wait}", ok=(200, 303))
@@ -415,9 +420,10 @@ async def direct_resident(
 async def drive(
     run: Run, bases: list[str], service_id: int, residents: list[Resident], mode: str, seed: int
 ) -> None:
-    # Idle connections are dropped before uvicorn's 5-second keep-alive closes them,
-    # so a request never goes out on a connection the server is closing.
-    limits = httpx.Limits(max_connections=400, max_keepalive_connections=400, keepalive_expiry=3.0)
+    # Idle connections are dropped well before uvicorn's 5-second keep-alive
+    # closes them, so a request never goes out on a connection the server is
+    # closing, even when a loaded machine runs this event loop seconds late.
+    limits = httpx.Limits(max_connections=400, max_keepalive_connections=400, keepalive_expiry=1.0)
     clients = [
         httpx.AsyncClient(
             limits=limits,
