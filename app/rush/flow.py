@@ -156,6 +156,20 @@ def arrive(ctx: AppContext, service_id: int, now: datetime) -> Arrival:
     return Arrival(service, number, queue.ticket_token(ctx.tokens, service.id, number), place)
 
 
+def remembered(ctx: AppContext, service_id: int, number: int, now: datetime) -> Place | None:
+    """The place of a waiting number from this process's memory alone, or None: ask ``look``.
+
+    No database and no blocking, so an async route can answer it on the event loop.
+    """
+    hit = _memo(ctx).services.get(service_id)
+    if hit is None or time.monotonic() >= hit[0] or not hit[1].rush:
+        return None
+    known = known_full(ctx, service_id, now) or recent_row(ctx, service_id, now)
+    if known is None or not known.admitted < number <= known.issued:
+        return None
+    return queue.waiting_place(known, number, now, policy(ctx))
+
+
 def look(ctx: AppContext, service: Service, number: int, now: datetime) -> Place:
     """Where ``number`` stands, after taking any admission step or capacity check now due.
 
