@@ -618,7 +618,11 @@ def report(
             f"(at {worst[1] * WINDOW:.0f} s), max {max(values) * 1000:.0f} ms"
         )
         check(worst[0] < 1.0, f"{kind} p99 under 1 s in every 10-s window")
-    lines.append(f"  wall time {wall:.0f} s; requests {len(run.samples)}; load average {loadavg()}")
+    lines.append(
+        f"  wall time {wall:.0f} s; requests {len(run.samples)} "
+        f"({len(run.samples) / max(1, len(residents)):.1f} per resident); "
+        f"load average {loadavg()}"
+    )
     return Outcome(lines, failures)
 
 
