@@ -22,6 +22,9 @@ class AppContext:
     settings: Settings
     engine: Engine
     clock: Clock = field(default_factory=SystemClock)
+    # Per-process caches of the domains (the rush queue's service rows), keyed by
+    # domain: they live as long as this context, so tests never share them.
+    memos: dict[str, object] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.sessions: sessionmaker[Session] = make_sessionmaker(self.engine)

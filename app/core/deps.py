@@ -19,7 +19,13 @@ def get_ctx(request: Request) -> AppContext:
     return ctx
 
 
-CtxDep = Annotated[AppContext, Depends(get_ctx)]
+async def _ctx(request: Request) -> AppContext:
+    # A coroutine, so FastAPI resolves it on the event loop: a plain function
+    # dependency would cost every request one more hop through the thread pool.
+    return get_ctx(request)
+
+
+CtxDep = Annotated[AppContext, Depends(_ctx)]
 
 
 # Sessions are closed in threads of their own, never in the request threadpool.

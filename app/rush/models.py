@@ -31,6 +31,13 @@ class RushQueue(Base):
     # there was none (None: not full).
     checked_at: Mapped[datetime | None] = mapped_column(nullable=True)
     full_since: Mapped[datetime | None] = mapped_column(nullable=True)
+    # The measured admission pace: ``admitted`` was ``paced_from`` at
+    # ``paced_since`` (the current measuring window, restarted every minute and
+    # whenever the queue runs empty), and ``pace`` is admissions per second
+    # over the last full window (None: none measured since the queue filled).
+    paced_since: Mapped[datetime | None] = mapped_column(nullable=True)
+    paced_from: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    pace: Mapped[float | None] = mapped_column(nullable=True)
 
 
 class RushTicket(Base):

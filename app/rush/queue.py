@@ -56,6 +56,12 @@ log = logging.getLogger(__name__)
 # Availability is asked at most this many days at once (SchedulingService's limit).
 _CHUNK_DAYS = 92
 
+# The admission pace is measured over windows of this length (rolled by the
+# admission steps); a window younger than PACE_MIN_SECONDS with none before it
+# says too little, and the configured rate stands in.
+PACE_WINDOW = timedelta(seconds=60)
+PACE_MIN_SECONDS = 10.0
+
 
 @dataclass(frozen=True)
 class Policy:
@@ -77,6 +83,11 @@ class Policy:
     def step(self) -> timedelta:
         return timedelta(seconds=1 / self.rate)
 
+    @property
+    def min_pace(self) -> float:
+        """The slowest the queue moves: the active limit frees each place by its window's end."""
+        return min(self.rate, self.max_active / self.window.total_seconds())
+
 
 class State(StrEnum):
     WAITING = "waiting"
@@ -96,13 +107,70 @@ class Place:
     expires_at: datetime | None  # end of the admission window
 
 
+@dataclass(frozen=True)
+class QueueState:
+    """The queue's row as read (or as an update returned it): everything a place needs."""
+
+    service_id: int
+    issued: int
+    admitted: int
+    admitted_until: datetime
+    checked_at: datetime | None
+    full_since: datetime | None
+    paced_since: datetime | None
+    paced_from: int
+    pace: float | None
+
+
+_STATE_COLUMNS = (
+    RushQueue.service_id,
+    RushQueue.issued,
+    RushQueue.admitted,
+    RushQueue.admitted_until,
+    RushQueue.checked_at,
+    RushQueue.full_since,
+    RushQueue.paced_since,
+    RushQueue.paced_from,
+    RushQueue.pace,
+)
+
+
+def _state(row: Any) -> QueueState:
+    return QueueState(
+        service_id=int(row.service_id),
+        issued=int(row.issued),
+        admitted=int(row.admitted),
+        admitted_until=row.admitted_until,
+        checked_at=row.checked_at,
+        full_since=row.full_since,
+        paced_since=row.paced_since,
+        paced_from=int(row.paced_from),
+        pace=row.pace,
+    )
+
+
+def read_state(session: Session, service_id: int) -> QueueState | None:
+    """The queue's row in one SELECT, without the ORM's identity map (the polls' one read)."""
+    row = session.execute(
+        select(*_STATE_COLUMNS).where(RushQueue.service_id == service_id)
+    ).one_or_none()
+    return None if row is None else _state(row)
+
+
 def opens_at(service: Service) -> datetime | None:
     return service.rush_opens_at
 
 
 def _ensure_queue(session: Session, service: Service, now: datetime) -> None:
     start = max(now, service.rush_opens_at or now)
-    values = {"service_id": service.id, "issued": 0, "admitted": 0, "admitted_until": start}
+    values = {
+        "service_id": service.id,
+        "issued": 0,
+        "admitted": 0,
+        "admitted_until": start,
+        "paced_since": start,
+        "paced_from": 0,
+    }
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     session.execute(insert(RushQueue).values(**values).on_conflict_do_nothing())
@@ -115,11 +183,14 @@ def check_open(service: Service, now: datetime) -> None:
         raise QueueNotOpen(service.id, service.rush_opens_at)
 
 
-def take(session: Session, service: Service, now: datetime) -> int:
-    """A new number for an arrival (the caller commits); refused before opening or when full."""
+def take(session: Session, service: Service, now: datetime) -> tuple[int, QueueState]:
+    """A new number for an arrival and the queue as it left it (the caller commits).
+
+    Refused before opening or when full.
+    """
     check_open(service, now)
-    _ensure_queue(session, service, now)
-    row = session.execute(
+    empty = RushQueue.admitted == RushQueue.issued
+    statement = (
         update(RushQueue)
         .where(RushQueue.service_id == service.id)
         .values(
@@ -127,21 +198,27 @@ def take(session: Session, service: Service, now: datetime) -> int:
             # An empty queue earns no admissions while nobody waits: the
             # admission clock restarts with the first arrival.
             admitted_until=case(
-                (
-                    (RushQueue.admitted == RushQueue.issued) & (RushQueue.admitted_until < now),
-                    now,
-                ),
+                (empty & (RushQueue.admitted_until < now), now),
                 else_=RushQueue.admitted_until,
             ),
+            # And its pace is measured afresh: a quiet spell is no measure of
+            # how fast a crowd moves.
+            paced_since=case((empty, now), else_=RushQueue.paced_since),
+            paced_from=case((empty, RushQueue.issued), else_=RushQueue.paced_from),
+            pace=case((empty, None), else_=RushQueue.pace),
         )
-        .returning(RushQueue.issued, RushQueue.full_since)
-    ).one()
-    if row.full_since is not None:
+        .returning(*_STATE_COLUMNS)
+    )
+    row = session.execute(statement).one_or_none()
+    if row is None:  # the service's first arrival: its queue's row first
+        _ensure_queue(session, service, now)
+        row = session.execute(statement).one()
+    state = _state(row)
+    if state.full_since is not None:
         raise FullyBooked(service.id)
-    number = int(row.issued)
-    session.add(RushTicket(service_id=service.id, number=number, issued_at=now))
+    session.add(RushTicket(service_id=service.id, number=state.issued, issued_at=now))
     session.flush()
-    return number
+    return state.issued, state
 
 
 def _rowcount(result: Result[Any]) -> int:
@@ -153,28 +230,70 @@ def queue_row(session: Session, service_id: int) -> RushQueue | None:
     return session.get(RushQueue, service_id, populate_existing=True)
 
 
+def measured_pace(queue: QueueState, now: datetime, policy: Policy) -> float:
+    """Admissions per second the queue has been making lately; the configured rate until measured.
+
+    The last full window blended with the current one by its age, so the pace
+    follows a change within a minute without jumping at each roll. Never above
+    the rate nor below what the active limit guarantees (``Policy.min_pace``).
+    """
+    current: float | None = None
+    weight = 0.0
+    if queue.paced_since is not None:
+        elapsed = (now - queue.paced_since).total_seconds()
+        if elapsed >= PACE_MIN_SECONDS:
+            current = (queue.admitted - queue.paced_from) / elapsed
+            weight = min(1.0, elapsed / PACE_WINDOW.total_seconds())
+    if queue.pace is None:
+        measured = current
+    elif current is None:
+        measured = queue.pace
+    else:
+        measured = queue.pace * (1 - weight) + current * weight
+    if measured is None:
+        return policy.rate
+    return min(policy.rate, max(policy.min_pace, measured))
+
+
+def estimate(queue: QueueState, ahead: int, now: datetime, policy: Policy) -> int:
+    """Seconds until the resident with ``ahead`` residents before them is admitted.
+
+    The next number is due one step after the admission clock; those after it
+    at the measured pace.
+    """
+    first = max(0.0, (queue.admitted_until + policy.step - now).total_seconds())
+    seconds = first + ahead / measured_pace(queue, now, policy)
+    return max(0, math.ceil(round(seconds, 3)))
+
+
+def waiting_place(queue: QueueState, number: int, now: datetime, policy: Policy) -> Place:
+    """The place of a number not admitted yet: from the queue's row alone, no further read."""
+    assert number > queue.admitted
+    if queue.full_since is not None:
+        return Place(queue.service_id, number, State.FULL, 0, 0, None)
+    ahead = number - queue.admitted - 1
+    eta = estimate(queue, ahead, now, policy)
+    return Place(queue.service_id, number, State.WAITING, ahead, eta, None)
+
+
 def place(
     session: Session,
     service: Service,
     number: int,
     now: datetime,
     policy: Policy,
-    row: RushQueue | None = None,
+    row: QueueState | None = None,
 ) -> Place:
     """Where ``number`` stands now (read only: ``advance`` moves the queue).
 
-    ``row``: the queue's row just read in ``session``, to save reading it again.
+    ``row``: the queue's row just read (or returned by an update), to save reading it again;
+    a waiting or full place needs nothing more.
     """
-    queue = row if row is not None else queue_row(session, service.id)
+    queue = row if row is not None else read_state(session, service.id)
     if queue is None or number > queue.issued:
         raise AdmissionInvalid(service.id, "no such number")
     if number > queue.admitted:
-        if queue.full_since is not None:
-            return Place(service.id, number, State.FULL, 0, 0, None)
-        ahead = number - queue.admitted - 1
-        due = queue.admitted_until + policy.step * (ahead + 1)
-        eta = max(0, math.ceil((due - now).total_seconds()))
-        return Place(service.id, number, State.WAITING, ahead, eta, None)
+        return waiting_place(queue, number, now, policy)
     ticket = session.scalar(
         select(RushTicket).where(RushTicket.service_id == service.id, RushTicket.number == number)
     )
@@ -190,7 +309,7 @@ def place(
     return Place(service.id, number, state, 0, 0, expires)
 
 
-def advance_due(queue: RushQueue, now: datetime, policy: Policy) -> bool:
+def advance_due(queue: RushQueue | QueueState, now: datetime, policy: Policy) -> bool:
     return queue.admitted < queue.issued and now >= queue.admitted_until + policy.step
 
 
@@ -220,6 +339,7 @@ def advance(session: Session, service_id: int, now: datetime, policy: Policy) ->
     # the active limit (or run empty) earns no burst for later.
     until = queue.admitted_until + policy.step * count if count == steps else now
     old_admitted, old_until = queue.admitted, queue.admitted_until
+    paced = _roll_pace(queue, old_admitted + count, now)
     moved = _rowcount(
         session.execute(
             update(RushQueue)
@@ -228,7 +348,7 @@ def advance(session: Session, service_id: int, now: datetime, policy: Policy) ->
                 RushQueue.admitted == old_admitted,
                 RushQueue.admitted_until == old_until,
             )
-            .values(admitted=old_admitted + count, admitted_until=until)
+            .values(admitted=old_admitted + count, admitted_until=until, **paced)
             .execution_options(synchronize_session=False)
         )
     )
@@ -250,7 +370,18 @@ def advance(session: Session, service_id: int, now: datetime, policy: Policy) ->
     return count
 
 
-def check_due(queue: RushQueue, now: datetime, policy: Policy) -> bool:
+def _roll_pace(queue: RushQueue, admitted: int, now: datetime) -> dict[str, Any]:
+    """The pace columns after this step: a full window becomes ``pace`` and a new one starts."""
+    if queue.paced_since is None:  # a row from before the pace was measured
+        return {"paced_since": now, "paced_from": queue.admitted}
+    elapsed = now - queue.paced_since
+    if elapsed < PACE_WINDOW:
+        return {}
+    pace = (admitted - queue.paced_from) / elapsed.total_seconds()
+    return {"paced_since": now, "paced_from": admitted, "pace": pace}
+
+
+def check_due(queue: RushQueue | QueueState, now: datetime, policy: Policy) -> bool:
     return queue.checked_at is None or now >= queue.checked_at + policy.check_every
 
 
@@ -314,7 +445,7 @@ def maintain(
     now: datetime,
     policy: Policy,
     tz: ZoneInfo,
-    queue: RushQueue | None = None,
+    queue: RushQueue | QueueState | None = None,
 ) -> bool:
     """Whatever the queue needs now: an admission step, a capacity check (each only if due).
 
@@ -322,7 +453,7 @@ def maintain(
     """
     if queue is None:
         with read() as session:
-            queue = queue_row(session, service.id)
+            queue = read_state(session, service.id)
     if queue is None:
         return False
     step_due = advance_due(queue, now, policy)

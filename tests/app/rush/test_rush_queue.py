@@ -3,12 +3,13 @@ the admission window, forged and spent admissions, the active limit, full and no
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from datetime import timedelta
 
 import pytest
 from city_fixtures import NOW, MiniCity
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, event, select, update
 from sqlalchemy.orm import Session
 
 from app.core.clock import FixedClock
@@ -262,3 +263,145 @@ def test_no_queue_before_opening_and_none_for_ordinary_services(
         flow.arrive(ctx, city.capped_id, clock.now())
     clock.moment = opens
     assert flow.arrive(ctx, city.consult_id, clock.now()).number == 1
+
+
+def test_the_estimate_follows_the_measured_pace_when_booking_is_slower_than_the_rate(
+    rush_city: tuple[Engine, MiniCity],
+) -> None:
+    engine, city = rush_city
+    clock = FixedClock(NOW)
+    # 2 a second configured, but only 2 admitted residents at a time: nobody
+    # books, so the queue really moves at the pace their windows run out.
+    ctx = make_ctx(engine, clock, rush_admissions_per_second=2.0, rush_max_active=2)
+    for _ in range(10):
+        flow.arrive(ctx, city.consult_id, clock.now())
+    clock.moment += timedelta(seconds=1)
+    tenth = look(ctx, city.consult_id, 10)
+    # Not measured yet: the configured rate (7 ahead at 2/s, the next due now).
+    assert (tenth.state, tenth.ahead, tenth.eta_seconds) == (State.WAITING, 7, 4)
+    assert flow.retry_after(tenth) == 3
+    # A minute on, still 2 admitted: the measured pace (2 in 61 s) is what the
+    # resident is told, and they poll rarely.
+    clock.moment += timedelta(seconds=60)
+    tenth = look(ctx, city.consult_id, 10)
+    assert admitted_numbers(engine, city.consult_id) == [1, 2]
+    with Session(engine) as s:
+        row = s.get(RushQueue, city.consult_id)
+        assert row is not None and row.pace == pytest.approx(2 / 61)
+    assert tenth.ahead == 7
+    assert 7 * 61 / 2 <= tenth.eta_seconds <= 7 * 61 / 2 + 1
+    assert flow.retry_after(tenth) == 53
+
+
+def test_the_measured_pace_never_falls_below_what_the_active_limit_guarantees(
+    rush_city: tuple[Engine, MiniCity],
+) -> None:
+    engine, city = rush_city
+    clock = FixedClock(NOW)
+    ctx = make_ctx(
+        engine, clock, rush_admissions_per_second=2.0, rush_max_active=6, rush_admission_minutes=1
+    )
+    policy = flow.policy(ctx)
+    assert policy.min_pace == pytest.approx(0.1)  # 6 places freed at most a minute after admission
+    state = queue.QueueState(
+        service_id=city.consult_id,
+        issued=100,
+        admitted=6,
+        admitted_until=NOW,
+        checked_at=NOW,
+        full_since=None,
+        paced_since=NOW - timedelta(seconds=120),
+        paced_from=6,
+        pace=0.0,
+    )
+    assert queue.measured_pace(state, NOW, policy) == pytest.approx(0.1)
+    # A young window and nothing measured before: the configured rate.
+    young = dataclasses.replace(state, paced_since=NOW - timedelta(seconds=5), pace=None)
+    assert queue.measured_pace(young, NOW, policy) == 2.0
+    # Half a minute into a window at 1/s after a full one at 0.5/s: between the two.
+    blended = dataclasses.replace(
+        state, paced_since=NOW - timedelta(seconds=30), paced_from=6, admitted=36, pace=0.5
+    )
+    assert queue.measured_pace(blended, NOW, policy) == pytest.approx(0.75)
+
+
+def test_a_queue_that_ran_empty_measures_its_pace_afresh(
+    rush_city: tuple[Engine, MiniCity],
+) -> None:
+    engine, city = rush_city
+    clock = FixedClock(NOW)
+    ctx = make_ctx(engine, clock, rush_admissions_per_second=1.0)
+    flow.arrive(ctx, city.consult_id, clock.now())
+    # One resident in a quiet hour: admitted, and nobody else for minutes.
+    clock.moment += timedelta(seconds=2)
+    look(ctx, city.consult_id, 1)
+    clock.moment += timedelta(minutes=3)
+    look(ctx, city.consult_id, 1)
+    # Then a crowd: its estimate is the configured rate, not the quiet hour's pace.
+    for _ in range(30):
+        arrival = flow.arrive(ctx, city.consult_id, clock.now())
+    assert arrival.place.state is State.WAITING
+    assert (arrival.place.ahead, arrival.place.eta_seconds) == (29, 30)
+    with Session(engine) as s:
+        row = s.get(RushQueue, city.consult_id)
+        assert row is not None and row.pace is None and row.paced_from == 1
+
+
+def test_a_poll_reads_the_queue_row_once_and_a_full_queue_not_at_all(
+    rush_city: tuple[Engine, MiniCity], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, city = rush_city
+    clock = FixedClock(NOW)
+    ctx = make_ctx(engine, clock, rush_admissions_per_second=0.01)
+    flow.arrive(ctx, city.consult_id, clock.now())
+    second = flow.arrive(ctx, city.consult_id, clock.now())
+    assert second.place.state is State.WAITING
+    look(ctx, city.consult_id, 2)  # the first capacity check
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if "rush_" in statement or "services" in statement:
+            statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        # Moments after this process read the row, a waiting number is answered from it.
+        assert look(ctx, city.consult_id, 2).state is State.WAITING
+        assert statements == []
+        # Once that row is older than ROW_TTL_SECONDS, and nothing is due: one
+        # SELECT of the queue's row (the service row is cached).
+        monkeypatch.setattr(flow, "ROW_TTL_SECONDS", 0.0)
+        flow.forget(ctx, city.consult_id)
+        assert look(ctx, city.consult_id, 2).state is State.WAITING
+        # (Forgotten: the service's row is read again too, once.)
+        assert len(statements) == 2 and "FROM services" in statements[0]
+        assert "FROM rush_queues" in statements[1]
+        statements.clear()
+        assert look(ctx, city.consult_id, 2).state is State.WAITING
+        assert len(statements) == 1 and "rush_queues" in statements[0]
+        with Session(engine) as s:
+            s.execute(update(Staff).values(active=False))
+            s.commit()
+        clock.moment += timedelta(seconds=6)
+        assert look(ctx, city.consult_id, 2).state is State.FULL
+        # Known full until the next capacity check: the waiting, the newcomers
+        # and the front door learn it without the database.
+        statements.clear()
+        assert look(ctx, city.consult_id, 2).state is State.FULL
+        with pytest.raises(FullyBooked):
+            flow.arrive(ctx, city.consult_id, clock.now())
+        assert flow.known_full(ctx, city.consult_id, clock.now()) is not None
+        assert statements == []
+        # Another process (context) learns it from its one read of the row.
+        other = make_ctx(engine, clock, rush_admissions_per_second=0.01)
+        assert look(other, city.consult_id, 2).state is State.FULL
+        # The next check may open it again: then the database is asked.
+        with Session(engine) as s:
+            s.execute(update(Staff).values(active=True))
+            s.commit()
+        clock.moment += timedelta(seconds=6)
+        assert flow.known_full(ctx, city.consult_id, clock.now()) is None
+        assert look(ctx, city.consult_id, 2).state is State.WAITING
+        assert flow.arrive(ctx, city.consult_id, clock.now()).number == 3
+    finally:
+        event.remove(engine, "before_cursor_execute", record)

@@ -46,8 +46,15 @@ def page_ok(r: httpx.Response) -> str:
     return text_of(r)
 
 
+WAIT_URL = re.compile(r'data-wait-url="(/rush/wait/[^"]+)"')
+
+
 def take_place(client: TestClient, service_id: int) -> str:
-    """Front door, then the button: returns the waiting page's address."""
+    """Front door, then the button: returns the waiting page's address.
+
+    The button answers with the waiting page itself (one request), whose
+    ``<noscript>`` refresh and script lead to the waiting address.
+    """
     r = client.get(f"/rush/{service_id}")
     text = page_ok(r)
     assert "順番待ちの列に並ぶ" in text
@@ -56,8 +63,14 @@ def take_place(client: TestClient, service_id: int) -> str:
     r = client.post(
         f"/rush/{service_id}", data={csrf.FIELD: token.group(1)}, follow_redirects=False
     )
-    assert r.status_code == 303
-    return str(r.headers["location"])
+    page_ok(r)
+    assert 'data-rush="waiting"' in r.text
+    wait = WAIT_URL.search(r.text)
+    assert wait is not None
+    assert re.search(
+        rf'<noscript><meta http-equiv="refresh" content="\d+; url={wait.group(1)}">', r.text
+    )
+    return wait.group(1)
 
 
 def wait_for_turn(client: TestClient, clock: FixedClock, service_id: int) -> None:
@@ -230,3 +243,27 @@ def test_an_administrator_marks_a_service_as_a_rush(
         assert service.rush_opens_at == datetime(2027, 1, 4, 23, 30, tzinfo=UTC)
     # Shown back in the city's time.
     assert 'value="2027-01-05T08:30"' in client.get(f"/admin/services/{city.consult_id}").text
+
+
+def test_taking_a_place_answers_with_the_waiting_page_and_a_resubmitted_form_keeps_it(
+    client: TestClient, rush: int
+) -> None:
+    r = client.get(f"/rush/{rush}")
+    token = CSRF.search(r.text)
+    assert token is not None
+    form = {csrf.FIELD: token.group(1)}
+    first = client.post(f"/rush/{rush}", data=form, follow_redirects=False)
+    text = page_ok(first)
+    assert "あなたの番号 <strong>1</strong>" in text and "次にお呼びします。" in text
+    assert f"rush_ticket_{rush}" in first.headers["set-cookie"]
+    wait = WAIT_URL.search(first.text)
+    assert wait is not None
+    assert "/static/js/pages/rush-wait.js" in first.text
+    # The script shows "fully booked" in place if the queue fills meanwhile.
+    assert 'data-full-title="受付を終了しました（満席）"' in first.text
+    # Reloading the answer without JavaScript sends the form again: same place.
+    again = client.post(f"/rush/{rush}", data=form, follow_redirects=False)
+    assert "あなたの番号 <strong>1</strong>" in page_ok(again)
+    assert f'data-wait-url="{wait.group(1)}"' in again.text
+    # Someone else is the next number.
+    assert take_place(TestClient(client.app), rush) != wait.group(1)

@@ -103,33 +103,52 @@ def queue_start(request: Request, service_id: int, ctx: CtxDep, m: str | None = 
     now = ctx.clock.now()
     if service.rush_opens_at is not None and now < service.rush_opens_at:
         return _not_open(request, ctx, service, service.rush_opens_at)
-    with ctx.sessions() as session:
-        row = queue.queue_row(session, service.id)
+    if flow.known_full(ctx, service.id, now) is not None:
+        return _closed(request, service)
+    row = flow.recent_row(ctx, service.id, now)
+    if row is None:
+        with ctx.sessions() as session:
+            row = queue.read_state(session, service.id)
+        if row is not None:
+            flow.seen(ctx, row)
     if row is not None and row.full_since is not None:
         return _closed(request, service)
     ticket = request.cookies.get(ticket_cookie(service.id))
-    if ticket and m is None and _still_waiting(ctx, service, ticket, now):
+    if ticket and m is None and _still_waiting(ctx, service, ticket, now) is not None:
         # Back at the front door: the place taken before still stands.
         return RedirectResponse(f"/rush/wait/{ticket}", status_code=303)
     return _view(request, service, "start", message=MESSAGES.get(m or ""))
 
 
-def _still_waiting(ctx: AppContext, service: Service, ticket: str, now: datetime) -> bool:
+def _still_waiting(ctx: AppContext, service: Service, ticket: str, now: datetime) -> Place | None:
+    """The place behind the resident's ticket cookie, if it still waits or may book."""
     try:
         service_id, number = queue.read_ticket(ctx.tokens, ticket, now)
         if service_id != service.id:
-            return False
+            return None
         with ctx.sessions() as session:
             spot = queue.place(session, service, number, now, flow.policy(ctx))
     except (TokenError, AdmissionInvalid):
-        return False
-    return spot.state in (State.WAITING, State.ADMITTED)
+        return None
+    return spot if spot.state in (State.WAITING, State.ADMITTED) else None
 
 
 @router.post("/rush/{service_id}", dependencies=[Depends(csrf.require)])
 def queue_take(request: Request, service_id: int, ctx: CtxDep) -> Response:
+    """Take a place and answer with the waiting page at once (one request, not a redirect).
+
+    The page's script puts the waiting address in the address bar, and its
+    ``<noscript>`` refresh goes there; a resubmitted form (a reload without
+    JavaScript) finds the place its cookie holds instead of taking another.
+    """
     service = _service(ctx, service_id)
     now = ctx.clock.now()
+    held = request.cookies.get(ticket_cookie(service.id))
+    spot = _still_waiting(ctx, service, held, now) if held else None
+    if held and spot is not None:
+        if spot.state is State.ADMITTED:
+            return RedirectResponse(f"/rush/wait/{held}", status_code=303)
+        return _waiting(request, ctx, service, held, spot, moved=True)
     try:
         arrival = flow.arrive(ctx, service.id, now)
     except NotRush:
@@ -139,7 +158,7 @@ def queue_take(request: Request, service_id: int, ctx: CtxDep) -> Response:
     except FullyBooked:
         return _closed(request, service)
     log.info("rush service %s: number %s taken", service.id, arrival.number)
-    response = RedirectResponse(f"/rush/wait/{arrival.ticket}", status_code=303)
+    response = _waiting(request, ctx, service, arrival.ticket, arrival.place, moved=True)
     response.set_cookie(
         ticket_cookie(service.id), arrival.ticket, max_age=24 * 3600, httponly=True, samesite="lax"
     )
@@ -183,9 +202,17 @@ def queue_wait(request: Request, ticket: str, ctx: CtxDep) -> Response:
 
 
 def _waiting(
-    request: Request, ctx: AppContext, service: Service, ticket: str, spot: Place
+    request: Request,
+    ctx: AppContext,
+    service: Service,
+    ticket: str,
+    spot: Place,
+    *,
+    moved: bool = False,
 ) -> Response:
+    """The waiting page; ``moved``: answered at another address than the waiting page's own."""
     minutes = max(1, math.ceil(spot.eta_seconds / 60))
+    wait_url = f"/rush/wait/{ticket}"
     return _view(
         request,
         service,
@@ -194,15 +221,15 @@ def _waiting(
         ahead=spot.ahead,
         minutes=minutes,
         refresh=flow.retry_after(spot),
+        refresh_url=wait_url if moved else None,
         status_url=f"/api/v1/rush/tickets/{ticket}",
-        wait_url=f"/rush/wait/{ticket}",
+        wait_url=wait_url,
         window_minutes=ctx.settings.rush_admission_minutes,
     )
 
 
 def _service(ctx: AppContext, service_id: int) -> Service:
-    with ctx.sessions() as session:
-        return flow.load_service(session, service_id)
+    return flow.service_of(ctx, service_id)
 
 
 # -- the booking pages' gate ---------------------------------------------------------------
@@ -215,7 +242,9 @@ def gate(
     if not service.rush:
         return None
     now = ctx.clock.now()
-    row = queue.queue_row(session, service.id)
+    if flow.known_full(ctx, service.id, now) is not None:
+        return RedirectResponse(f"/rush/{service.id}", status_code=303)
+    row = queue.read_state(session, service.id)
     if row is not None and row.full_since is not None:
         return RedirectResponse(f"/rush/{service.id}", status_code=303)
     token = request.cookies.get(admission_cookie(service.id))

@@ -1,8 +1,13 @@
 // The rush queue's waiting page: ask the queue for this place every
 // `retry_after` seconds and update the polite live region; at the resident's
-// turn (or any final answer) reload the page, which the server turns into
-// the booking page or the answer's own page. Without JavaScript the page's
-// <noscript> meta refresh does the same. Texts come from the page (data-*).
+// turn (or any other final answer) reload the page, which the server turns
+// into the booking page or the answer's own page. "Fully booked" is shown in
+// place instead, with no reload: when a rush fills, every waiting page learns
+// it within one poll, and a reload each would double that burst. Without
+// JavaScript the page's <noscript> meta refresh does the same. Texts come
+// from the page (data-*). Taking a place answers with this page at the
+// form's address: the waiting address replaces it, so a reload or a bookmark
+// keeps the place instead of sending the form again.
 
 import { counted, pageLang } from "../lib/plural.js";
 
@@ -24,6 +29,14 @@ function show(place) {
   if (minutes.textContent !== minutesText) minutes.textContent = minutesText;
 }
 
+function showFull() {
+  document.getElementById("rush-title").textContent = root.dataset.fullTitle;
+  document.title = root.dataset.fullTitle;
+  document.getElementById("rush-ahead").textContent = root.dataset.fullTitle;
+  document.getElementById("rush-minutes").textContent = root.dataset.fullText;
+  for (const element of document.querySelectorAll("[data-rush-while-waiting]")) element.hidden = true;
+}
+
 async function poll() {
   let place = null;
   try {
@@ -35,6 +48,10 @@ async function poll() {
   } catch {
     // A network hiccup: keep the last figures and ask again.
   }
+  if (place && place.state === "full") {
+    showFull();
+    return;
+  }
   if (place && place.state !== "waiting") {
     if (place.state === "admitted") document.getElementById("rush-ahead").textContent = root.dataset.turnText;
     window.location.replace(root.dataset.waitUrl);
@@ -45,4 +62,7 @@ async function poll() {
   window.setTimeout(poll, seconds * 1000);
 }
 
+if (root && window.location.pathname !== root.dataset.waitUrl) {
+  window.history.replaceState(null, "", root.dataset.waitUrl + window.location.search);
+}
 if (root) window.setTimeout(poll, (Number(root.dataset.refresh) || FALLBACK_SECONDS) * 1000);
