@@ -122,7 +122,9 @@ def staff_member(
     return {key: value for key, value in member.items() if value is not None}
 
 
-def kiosk(slug: str = "kita-1", name: str = "北支所 リモート窓口", **more: Any) -> dict[str, Any]:
+def kiosk_entry(
+    slug: str = "kita-1", name: str = "北支所 リモート窓口", **more: Any
+) -> dict[str, Any]:
     return {"slug": slug, "name": name, **more}
 
 
@@ -132,7 +134,7 @@ def branch(**more: Any) -> dict[str, Any]:
         "name_ja": "北支所",
         "name_en": "North Branch Office",
         "address": "てすと市北町1丁目2番3号",
-        "kiosks": [kiosk()],
+        "kiosks": [kiosk_entry()],
         **more,
     }
 
@@ -141,7 +143,7 @@ def interpreter_language(code: str, name_ja: str, name_en: str, name_native: str
     return {"code": code, "name_ja": name_ja, "name_en": name_en, "name_native": name_native}
 
 
-def interpreter(slug: str, name: str, languages: list[str], **more: Any) -> dict[str, Any]:
+def interpreter_entry(slug: str, name: str, languages: list[str], **more: Any) -> dict[str, Any]:
     return {
         "slug": slug,
         "name": name,
@@ -159,7 +161,7 @@ class _BlockDumper(yaml.SafeDumper):
         super().increase_indent(flow, False)
 
 
-def city_yaml(
+def build_city_yaml(
     *,
     departments: list[dict[str, Any]] | None = None,
     services: list[dict[str, Any]] | None = None,
@@ -185,7 +187,7 @@ def city_yaml(
 
 # A tiny city, open around the clock with no holidays, so that a slot a few
 # minutes after the app's clock (conftest.app_clock) always exists; online only.
-TINY_CITY_YAML = city_yaml(
+TINY_CITY_YAML = build_city_yaml(
     departments=[
         department(
             description_ja="暮らしの困りごとの相談を受け付けます。",
