@@ -20,7 +20,7 @@ screenshots):
     its service ``sodan`` has no minimum notice and a 5-minute slot step, so
     the next slot is always a few minutes after the app's clock.
     Override the fixture in a test module for another city, built with
-    ``browser_harness.city_yaml`` from the parts it needs.
+    ``browser_harness.build_city_yaml`` from the parts it needs.
 ``app_env``
     The ``MADOGUCHI_*`` environment of the app (temporary SQLite database,
     fixed secret, empty ICE servers, join links open 2 hours early). Override
