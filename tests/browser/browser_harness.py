@@ -14,12 +14,13 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import yaml
 
 from app.core.clock import Clock
 from media.loopback import NetworkNamespace
@@ -57,56 +58,158 @@ STAFF_NAME = "山田 太郎"
 ADMIN_LOGIN = "admin"
 ADMIN_PASSWORD = "demo"
 
-TINY_CITY_YAML = """\
-# A tiny city for browser tests: open around the clock, no holidays, so a
-# slot a few minutes after the app's clock (conftest.app_clock) always exists.
-demo: true
-city:
-  name_ja: てすと市
-  name_en: Test City
-  close_public_holidays: false
-  close_year_end: false
-departments:
-  - slug: soudan
-    name_ja: 総合相談課
-    name_en: General Consultation Division
-    description_ja: 暮らしの困りごとの相談を受け付けます。
-    description_en: Help with everyday questions.
-    hours:
-      mon: &allday ["00:00-23:59"]
-      tue: *allday
-      wed: *allday
-      thu: *allday
-      fri: *allday
-      sat: *allday
-      sun: *allday
-services:
-  - slug: sodan
-    department: soudan
-    name_ja: オンライン相談
-    name_en: Online consultation
-    description_ja: 本人確認書類をお手元にご用意ください。
-    description_en: Please have photo ID at hand.
-    duration: 20
-    slot_step: 5
-    channels: [online]
-    min_notice: 0
-    horizon_days: 7
-    change_cutoff: 0
-staff:
-  - login: yamada
-    display_name: 山田 太郎
-    email: yamada@city.test.example
-    departments: [soudan]
-    skills: [sodan]
-    password: demo
-  - login: admin
-    display_name: 管理者
-    email: admin@city.test.example
-    departments: [soudan]
-    is_admin: true
-    password: demo
-"""
+# The test cities, built from parts: each part's defaults are the kiosk city
+# most browser tests share (one division open all day every day, one service
+# at kiosks and online, Yamada qualified for it, one branch with one kiosk);
+# a test passes the parts it needs otherwise.
+ALL_DAY = "00:00-23:59"
+WEEK = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+CITY = {
+    "name_ja": "てすと市",
+    "name_en": "Test City",
+    "close_public_holidays": False,
+    "close_year_end": False,
+}
+
+
+def hours(span: str = ALL_DAY, days: Iterable[str] = WEEK) -> dict[str, list[str]]:
+    return {day: [span] for day in days}
+
+
+def department(
+    slug: str = "soudan",
+    name_ja: str = "総合相談課",
+    name_en: str = "General Consultation Division",
+    **more: Any,
+) -> dict[str, Any]:
+    return {"slug": slug, "name_ja": name_ja, "name_en": name_en, "hours": hours(), **more}
+
+
+def service(
+    slug: str = "madoguchi",
+    name_ja: str = "窓口での相談",
+    name_en: str = "Counter consultation",
+    **more: Any,
+) -> dict[str, Any]:
+    return {
+        "slug": slug,
+        "department": "soudan",
+        "name_ja": name_ja,
+        "name_en": name_en,
+        "duration": 20,
+        "slot_step": 5,
+        "channels": ["kiosk", "online"],
+        "min_notice": 0,
+        "horizon_days": 7,
+        "change_cutoff": 0,
+        **more,
+    }
+
+
+def staff_member(
+    login: str = STAFF_LOGIN, display_name: str = STAFF_NAME, **more: Any
+) -> dict[str, Any]:
+    """``skills=None`` leaves the skills out (an administrator's)."""
+    member = {
+        "login": login,
+        "display_name": display_name,
+        "email": f"{login}@city.test.example",
+        "departments": ["soudan"],
+        "skills": ["madoguchi"],
+        "password": "demo",
+        **more,
+    }
+    return {key: value for key, value in member.items() if value is not None}
+
+
+def kiosk_entry(
+    slug: str = "kita-1", name: str = "北支所 リモート窓口", **more: Any
+) -> dict[str, Any]:
+    return {"slug": slug, "name": name, **more}
+
+
+def branch(**more: Any) -> dict[str, Any]:
+    return {
+        "slug": "kita",
+        "name_ja": "北支所",
+        "name_en": "North Branch Office",
+        "address": "てすと市北町1丁目2番3号",
+        "kiosks": [kiosk_entry()],
+        **more,
+    }
+
+
+def interpreter_language(code: str, name_ja: str, name_en: str, name_native: str) -> dict[str, str]:
+    return {"code": code, "name_ja": name_ja, "name_en": name_en, "name_native": name_native}
+
+
+def interpreter_entry(slug: str, name: str, languages: list[str], **more: Any) -> dict[str, Any]:
+    return {
+        "slug": slug,
+        "name": name,
+        "email": f"{slug}@interp.test.example",
+        "languages": languages,
+        "hours": hours(),
+        **more,
+    }
+
+
+class _BlockDumper(yaml.SafeDumper):
+    """Indents list items under their key, as the city files are written."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+
+def build_city_yaml(
+    *,
+    departments: list[dict[str, Any]] | None = None,
+    services: list[dict[str, Any]] | None = None,
+    staff: list[dict[str, Any]] | None = None,
+    branches: list[dict[str, Any]] | None = None,
+    interpreter_languages: list[dict[str, str]] | None = None,
+    interpreters: list[dict[str, Any]] | None = None,
+) -> str:
+    """A demo city file; ``None`` is the default part, ``[]`` leaves the section out."""
+    doc: dict[str, Any] = {
+        "demo": True,
+        "city": CITY,
+        "departments": [department()] if departments is None else departments,
+        "services": [service()] if services is None else services,
+        "staff": [staff_member()] if staff is None else staff,
+        "branches": [branch()] if branches is None else branches,
+        "interpreter_languages": interpreter_languages or [],
+        "interpreters": interpreters or [],
+    }
+    doc = {key: value for key, value in doc.items() if value != []}
+    return yaml.dump(doc, Dumper=_BlockDumper, allow_unicode=True, sort_keys=False)
+
+
+# A tiny city, open around the clock with no holidays, so that a slot a few
+# minutes after the app's clock (conftest.app_clock) always exists; online only.
+TINY_CITY_YAML = build_city_yaml(
+    departments=[
+        department(
+            description_ja="暮らしの困りごとの相談を受け付けます。",
+            description_en="Help with everyday questions.",
+        )
+    ],
+    services=[
+        service(
+            "sodan",
+            "オンライン相談",
+            "Online consultation",
+            description_ja="本人確認書類をお手元にご用意ください。",
+            description_en="Please have photo ID at hand.",
+            channels=["online"],
+        )
+    ],
+    staff=[
+        staff_member(skills=["sodan"]),
+        staff_member(ADMIN_LOGIN, "管理者", skills=None, is_admin=True),
+    ],
+    branches=[],
+)
 
 
 _CLONE_NEWNET = 0x40000000

@@ -19,7 +19,8 @@ screenshots):
     ``TINY_CITY_YAML``, is open every day 00:00-23:59 with no holidays, and
     its service ``sodan`` has no minimum notice and a 5-minute slot step, so
     the next slot is always a few minutes after the app's clock.
-    Override the fixture in a test module for another city.
+    Override the fixture in a test module for another city, built with
+    ``browser_harness.build_city_yaml`` from the parts it needs.
 ``app_env``
     The ``MADOGUCHI_*`` environment of the app (temporary SQLite database,
     fixed secret, empty ICE servers, join links open 2 hours early). Override

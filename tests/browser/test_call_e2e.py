@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pytest
+from browser_call_steps import person
 from browser_harness import (
     STAFF_LOGIN,
     STAFF_NAME,
@@ -36,11 +37,10 @@ from browser_harness import (
 )
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext, Page
+    from playwright.sync_api import Browser, Page
 
 pytestmark = [pytest.mark.browser, pytest.mark.media, pytest.mark.slow]
 
-TIMEOUT_MS = 45_000
 RESIDENT_NAME = "山田 花子"
 NOTES = "転入届の書類を案内した。"
 
@@ -61,21 +61,6 @@ class Timings:
         lines = [f"  {name:<28} {seconds:6.1f} s" for name, seconds in self.phases]
         lines.append(f"  {'total':<28} {time.monotonic() - self.start:6.1f} s")
         return "\n".join(lines)
-
-
-@contextmanager
-def person(browser: Browser, base_url: str, logs: list[str], who: str) -> Iterator[Page]:
-    context: BrowserContext = browser.new_context(
-        base_url=base_url, locale="ja-JP", timezone_id="Asia/Tokyo"
-    )
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    page.on("console", lambda msg: logs.append(f"[{who} console.{msg.type}] {msg.text}"))
-    page.on("pageerror", lambda exc: logs.append(f"[{who} pageerror] {exc}"))
-    try:
-        yield page
-    finally:
-        context.close()
 
 
 def book_next_slot(page: Page) -> tuple[str, str]:

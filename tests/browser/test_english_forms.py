@@ -6,74 +6,38 @@ Every page visited is checked with axe-core.
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from collections.abc import Iterator
-from datetime import timedelta
 
 import pytest
 from axe_harness import assert_accessible, load_axe
-from browser_harness import SECRET, AppInNetns
-from playwright.sync_api import Browser, BrowserContext, Page
-
-from app.core.tokens import Purpose, Tokens
+from browser_call_steps import (
+    db_path,
+    kiosk_home_path,
+    kiosk_sized_page,
+    log_in,
+    open_counter_available,
+    ringing_offer,
+    ticket_for_the_first_service,
+)
+from browser_harness import AppInNetns, branch, build_city_yaml, kiosk_entry
+from playwright.sync_api import Browser, Page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-VIEWPORT = {"width": 1280, "height": 800}
-
 # Open all day. The first kiosk and branch have English forms, the library
 # kiosk has none (English pages show its Japanese name).
-ENGLISH_CITY_YAML = """\
-demo: true
-city:
-  name_ja: てすと市
-  name_en: Test City
-  close_public_holidays: false
-  close_year_end: false
-departments:
-  - slug: soudan
-    name_ja: 総合相談課
-    name_en: General Consultation Division
-    hours:
-      mon: &allday ["00:00-23:59"]
-      tue: *allday
-      wed: *allday
-      thu: *allday
-      fri: *allday
-      sat: *allday
-      sun: *allday
-services:
-  - slug: madoguchi
-    department: soudan
-    name_ja: 窓口での相談
-    name_en: Counter consultation
-    duration: 20
-    slot_step: 5
-    channels: [kiosk, online]
-    min_notice: 0
-    horizon_days: 7
-    change_cutoff: 0
-staff:
-  - login: yamada
-    display_name: 山田 太郎
-    email: yamada@city.test.example
-    departments: [soudan]
-    skills: [madoguchi]
-    password: demo
-branches:
-  - slug: kita
-    name_ja: 北支所
-    name_en: North Branch Office
-    address: てすと市北町1丁目2番3号
-    address_en: 1-2-3 Kitamachi, Test City
-    kiosks:
-      - slug: kita-1
-        name: 北支所 リモート窓口
-        name_en: North Branch Office remote counter
-      - slug: kita-toshokan
-        name: 北図書館 リモート窓口
-"""
+ENGLISH_CITY_YAML = build_city_yaml(
+    branches=[
+        branch(
+            address_en="1-2-3 Kitamachi, Test City",
+            kiosks=[
+                kiosk_entry(name_en="North Branch Office remote counter"),
+                kiosk_entry("kita-toshokan", "北図書館 リモート窓口"),
+            ],
+        )
+    ],
+)
 
 
 @pytest.fixture
@@ -81,34 +45,19 @@ def city_yaml() -> str:
     return ENGLISH_CITY_YAML
 
 
-def context_of(browser: Browser, app: AppInNetns, locale: str) -> BrowserContext:
-    context = browser.new_context(
-        base_url=app.base_url, locale=locale, viewport=VIEWPORT, bypass_csp=True
-    )
-    context.set_default_timeout(30_000)
-    return context
-
-
 @pytest.fixture
 def pages(app_in_netns: AppInNetns, chromium_in_netns: Browser) -> Iterator[tuple[Page, Page]]:
-    kiosk = context_of(chromium_in_netns, app_in_netns, "en-US")
-    staff = context_of(chromium_in_netns, app_in_netns, "en-US")
-    try:
-        yield kiosk.new_page(), staff.new_page()
-    finally:
-        kiosk.close()
-        staff.close()
+    with (
+        kiosk_sized_page(chromium_in_netns, app_in_netns.base_url, "en-US") as kiosk,
+        kiosk_sized_page(chromium_in_netns, app_in_netns.base_url, "en-US") as staff,
+    ):
+        yield kiosk, staff
 
 
 def kiosk_homes(app: AppInNetns) -> dict[str, tuple[str, int]]:
-    db = app.env["MADOGUCHI_DATABASE_URL"].removeprefix("sqlite:///")
-    with sqlite3.connect(db) as conn:
+    with sqlite3.connect(db_path(app)) as conn:
         rows = conn.execute("SELECT slug, id FROM kiosks").fetchall()
-    expires = app.clock.now() + timedelta(days=1)
-    return {
-        slug: (f"/kiosk/{Tokens(SECRET).issue(Purpose.KIOSK, {'k': kid}, expires=expires)}", kid)
-        for slug, kid in rows
-    }
+    return {slug: (kiosk_home_path(app, kid), kid) for slug, kid in rows}
 
 
 def test_english_pages_name_kiosks_branches_and_departments_in_english(
@@ -151,21 +100,12 @@ def test_the_staff_ring_names_the_kiosk_and_branch_of_the_walk_in(
     kiosk, staff = pages
     home, _ = kiosk_homes(app_in_netns)["kita-toshokan"]
 
-    staff.goto("/staff/login?lang=en")
-    staff.fill("#login", "yamada")
-    staff.fill("#password", "demo")
-    staff.click("form.narrow-form button[type=submit]")
-    staff.wait_for_url(re.compile(r"/staff$"))
-    staff.goto("/staff/counter?lang=en")
-    staff.click('button[data-presence-choice="available"]')
-    staff.wait_for_selector('#presence-now[data-presence="available"]')
+    log_in(staff, lang="en")
+    open_counter_available(staff, "/staff/counter?lang=en")
 
-    kiosk.goto(f"{home}/walk-in?lang=ja")
-    kiosk.locator("button.kiosk-service").first.click()
-    kiosk.wait_for_url(re.compile(r"/ticket/\d+$"))
+    ticket_for_the_first_service(kiosk, home)
 
-    offer = staff.locator("#offers li.offer.ringing")
-    offer.wait_for()
+    offer = ringing_offer(staff)
     expected = "Incoming call: ticket 1, Counter consultation, at North Branch Office 北図書館 リモート窓口"
     assert offer.locator(".offer-text").inner_text() == expected
     assert staff.locator("#ring-announce").inner_text() == expected

@@ -18,19 +18,31 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
-import httpx
 import pytest
 from axe_harness import assert_accessible, load_axe
+from browser_call_steps import (
+    KIOSK_VIEWPORT,
+    answer_ring,
+    book_today,
+    db_path,
+    first_id,
+    kiosk_home_path,
+    log_in,
+    open_counter_available,
+    open_keypad,
+    person,
+    reported_on_failure,
+    type_code,
+    walk_in,
+)
 from browser_harness import (
-    SECRET,
-    STAFF_LOGIN,
-    STAFF_PASSWORD,
     AppInNetns,
+    build_city_yaml,
+    department,
+    service,
+    staff_member,
     wait_connected,
 )
 from form_page_helpers import (
@@ -43,68 +55,25 @@ from form_page_helpers import (
     pdf_text,
     push,
 )
-from served_clock import TOKYO
-
-from app.core.tokens import Purpose, Tokens
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext, Page
+    from playwright.sync_api import Browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.media, pytest.mark.slow]
 
-TIMEOUT_MS = 45_000
 VISITOR = "高橋 三郎"
 PHONE = "09012345678"
 ADDRESS = "てすと市北町1丁目2番3号 みどり荘101"
 NEW_ADDRESS = "てすと市南町4丁目5番6号"
+# Both screens at the kiosk's size, as at a branch office; axe-core is injected.
+SCREEN = {"viewport": KIOSK_VIEWPORT, "bypass_csp": True}
 
 FORM_CITY_YAML = (
-    """\
-demo: true
-city:
-  name_ja: てすと市
-  name_en: Test City
-  close_public_holidays: false
-  close_year_end: false
-departments:
-  - slug: shimin
-    name_ja: 市民課
-    name_en: Citizens Division
-    hours:
-      mon: &allday ["00:00-23:59"]
-      tue: *allday
-      wed: *allday
-      thu: *allday
-      fri: *allday
-      sat: *allday
-      sun: *allday
-services:
-  - slug: madoguchi
-    department: shimin
-    name_ja: 転入の手続き
-    name_en: Moving in
-    duration: 20
-    slot_step: 5
-    channels: [kiosk, online]
-    min_notice: 0
-    horizon_days: 7
-    change_cutoff: 0
-staff:
-  - login: yamada
-    display_name: 山田 太郎
-    email: yamada@city.test.example
-    departments: [shimin]
-    skills: [madoguchi]
-    password: demo
-branches:
-  - slug: kita
-    name_ja: 北支所
-    name_en: North Branch Office
-    address: てすと市北町1丁目2番3号
-    kiosks:
-      - slug: kita-1
-        name: 北支所 リモート窓口
-"""
+    build_city_yaml(
+        departments=[department("shimin", "市民課", "Citizens Division")],
+        services=[service(name_ja="転入の手続き", name_en="Moving in", department="shimin")],
+        staff=[staff_member(departments=["shimin"])],
+    )
     + FORM_YAML
 )
 
@@ -114,160 +83,83 @@ def city_yaml() -> str:
     return FORM_CITY_YAML
 
 
-@contextmanager
-def person(browser: Browser, base_url: str, logs: list[str], who: str) -> Iterator[Page]:
-    # The kiosk's screen: 1280×800, as at a branch office.
-    context: BrowserContext = browser.new_context(
-        base_url=base_url,
-        locale="ja-JP",
-        timezone_id="Asia/Tokyo",
-        viewport={"width": 1280, "height": 800},
-        bypass_csp=True,  # axe-core is injected into the pages
-    )
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    page.on("console", lambda msg: logs.append(f"[{who} console.{msg.type}] {msg.text}"))
-    page.on("pageerror", lambda exc: logs.append(f"[{who} pageerror] {exc}"))
-    try:
-        yield page
-    finally:
-        context.close()
-
-
-def db_of(app: AppInNetns) -> str:
-    return app.env["MADOGUCHI_DATABASE_URL"].removeprefix("sqlite:///")
-
-
-def kiosk_home(app: AppInNetns) -> str:
-    with sqlite3.connect(db_of(app)) as conn:
-        kiosk_id = conn.execute("SELECT id FROM kiosks").fetchone()[0]
-    token = Tokens(SECRET).issue(
-        Purpose.KIOSK, {"k": kiosk_id}, expires=app.clock.now() + timedelta(days=1)
-    )
-    return f"/kiosk/{token}"
-
-
-def book_at_kiosk(app: AppInNetns) -> str:
-    """Today's first kiosk slot (the app's today), booked with a phone number."""
-    with sqlite3.connect(db_of(app)) as conn:
-        service_id = conn.execute("SELECT id FROM services").fetchone()[0]
-        kiosk_id = conn.execute("SELECT id FROM kiosks").fetchone()[0]
-    today = app.clock.now().astimezone(TOKYO).date().isoformat()
-    with httpx.Client(base_url=app.base_url, trust_env=False, timeout=20) as api:
-        slots = api.get(
-            f"/api/v1/services/{service_id}/availability",
-            params={"from": today, "to": today, "channel": "kiosk", "kiosk_id": kiosk_id},
-        ).json()["slots"]
-        assert slots, "the kiosk has times left today"
-        r = api.post(
-            "/api/v1/bookings",
-            json={
-                "service_id": service_id,
-                "start": slots[0]["start"],
-                "channel": "kiosk",
-                "kiosk_id": kiosk_id,
-                "name": VISITOR,
-                "email": "saburo@example.jp",
-                "phone": PHONE,
-            },
-        )
-        assert r.status_code == 201, r.text
-    return str(r.json()["code"])
-
-
-def log_in(staff: Page) -> None:
-    staff.goto("/staff/login")
-    staff.fill("#login", STAFF_LOGIN)
-    staff.fill("#password", STAFF_PASSWORD)
-    staff.click("form.narrow-form button[type=submit]")
-    staff.wait_for_url(re.compile(r"/staff$"))
-
-
 def test_staff_fill_in_push_the_kiosk_signs_and_the_pdf_is_made(
     app_in_netns: AppInNetns, chromium_in_netns: Browser
 ) -> None:
     app = app_in_netns
     axe = load_axe()
-    code = book_at_kiosk(app)
-    home = kiosk_home(app)
+    kiosk_id = first_id(app, "kiosks")
+    code = book_today(app, VISITOR, "saburo@example.jp", kiosk_id=kiosk_id, phone=PHONE)
+    home = kiosk_home_path(app, kiosk_id)
     logs: list[str] = []
-    try:
-        with (
-            person(chromium_in_netns, app.base_url, logs, "kiosk") as kiosk,
-            person(chromium_in_netns, app.base_url, logs, "staff") as staff,
-        ):
-            kiosk.goto(home + "?lang=ja")
-            kiosk.click("a.kiosk-touch")
-            kiosk.click('a[data-kiosk="booked"]')
-            for key in code.removeprefix("MDG-"):
-                kiosk.click(f'#kiosk-keypad button[data-key="{key}"]')
-            kiosk.click("form.kiosk-code-form button[type=submit]")
-            kiosk.wait_for_selector("#call-app[data-call-state=waiting]")
+    with (
+        reported_on_failure(app, logs),
+        person(chromium_in_netns, app.base_url, logs, "kiosk", **SCREEN) as kiosk,
+        person(chromium_in_netns, app.base_url, logs, "staff", **SCREEN) as staff,
+    ):
+        open_keypad(kiosk, home)
+        type_code(kiosk, code)
+        kiosk.click("form.kiosk-code-form button[type=submit]")
+        kiosk.wait_for_selector("#call-app[data-call-state=waiting]")
 
-            log_in(staff)
-            staff.goto(f"/staff/call/{code}")
-            staff.click("#btn-join")
-            wait_connected(staff, kiosk)
+        log_in(staff)
+        staff.goto(f"/staff/call/{code}")
+        staff.click("#btn-join")
+        wait_connected(staff, kiosk)
 
-            # -- the form beside the video, pre-filled from the booking -------------------
-            open_form(staff)
-            assert staff.locator("#form-panel-title").inner_text() == "転入届"
-            assert field(staff, "applicant_name").locator("input").input_value() == VISITOR
-            assert field(staff, "phone").locator("input").input_value() == "090-1234-5678"
-            # The panel leaves the resident's video uncovered.
-            video = staff.locator("#remote-video").bounding_box()
-            panel = staff.locator("#form-panel").bounding_box()
-            assert video and panel and video["x"] + video["width"] <= panel["x"] + 1
+        # -- the form beside the video, pre-filled from the booking -------------------
+        open_form(staff)
+        assert staff.locator("#form-panel-title").inner_text() == "転入届"
+        assert field(staff, "applicant_name").locator("input").input_value() == VISITOR
+        assert field(staff, "phone").locator("input").input_value() == "090-1234-5678"
+        # The panel leaves the resident's video uncovered.
+        video = staff.locator("#remote-video").bounding_box()
+        panel = staff.locator("#form-panel").bounding_box()
+        assert video and panel and video["x"] + video["width"] <= panel["x"] + 1
 
-            fill_the_form(staff, ADDRESS)
-            assert_accessible(staff, axe, "staff call page, form panel open")
-            staff.click("#btn-form-save")
-            staff.wait_for_selector("#form-panel[data-version='2']")
-            assert (
-                staff.locator("#form-missing").inner_text() == "必須項目はすべて入力されています。"
-            )
-            push(staff)
+        fill_the_form(staff, ADDRESS)
+        assert_accessible(staff, axe, "staff call page, form panel open")
+        staff.click("#btn-form-save")
+        staff.wait_for_selector("#form-panel[data-version='2']")
+        assert staff.locator("#form-missing").inner_text() == "必須項目はすべて入力されています。"
+        push(staff)
 
-            # -- the kiosk: large, read-only, page by page; then the signature ----------
-            kiosk.wait_for_selector("#form-review[data-phase=review]")
-            assert kiosk.locator("#form-review-name").inner_text() == "転入届"
-            sheet = kiosk.locator("#form-review-sheet").inner_text()
-            assert VISITOR in sheet and ADDRESS in sheet and "タカハシ　サブロウ" in sheet
-            assert "令和元年5月1日（2019年5月1日）" in sheet
-            assert kiosk.locator("#form-review-sheet input").count() == 0  # read-only
-            # The staff member's video stays on screen beside the form.
-            assert kiosk.locator("#remote-video").is_visible()
-            size = kiosk.evaluate(
-                "() => parseFloat(getComputedStyle(document.querySelector"
-                "('#form-review-sheet dd')).fontSize)"
-            )
-            assert size >= 28, size
-            staff.wait_for_selector("#form-pages li")
-            assert staff.locator("#form-pages li[data-done=true]").count() == 0
-            assert_accessible(kiosk, axe, "kiosk, form review")
-            # Keyboard: the page's confirm button is reached and pressed without a pointer.
-            kiosk.focus("#btn-form-confirm")
-            kiosk.keyboard.press("Enter")
-            kiosk.wait_for_selector("#form-review[data-page='2']")
-            staff.wait_for_selector("#form-pages li[data-done=true]")
-            kiosk.click("#btn-form-back")
-            kiosk.wait_for_selector("#form-review[data-page='1']")
-            confirm_and_sign(kiosk, check=lambda: assert_accessible(kiosk, axe, "kiosk, signing"))
-            assert "署名を受け付けました" in kiosk.locator("#form-done-text").inner_text()
+        # -- the kiosk: large, read-only, page by page; then the signature ----------
+        kiosk.wait_for_selector("#form-review[data-phase=review]")
+        assert kiosk.locator("#form-review-name").inner_text() == "転入届"
+        sheet = kiosk.locator("#form-review-sheet").inner_text()
+        assert VISITOR in sheet and ADDRESS in sheet and "タカハシ　サブロウ" in sheet
+        assert "令和元年5月1日（2019年5月1日）" in sheet
+        assert kiosk.locator("#form-review-sheet input").count() == 0  # read-only
+        # The staff member's video stays on screen beside the form.
+        assert kiosk.locator("#remote-video").is_visible()
+        size = kiosk.evaluate(
+            "() => parseFloat(getComputedStyle(document.querySelector"
+            "('#form-review-sheet dd')).fontSize)"
+        )
+        assert size >= 28, size
+        staff.wait_for_selector("#form-pages li")
+        assert staff.locator("#form-pages li[data-done=true]").count() == 0
+        assert_accessible(kiosk, axe, "kiosk, form review")
+        # Keyboard: the page's confirm button is reached and pressed without a pointer.
+        kiosk.focus("#btn-form-confirm")
+        kiosk.keyboard.press("Enter")
+        kiosk.wait_for_selector("#form-review[data-page='2']")
+        staff.wait_for_selector("#form-pages li[data-done=true]")
+        kiosk.click("#btn-form-back")
+        kiosk.wait_for_selector("#form-review[data-page='1']")
+        confirm_and_sign(kiosk, check=lambda: assert_accessible(kiosk, axe, "kiosk, signing"))
+        assert "署名を受け付けました" in kiosk.locator("#form-done-text").inner_text()
 
-            # -- staff see the signature; the PDF has the name and the address ------------
-            staff.wait_for_selector("#form-panel[data-state=signed]")
-            assert "住民が" in staff.locator("#form-signatures").inner_text()
-            href = staff.locator("#form-pdf").get_attribute("href")
-            assert href
-            text = pdf_text(staff, href)
-            assert VISITOR in text, text[:500]
-            assert ADDRESS.split(" ")[0] in text, text[:500]
-    except BaseException:
-        print("\n".join(logs[-80:]))
-        print("--- madoguchi serve (tail) ---\n" + app.log_tail(80))
-        raise
-    with sqlite3.connect(db_of(app)) as conn:
+        # -- staff see the signature; the PDF has the name and the address ------------
+        staff.wait_for_selector("#form-panel[data-state=signed]")
+        assert "住民が" in staff.locator("#form-signatures").inner_text()
+        href = staff.locator("#form-pdf").get_attribute("href")
+        assert href
+        text = pdf_text(staff, href)
+        assert VISITOR in text, text[:500]
+        assert ADDRESS.split(" ")[0] in text, text[:500]
+    with sqlite3.connect(db_path(app)) as conn:
         state, values = conn.execute('SELECT state, "values" FROM forms').fetchone()
         signatures = conn.execute("SELECT voided_at FROM form_signatures").fetchall()
     assert state == "signed"
@@ -287,65 +179,50 @@ def test_editing_a_signed_walk_in_form_voids_the_signature_and_asks_again(
     app_in_netns: AppInNetns, chromium_in_netns: Browser
 ) -> None:
     app = app_in_netns
-    home = kiosk_home(app)
+    home = kiosk_home_path(app)
     logs: list[str] = []
-    try:
-        with (
-            person(chromium_in_netns, app.base_url, logs, "kiosk") as kiosk,
-            person(chromium_in_netns, app.base_url, logs, "staff") as staff,
-        ):
-            log_in(staff)
-            staff.goto("/staff/counter")
-            staff.click('button[data-presence-choice="available"]')
-            staff.wait_for_selector('#presence-now[data-presence="available"]')
+    with (
+        reported_on_failure(app, logs),
+        person(chromium_in_netns, app.base_url, logs, "kiosk", **SCREEN) as kiosk,
+        person(chromium_in_netns, app.base_url, logs, "staff", **SCREEN) as staff,
+    ):
+        log_in(staff)
+        open_counter_available(staff)
+        walk_in(kiosk, home, "転入の手続き")
+        answer_ring(staff)
+        kiosk.wait_for_url(re.compile(rf"{re.escape(home)}/ticket/\d+/call$"))
+        wait_connected(staff, kiosk)
 
-            kiosk.goto(home + "?lang=ja")
-            kiosk.click("a.kiosk-touch")
-            kiosk.click('a[data-kiosk="walk-in"]')
-            kiosk.locator("button.kiosk-service").filter(has_text="転入の手続き").click()
-            kiosk.wait_for_url(re.compile(rf"{re.escape(home)}/ticket/\d+"))
+        # A walk-in has no booking: nothing to pre-fill but what staff type.
+        open_form(staff)
+        assert field(staff, "applicant_name").locator("input").input_value() == ""
+        fill(staff, "applicant_name", VISITOR)
+        fill(staff, "phone", "0312345678")
+        fill_the_form(staff, ADDRESS)
+        push(staff)  # saves first
+        confirm_and_sign(kiosk)
+        staff.wait_for_selector("#form-panel[data-state=signed]")
 
-            offer = staff.locator("#offers li.offer.ringing")
-            offer.wait_for()
-            offer.locator("button.offer-accept").click()
-            staff.wait_for_url(re.compile(r"/staff/counter/call/\d+$"))
-            kiosk.wait_for_url(re.compile(rf"{re.escape(home)}/ticket/\d+/call$"))
-            wait_connected(staff, kiosk)
+        # -- an edit after the signature: warned, saved, the signature void ---------------
+        fill(staff, "address", NEW_ADDRESS)
+        assert "署名は無効" in staff.locator("#form-status").inner_text()
+        staff.click("#btn-form-save")
+        staff.wait_for_selector("#form-panel[data-state=draft]")
+        assert "無効" in staff.locator("#form-signatures li[data-void=true]").inner_text()
+        assert staff.locator("#form-pdf").is_hidden()
 
-            # A walk-in has no booking: nothing to pre-fill but what staff type.
-            open_form(staff)
-            assert field(staff, "applicant_name").locator("input").input_value() == ""
-            fill(staff, "applicant_name", VISITOR)
-            fill(staff, "phone", "0312345678")
-            fill_the_form(staff, ADDRESS)
-            push(staff)  # saves first
-            confirm_and_sign(kiosk)
-            staff.wait_for_selector("#form-panel[data-state=signed]")
-
-            # -- an edit after the signature: warned, saved, the signature void ---------------
-            fill(staff, "address", NEW_ADDRESS)
-            assert "署名は無効" in staff.locator("#form-status").inner_text()
-            staff.click("#btn-form-save")
-            staff.wait_for_selector("#form-panel[data-state=draft]")
-            assert "無効" in staff.locator("#form-signatures li[data-void=true]").inner_text()
-            assert staff.locator("#form-pdf").is_hidden()
-
-            # -- pushed again: the resident is asked again, and signs the new version -----
-            push(staff)
-            kiosk.wait_for_selector("#form-review[data-phase=review]")
-            assert "変更されました" in kiosk.locator("#form-review-intro").inner_text()
-            assert NEW_ADDRESS in kiosk.locator("#form-review-sheet").inner_text()
-            confirm_and_sign(kiosk)
-            staff.wait_for_selector("#form-panel[data-state=signed]")
-            href = staff.locator("#form-pdf").get_attribute("href")
-            assert href
-            text = pdf_text(staff, href)
-            assert NEW_ADDRESS in text and ADDRESS not in text, text[:500]
-    except BaseException:
-        print("\n".join(logs[-80:]))
-        print("--- madoguchi serve (tail) ---\n" + app.log_tail(80))
-        raise
-    with sqlite3.connect(db_of(app)) as conn:
+        # -- pushed again: the resident is asked again, and signs the new version -----
+        push(staff)
+        kiosk.wait_for_selector("#form-review[data-phase=review]")
+        assert "変更されました" in kiosk.locator("#form-review-intro").inner_text()
+        assert NEW_ADDRESS in kiosk.locator("#form-review-sheet").inner_text()
+        confirm_and_sign(kiosk)
+        staff.wait_for_selector("#form-panel[data-state=signed]")
+        href = staff.locator("#form-pdf").get_attribute("href")
+        assert href
+        text = pdf_text(staff, href)
+        assert NEW_ADDRESS in text and ADDRESS not in text, text[:500]
+    with sqlite3.connect(db_path(app)) as conn:
         signatures = conn.execute(
             "SELECT voided_at IS NOT NULL FROM form_signatures ORDER BY id"
         ).fetchall()

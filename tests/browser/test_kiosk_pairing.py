@@ -10,19 +10,16 @@ the device on the board locks the kiosk screen out at its next heartbeat.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import pytest
+from browser_call_steps import person
 from browser_harness import AppInNetns
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext, Page
+    from playwright.sync_api import Browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-TIMEOUT_MS = 45_000
 
 CITY_YAML = """\
 demo: true
@@ -79,21 +76,6 @@ def app_env(app_env: dict[str, str]) -> dict[str, str]:
         "MADOGUCHI_KIOSK_HEARTBEAT_SECONDS": "5",
         "MADOGUCHI_KIOSK_SILENT_ALERT_SECONDS": "60",
     }
-
-
-@contextmanager
-def person(browser: Browser, base_url: str, logs: list[str], who: str) -> Iterator[Page]:
-    context: BrowserContext = browser.new_context(
-        base_url=base_url, locale="ja-JP", timezone_id="Asia/Tokyo"
-    )
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    page.on("console", lambda msg: logs.append(f"[{who} console.{msg.type}] {msg.text}"))
-    page.on("pageerror", lambda exc: logs.append(f"[{who} pageerror] {exc}"))
-    try:
-        yield page
-    finally:
-        context.close()
 
 
 def test_pair_report_and_lock_out_a_kiosk(

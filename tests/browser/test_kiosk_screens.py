@@ -9,92 +9,52 @@ harness (``conftest.py``); every page visited is checked with axe-core.
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Iterator
-from datetime import timedelta
 
 import pytest
 from axe_harness import assert_accessible, load_axe
-from browser_harness import SECRET, AppInNetns
-from playwright.sync_api import Browser, BrowserContext, Page
-
-from app.core.tokens import Purpose, Tokens
+from browser_call_steps import (
+    KIOSK_VIEWPORT,
+    kiosk_home_path,
+    kiosk_sized_page,
+    ticket_for_the_first_service,
+)
+from browser_harness import (
+    AppInNetns,
+    build_city_yaml,
+    hours,
+    interpreter_entry,
+    interpreter_language,
+    service,
+    staff_member,
+)
+from playwright.sync_api import Browser, Page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-VIEWPORT = {"width": 1280, "height": 800}
-
 # Open all day, two services at the kiosk, and as many interpreter languages
 # as the demo city (they once filled the whole first view).
-KIOSK_SCREENS_CITY_YAML = """\
-demo: true
-city:
-  name_ja: てすと市
-  name_en: Test City
-  close_public_holidays: false
-  close_year_end: false
-departments:
-  - slug: soudan
-    name_ja: 総合相談課
-    name_en: General Consultation Division
-    hours:
-      mon: &allday ["00:00-23:59"]
-      tue: *allday
-      wed: *allday
-      thu: *allday
-      fri: *allday
-      sat: *allday
-      sun: *allday
-services:
-  - slug: madoguchi
-    department: soudan
-    name_ja: 窓口での相談
-    name_en: Counter consultation
-    duration: 20
-    slot_step: 5
-    channels: [kiosk, online]
-    min_notice: 0
-    horizon_days: 7
-    change_cutoff: 0
-  - slug: juminhyo
-    department: soudan
-    name_ja: 住民票の写し
-    name_en: Copy of the residence record
-    duration: 10
-    slot_step: 5
-    channels: [kiosk]
-    min_notice: 0
-    horizon_days: 7
-    change_cutoff: 0
-staff:
-  - login: yamada
-    display_name: 山田 太郎
-    email: yamada@city.test.example
-    departments: [soudan]
-    skills: [madoguchi, juminhyo]
-    password: demo
-branches:
-  - slug: kita
-    name_ja: 北支所
-    name_en: North Branch Office
-    address: てすと市北町1丁目2番3号
-    kiosks:
-      - slug: kita-1
-        name: 北支所 リモート窓口
-interpreter_languages:
-  - {code: jsl, name_ja: 手話, name_en: Japanese Sign Language, name_native: 手話}
-  - {code: pt, name_ja: ポルトガル語, name_en: Portuguese, name_native: Português}
-  - {code: zh, name_ja: 中国語, name_en: Chinese, name_native: 中文}
-  - {code: en, name_ja: 英語, name_en: English, name_native: English}
-  - {code: vi, name_ja: ベトナム語, name_en: Vietnamese, name_native: Tiếng Việt}
-interpreters:
-  - slug: silva
-    name: Ana Silva
-    email: silva@interp.test.example
-    languages: [pt, en]
-    hours:
-      mon: ["00:00-23:59"]
-"""
+KIOSK_SCREENS_CITY_YAML = build_city_yaml(
+    services=[
+        service(),
+        service(
+            "juminhyo",
+            "住民票の写し",
+            "Copy of the residence record",
+            duration=10,
+            channels=["kiosk"],
+        ),
+    ],
+    staff=[staff_member(skills=["madoguchi", "juminhyo"])],
+    interpreter_languages=[
+        interpreter_language("jsl", "手話", "Japanese Sign Language", "手話"),
+        interpreter_language("pt", "ポルトガル語", "Portuguese", "Português"),
+        interpreter_language("zh", "中国語", "Chinese", "中文"),
+        interpreter_language("en", "英語", "English", "English"),
+        interpreter_language("vi", "ベトナム語", "Vietnamese", "Tiếng Việt"),
+    ],
+    interpreters=[interpreter_entry("silva", "Ana Silva", ["pt", "en"], hours=hours(days=["mon"]))],
+)
 
 
 @pytest.fixture
@@ -110,25 +70,13 @@ def app_env(app_env: dict[str, str]) -> dict[str, str]:
 
 @pytest.fixture
 def kiosk_home(app_in_netns: AppInNetns) -> str:
-    db = app_in_netns.env["MADOGUCHI_DATABASE_URL"].removeprefix("sqlite:///")
-    with sqlite3.connect(db) as conn:
-        (kiosk_id,) = conn.execute("SELECT id FROM kiosks").fetchone()
-    token = Tokens(SECRET).issue(
-        Purpose.KIOSK, {"k": kiosk_id}, expires=app_in_netns.clock.now() + timedelta(days=1)
-    )
-    return f"/kiosk/{token}"
+    return kiosk_home_path(app_in_netns)
 
 
 @pytest.fixture
 def screen(app_in_netns: AppInNetns, chromium_in_netns: Browser) -> Iterator[Page]:
-    context: BrowserContext = chromium_in_netns.new_context(
-        base_url=app_in_netns.base_url, locale="ja-JP", viewport=VIEWPORT, bypass_csp=True
-    )
-    context.set_default_timeout(30_000)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
+    with kiosk_sized_page(chromium_in_netns, app_in_netns.base_url) as page:
+        yield page
 
 
 def in_first_view(page: Page, selector: str) -> bool:
@@ -137,8 +85,8 @@ def in_first_view(page: Page, selector: str) -> bool:
     return (
         box["x"] >= 0
         and box["y"] >= 0
-        and box["x"] + box["width"] <= VIEWPORT["width"]
-        and box["y"] + box["height"] <= VIEWPORT["height"]
+        and box["x"] + box["width"] <= KIOSK_VIEWPORT["width"]
+        and box["y"] + box["height"] <= KIOSK_VIEWPORT["height"]
     )
 
 
@@ -172,9 +120,7 @@ def test_cancelling_a_ticket_asks_once_then_says_it_is_cancelled(
     axe = load_axe()
     dialogs: list[str] = []
     screen.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    screen.goto(f"{kiosk_home}/walk-in?lang=ja")
-    screen.locator("button.kiosk-service").first.click()
-    screen.wait_for_url(re.compile(r"/ticket/\d+$"))
+    ticket_for_the_first_service(screen, kiosk_home)
     ticket_url = screen.url
     number = screen.locator(".kiosk-ticket-number").inner_text().split()[-1]
     assert not screen.is_visible("#leave-confirm")

@@ -11,84 +11,34 @@ Every page visited is checked with axe-core.
 
 from __future__ import annotations
 
-import re
-import sqlite3
 from collections.abc import Iterator
-from datetime import timedelta
 
 import pytest
 from axe_harness import assert_accessible, load_axe
-from browser_harness import SECRET, AppInNetns
-from playwright.sync_api import Browser, BrowserContext, Page
-
-from app.core.tokens import Purpose, Tokens
+from browser_call_steps import (
+    first_id,
+    kiosk_home_path,
+    kiosk_sized_page,
+    log_in,
+    open_counter_available,
+    ticket_for_the_first_service,
+)
+from browser_harness import WEEK, AppInNetns, build_city_yaml, hours, staff_member
+from playwright.sync_api import Browser, Page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-VIEWPORT = {"width": 1280, "height": 800}
 PHONE = "0123-45-6789"
 
 # The app's clock is a Wednesday 10:00 (served_clock.CITY_OPEN). Yamada works
 # the department's hours (all day) but is not at the console; Sato, also
 # qualified, works from 13:00. The city has no English kiosk name on purpose.
-WAIT_CITY_YAML = """\
-demo: true
-city:
-  name_ja: てすと市
-  name_en: Test City
-  close_public_holidays: false
-  close_year_end: false
-departments:
-  - slug: soudan
-    name_ja: 総合相談課
-    name_en: General Consultation Division
-    hours:
-      mon: &allday ["00:00-23:59"]
-      tue: *allday
-      wed: *allday
-      thu: *allday
-      fri: *allday
-      sat: *allday
-      sun: *allday
-services:
-  - slug: madoguchi
-    department: soudan
-    name_ja: 窓口での相談
-    name_en: Counter consultation
-    duration: 20
-    slot_step: 5
-    channels: [kiosk, online]
-    min_notice: 0
-    horizon_days: 7
-    change_cutoff: 0
-staff:
-  - login: yamada
-    display_name: 山田 太郎
-    email: yamada@city.test.example
-    departments: [soudan]
-    skills: [madoguchi]
-    password: demo
-  - login: sato
-    display_name: 佐藤 花子
-    email: sato@city.test.example
-    departments: [soudan]
-    skills: [madoguchi]
-    password: demo
-    hours:
-      mon: &afternoon ["13:00-17:00"]
-      tue: *afternoon
-      wed: *afternoon
-      thu: *afternoon
-      fri: *afternoon
-branches:
-  - slug: kita
-    name_ja: 北支所
-    name_en: North Branch Office
-    address: てすと市北町1丁目2番3号
-    kiosks:
-      - slug: kita-1
-        name: 北支所 リモート窓口
-"""
+WAIT_CITY_YAML = build_city_yaml(
+    staff=[
+        staff_member(),
+        staff_member("sato", "佐藤 花子", hours=hours("13:00-17:00", WEEK[:5])),
+    ],
+)
 
 
 @pytest.fixture
@@ -101,34 +51,13 @@ def app_env(app_env: dict[str, str]) -> dict[str, str]:
     return {**app_env, "MADOGUCHI_KIOSK_PHONE": PHONE}
 
 
-def open_context(browser: Browser, app: AppInNetns) -> BrowserContext:
-    context = browser.new_context(
-        base_url=app.base_url, locale="ja-JP", viewport=VIEWPORT, bypass_csp=True
-    )
-    context.set_default_timeout(30_000)
-    return context
-
-
 @pytest.fixture
 def pages(app_in_netns: AppInNetns, chromium_in_netns: Browser) -> Iterator[tuple[Page, Page]]:
-    kiosk = open_context(chromium_in_netns, app_in_netns)
-    staff = open_context(chromium_in_netns, app_in_netns)
-    try:
-        yield kiosk.new_page(), staff.new_page()
-    finally:
-        kiosk.close()
-        staff.close()
-
-
-def kiosk_home(app: AppInNetns) -> tuple[str, int, int]:
-    db = app.env["MADOGUCHI_DATABASE_URL"].removeprefix("sqlite:///")
-    with sqlite3.connect(db) as conn:
-        (kiosk_id,) = conn.execute("SELECT id FROM kiosks").fetchone()
-        (service_id,) = conn.execute("SELECT id FROM services").fetchone()
-    token = Tokens(SECRET).issue(
-        Purpose.KIOSK, {"k": kiosk_id}, expires=app.clock.now() + timedelta(days=1)
-    )
-    return f"/kiosk/{token}", kiosk_id, service_id
+    with (
+        kiosk_sized_page(chromium_in_netns, app_in_netns.base_url) as kiosk,
+        kiosk_sized_page(chromium_in_netns, app_in_netns.base_url) as staff,
+    ):
+        yield kiosk, staff
 
 
 def test_a_ticket_with_nobody_qualified_says_so_then_shows_the_wait(
@@ -136,11 +65,11 @@ def test_a_ticket_with_nobody_qualified_says_so_then_shows_the_wait(
 ) -> None:
     axe = load_axe()
     kiosk, staff = pages
-    home, kiosk_id, service_id = kiosk_home(app_in_netns)
+    kiosk_id = first_id(app_in_netns, "kiosks")
+    service_id = first_id(app_in_netns, "services")
+    home = kiosk_home_path(app_in_netns, kiosk_id)
 
-    kiosk.goto(f"{home}/walk-in?lang=ja")
-    kiosk.locator("button.kiosk-service").first.click()
-    kiosk.wait_for_url(re.compile(r"/ticket/\d+$"))
+    ticket_for_the_first_service(kiosk, home)
     ticket_url = kiosk.url
 
     # Nobody qualified at a console: no number promised.
@@ -160,14 +89,8 @@ def test_a_ticket_with_nobody_qualified_says_so_then_shows_the_wait(
     assert_accessible(kiosk, axe, "ticket, nobody qualified")
 
     # Yamada comes to the console and becomes available.
-    staff.goto("/staff/login")
-    staff.fill("#login", "yamada")
-    staff.fill("#password", "demo")
-    staff.click("form.narrow-form button[type=submit]")
-    staff.wait_for_url(re.compile(r"/staff$"))
-    staff.goto("/staff/counter")
-    staff.click('button[data-presence-choice="available"]')
-    staff.wait_for_selector('#presence-now[data-presence="available"]')
+    log_in(staff)
+    open_counter_available(staff)
 
     # The ticket screen follows by itself: an estimate now, and no apology.
     kiosk.wait_for_selector("#ticket-estimate")
