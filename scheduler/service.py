@@ -38,6 +38,7 @@ from scheduler.models import (
     BookingStatus,
     City,
     CityClosure,
+    ConfigVersion,
     Department,
     DepartmentHours,
     ExternalBusy,
@@ -78,8 +79,10 @@ BUFFER_MARGIN = timedelta(hours=6)
 # The statements every booking runs, built once: building a select and its
 # cache key costs more CPU than PostgreSQL spends running it
 # (docs/benchmarks.md, booking storm). Values go in as bound parameters.
+# The configuration token rides along: the slot query that follows needs it,
+# and a round trip of its own cost more than the subquery.
 _SERVICE_WITH_DEPARTMENT = (
-    select(Service)
+    select(Service, select(ConfigVersion.token).where(ConfigVersion.id == 1).scalar_subquery())
     .options(joinedload(Service.department))
     .where(Service.id == bindparam("service_id"))
 )
@@ -247,12 +250,16 @@ class SchedulingService:
         )
 
     def get_service(self, service_id: int) -> Service:
-        service = self.session.scalars(
+        return self._service_and_token(service_id)[0]
+
+    def _service_and_token(self, service_id: int) -> tuple[Service, str | None]:
+        """The active service and the configuration token, read in one statement."""
+        row = self.session.execute(
             _SERVICE_WITH_DEPARTMENT, {"service_id": service_id}
         ).one_or_none()
-        if service is None or not service.active:
+        if row is None or not row[0].active:
             raise InvalidBookingRequest("unknown service", field="service_id")
-        return service
+        return row[0], row[1]
 
     def departments(self) -> list[Department]:
         stmt = (
@@ -309,13 +316,20 @@ class SchedulingService:
         kiosk_id: int | None = None,
         ignore_booking_id: int | None = None,
         interpreter_language: str | None = None,
+        config_token: tuple[str | None] | None = None,
     ) -> SlotQuery:
+        """``config_token``: the configuration token, when the caller read it
+        with the service just before (in a 1-tuple: the token itself may be None)."""
         # Plain column tuples, not ORM entities: this runs on every booking and
         # entity construction was most of its cost (docs/benchmarks.md).
         lo, hi = self._utc_bounds(first, last)
         spec = service_spec(service)
         execute = self.session.execute
-        config = cache.view(self.session)
+        config = (
+            cache.view(self.session)
+            if config_token is None
+            else cache.view_at(self.session, config_token[0])
+        )
         dept_hours = config.get(
             ("department-hours", service.department_id),
             lambda: Hours(self._department_weekly(service.department_id)),
@@ -425,7 +439,7 @@ class SchedulingService:
             raise InvalidBookingRequest("'to' is before 'from'", field="to")
         if (last - first).days > 92:
             raise InvalidBookingRequest("at most 92 days at once", field="to")
-        service = self.get_service(service_id)
+        service, token = self._service_and_token(service_id)
         self.check_interpreter_language(interpreter_language)
         # Nothing outside today..horizon is bookable; clamping also keeps
         # absurd dates (year 1, year 9999) away from the calendar arithmetic.
@@ -443,6 +457,7 @@ class SchedulingService:
                 now,
                 kiosk_id=kiosk_id,
                 interpreter_language=interpreter_language,
+                config_token=(token,),
             )
         )
 
@@ -478,6 +493,7 @@ class SchedulingService:
         kiosk_id: int | None,
         ignore_booking_id: int | None = None,
         interpreter_language: str | None = None,
+        config_token: tuple[str | None] | None = None,
     ) -> tuple[Slot, SlotQuery]:
         if channel.value not in service.channels.split(","):
             raise InvalidBookingRequest("this service is not offered on that channel", "channel")
@@ -508,6 +524,7 @@ class SchedulingService:
             kiosk_id=kiosk_id,
             ignore_booking_id=ignore_booking_id,
             interpreter_language=interpreter_language,
+            config_token=config_token,
         )
         slot = slot_at(query, start)
         if slot is None:
@@ -531,7 +548,7 @@ class SchedulingService:
         return booking
 
     def book(self, req: BookingRequest, now: datetime) -> Booking:
-        service = self.get_service(req.service_id)
+        service, token = self._service_and_token(req.service_id)
         slot, query = self._free_slot(
             service,
             req.start,
@@ -539,6 +556,7 @@ class SchedulingService:
             now,
             req.kiosk_id,
             interpreter_language=req.interpreter_language,
+            config_token=(token,),
         )
         spec = query.service
         busy = spec.busy_range(slot.start)
