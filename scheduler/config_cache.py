@@ -41,7 +41,10 @@ class ConfigCache:
 
     def view(self, session: Session) -> ConfigView:
         """Read the token once; the view serves every lookup of one query."""
-        token = config_token(session)
+        return self.view_at(session, config_token(session))
+
+    def view_at(self, session: Session, token: str | None) -> ConfigView:
+        """A view for a token the caller has just read in ``session``'s transaction."""
         bind = session.get_bind()
         engine = bind if isinstance(bind, Engine) else bind.engine
         return ConfigView(self, str(engine.url), token)

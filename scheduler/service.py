@@ -14,12 +14,13 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, delete, literal, or_, select, union_all
+from sqlalchemy import Table, bindparam, delete, insert, literal, or_, select, union_all
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, joinedload, make_transient_to_detached, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from scheduler.allocation import rank_staff
 from scheduler.calendar import closed_by_notice, closed_dates, open_windows
@@ -37,6 +38,7 @@ from scheduler.models import (
     BookingStatus,
     City,
     CityClosure,
+    ConfigVersion,
     Department,
     DepartmentHours,
     ExternalBusy,
@@ -77,8 +79,10 @@ BUFFER_MARGIN = timedelta(hours=6)
 # The statements every booking runs, built once: building a select and its
 # cache key costs more CPU than PostgreSQL spends running it
 # (docs/benchmarks.md, booking storm). Values go in as bound parameters.
+# The configuration token rides along: the slot query that follows needs it,
+# and a round trip of its own cost more than the subquery.
 _SERVICE_WITH_DEPARTMENT = (
-    select(Service)
+    select(Service, select(ConfigVersion.token).where(ConfigVersion.id == 1).scalar_subquery())
     .options(joinedload(Service.department))
     .where(Service.id == bindparam("service_id"))
 )
@@ -137,6 +141,10 @@ _BOOKINGS_WINDOW = select(
     or_(Booking.staff_id.in_(_SKILLED), Booking.service_id == bindparam("service_id")),
 )
 _BOOKINGS_WINDOW_BUT_ONE = _BOOKINGS_WINDOW.where(Booking.id != bindparam("ignore_booking_id"))
+# The mapped class's table: a Core statement, which the ORM runs without its
+# bulk-insert machinery.
+_BOOKINGS = cast(Table, Booking.__table__)
+_INSERT_BOOKING = insert(_BOOKINGS).returning(_BOOKINGS.c.id)
 
 
 def new_booking_code() -> str:
@@ -242,12 +250,16 @@ class SchedulingService:
         )
 
     def get_service(self, service_id: int) -> Service:
-        service = self.session.scalars(
+        return self._service_and_token(service_id)[0]
+
+    def _service_and_token(self, service_id: int) -> tuple[Service, str | None]:
+        """The active service and the configuration token, read in one statement."""
+        row = self.session.execute(
             _SERVICE_WITH_DEPARTMENT, {"service_id": service_id}
         ).one_or_none()
-        if service is None or not service.active:
+        if row is None or not row[0].active:
             raise InvalidBookingRequest("unknown service", field="service_id")
-        return service
+        return row[0], row[1]
 
     def departments(self) -> list[Department]:
         stmt = (
@@ -304,13 +316,20 @@ class SchedulingService:
         kiosk_id: int | None = None,
         ignore_booking_id: int | None = None,
         interpreter_language: str | None = None,
+        config_token: tuple[str | None] | None = None,
     ) -> SlotQuery:
+        """``config_token``: the configuration token, when the caller read it
+        with the service just before (in a 1-tuple: the token itself may be None)."""
         # Plain column tuples, not ORM entities: this runs on every booking and
         # entity construction was most of its cost (docs/benchmarks.md).
         lo, hi = self._utc_bounds(first, last)
         spec = service_spec(service)
         execute = self.session.execute
-        config = cache.view(self.session)
+        config = (
+            cache.view(self.session)
+            if config_token is None
+            else cache.view_at(self.session, config_token[0])
+        )
         dept_hours = config.get(
             ("department-hours", service.department_id),
             lambda: Hours(self._department_weekly(service.department_id)),
@@ -420,7 +439,7 @@ class SchedulingService:
             raise InvalidBookingRequest("'to' is before 'from'", field="to")
         if (last - first).days > 92:
             raise InvalidBookingRequest("at most 92 days at once", field="to")
-        service = self.get_service(service_id)
+        service, token = self._service_and_token(service_id)
         self.check_interpreter_language(interpreter_language)
         # Nothing outside today..horizon is bookable; clamping also keeps
         # absurd dates (year 1, year 9999) away from the calendar arithmetic.
@@ -438,6 +457,7 @@ class SchedulingService:
                 now,
                 kiosk_id=kiosk_id,
                 interpreter_language=interpreter_language,
+                config_token=(token,),
             )
         )
 
@@ -473,6 +493,7 @@ class SchedulingService:
         kiosk_id: int | None,
         ignore_booking_id: int | None = None,
         interpreter_language: str | None = None,
+        config_token: tuple[str | None] | None = None,
     ) -> tuple[Slot, SlotQuery]:
         if channel.value not in service.channels.split(","):
             raise InvalidBookingRequest("this service is not offered on that channel", "channel")
@@ -503,14 +524,31 @@ class SchedulingService:
             kiosk_id=kiosk_id,
             ignore_booking_id=ignore_booking_id,
             interpreter_language=interpreter_language,
+            config_token=config_token,
         )
         slot = slot_at(query, start)
         if slot is None:
             raise SlotUnavailable("that time is not available")
         return slot, query
 
+    def _insert_booking(self, values: dict[str, Any], service: Service) -> Booking:
+        """One ``INSERT … RETURNING id``, and the row as a persistent ``Booking``.
+
+        Not the unit of work: its flush of one new row was the largest share of
+        a booking's CPU (docs/benchmarks.md, booking storm). Every column is
+        given, so the object is complete without reading the row back.
+        """
+        booking_id = self.session.connection().execute(_INSERT_BOOKING, values).scalar_one()
+        booking = Booking(id=booking_id, **values)
+        make_transient_to_detached(booking)
+        self.session.add(booking)
+        # The loaded service (and its department) stay with the booking for the
+        # mail and the response, instead of being loaded again.
+        set_committed_value(booking, "service", service)
+        return booking
+
     def book(self, req: BookingRequest, now: datetime) -> Booking:
-        service = self.get_service(req.service_id)
+        service, token = self._service_and_token(req.service_id)
         slot, query = self._free_slot(
             service,
             req.start,
@@ -518,6 +556,7 @@ class SchedulingService:
             now,
             req.kiosk_id,
             interpreter_language=req.interpreter_language,
+            config_token=(token,),
         )
         spec = query.service
         busy = spec.busy_range(slot.start)
@@ -537,35 +576,33 @@ class SchedulingService:
             if interpreter_id in taken_interpreters:
                 continue
             for _attempt in range(3):
-                booking = Booking(
-                    code=new_booking_code(),
-                    room_id=secrets.token_hex(16),
-                    service_id=service.id,
-                    # The relationship too: it keeps the loaded service (and its
-                    # department) alive for the mail, instead of reloading both.
-                    service=service,
-                    staff_id=staff_id,
-                    channel=req.channel.value,
-                    kiosk_id=req.kiosk_id if req.channel is Channel.KIOSK else None,
-                    start_at=slot.start,
-                    end_at=slot.end,
-                    busy_start=busy.start,
-                    busy_end=busy.end,
-                    status=BookingStatus.CONFIRMED,
-                    resident_name=req.name.strip(),
-                    resident_email=req.email,
-                    resident_phone=req.phone,
-                    locale=req.locale,
-                    sequence=0,
-                    booked_by_staff_id=req.booked_by_staff_id,
-                    created_at=now,
-                    updated_at=now,
-                    interpreter_id=interpreter_id,
-                    interpreter_language=req.interpreter_language,
-                )
+                values: dict[str, Any] = {
+                    "code": new_booking_code(),
+                    "room_id": secrets.token_hex(16),
+                    "service_id": service.id,
+                    "staff_id": staff_id,
+                    "channel": req.channel.value,
+                    "kiosk_id": req.kiosk_id if req.channel is Channel.KIOSK else None,
+                    "start_at": slot.start,
+                    "end_at": slot.end,
+                    "busy_start": busy.start,
+                    "busy_end": busy.end,
+                    "status": BookingStatus.CONFIRMED,
+                    "resident_name": req.name.strip(),
+                    "resident_email": req.email,
+                    "resident_phone": req.phone,
+                    "locale": req.locale,
+                    "sequence": 0,
+                    "booked_by_staff_id": req.booked_by_staff_id,
+                    "created_at": now,
+                    "updated_at": now,
+                    "cancelled_at": None,
+                    "interpreter_id": interpreter_id,
+                    "interpreter_language": req.interpreter_language,
+                }
                 try:
                     with self.session.begin_nested():
-                        self.session.add(booking)
+                        booking = self._insert_booking(values, service)
                 except (IntegrityError, OperationalError) as exc:
                     if isinstance(exc, IntegrityError) and _is_code_collision(exc):
                         continue

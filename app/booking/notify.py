@@ -7,8 +7,9 @@ rolls back never sends a confirmation, and a crash never loses one.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.booking.views import booking_ics, calendar_event, interpreter_label
@@ -37,6 +38,7 @@ def english_when(booking: Booking, ctx: AppContext) -> str:
 
 
 REMINDER_KIND = "booking-reminder"
+_INSERT_OUTBOX = insert(cast(Table, OutboxMail.__table__))
 
 
 class Notifier:
@@ -63,26 +65,32 @@ class Notifier:
         if self.ctx.settings.webhook_url:
             # Gateways (LINE, SMS) reach residents by phone where they gave one.
             recipients.append(("webhook", phone or to))
-        for channel, address in recipients:
-            if not address:
-                continue  # phone-only residents (代理予約) get a printed slip instead
-            self.session.add(
-                OutboxMail(
-                    kind=kind,
-                    channel=channel,
-                    to_addr=address,
-                    subject=subject,
-                    body=body,
-                    ics=ics.decode() if ics and channel == "mail" else None,
-                    created_at=now,
-                    attempts=0,
-                    status=OutboxStatus.PENDING,
-                    locale=locale,
-                    booking_id=booking.id if booking is not None else None,
-                    waitlist_entry_id=waitlist_entry_id,
-                    dedup_key=f"{dedup_key}:{channel}" if dedup_key else None,
-                )
-            )
+        rows = [
+            {
+                "kind": kind,
+                "channel": channel,
+                "to_addr": address,
+                "subject": subject,
+                "body": body,
+                "ics": ics.decode() if ics and channel == "mail" else None,
+                "created_at": now,
+                "attempts": 0,
+                "status": OutboxStatus.PENDING,
+                "locale": locale,
+                "booking_id": booking.id if booking is not None else None,
+                "waitlist_entry_id": waitlist_entry_id,
+                "dedup_key": f"{dedup_key}:{channel}" if dedup_key else None,
+            }
+            for channel, address in recipients
+            # Phone-only residents (代理予約) get a printed slip instead.
+            if address
+        ]
+        if rows:
+            # A Core INSERT at once, not an OutboxMail for the unit of work:
+            # that flush cost more CPU than the rest of the mail (docs/benchmarks.md,
+            # booking storm). A duplicate ``dedup_key`` raises here, inside the
+            # caller's savepoint, instead of at the next flush.
+            self.session.connection().execute(_INSERT_OUTBOX, rows)
 
     def _booking_mail(
         self,
