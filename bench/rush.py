@@ -97,6 +97,8 @@ WAIT_URL = re.compile(r'data-wait-url="(/rush/wait/[^"]+)"')
 WINDOW = 10.0  # seconds per latency window
 TIMEOUT = 60.0
 WARM_UP = 10  # concurrent requests of each kind per server before the run
+POOLS_PER_SERVER = 12  # HTTP connection pools per server in each client process
+POOL_CONNECTIONS = 32  # connections per pool
 MAX_TRIES = 10  # booking attempts per admitted resident before giving up (counted as error)
 
 
@@ -423,31 +425,46 @@ async def drive(
     # Idle connections are dropped well before uvicorn's 5-second keep-alive
     # closes them, so a request never goes out on a connection the server is
     # closing, even when a loaded machine runs this event loop seconds late.
-    limits = httpx.Limits(max_connections=400, max_keepalive_connections=400, keepalive_expiry=1.0)
+    #
+    # Small pools, many of them: httpcore matches every waiting request against
+    # every connection of its pool on each event, so one pool of 400
+    # connections with thousands of residents queued on it spent the client's
+    # whole CPU there (py-spy: Origin.__eq__, can_handle_request) while the
+    # servers sat at 5 % each.
+    limits = httpx.Limits(
+        max_connections=POOL_CONNECTIONS,
+        max_keepalive_connections=POOL_CONNECTIONS,
+        keepalive_expiry=1.0,
+    )
     clients = [
-        httpx.AsyncClient(
-            limits=limits,
-            timeout=TIMEOUT,
-            trust_env=False,
-            follow_redirects=False,
-            # One client stands for thousands of browsers: it must keep no cookies.
-            cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
-        )
+        [
+            httpx.AsyncClient(
+                limits=limits,
+                timeout=TIMEOUT,
+                trust_env=False,
+                follow_redirects=False,
+                # One client stands for many browsers: it must keep no cookies.
+                cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
+            )
+            for _ in range(POOLS_PER_SERVER)
+        ]
         for _ in bases
     ]
     try:
         tasks = []
         for resident in residents:
             n = resident.n % len(bases)
+            pool = clients[n][(resident.n // len(bases)) % POOLS_PER_SERVER]
             rng = random.Random(seed * 100_003 + resident.n)
             target = queue_resident if mode == "queue" else direct_resident
             tasks.append(
-                asyncio.create_task(target(run, clients[n], bases[n], service_id, resident, rng))
+                asyncio.create_task(target(run, pool, bases[n], service_id, resident, rng))
             )
         await asyncio.gather(*tasks)
     finally:
-        for client in clients:
-            await client.aclose()
+        for pools in clients:
+            for client in pools:
+                await client.aclose()
 
 
 async def warm_up(bases: list[str], service_id: int) -> None:
