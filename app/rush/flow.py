@@ -164,6 +164,13 @@ def remembered(ctx: AppContext, service_id: int, number: int, now: datetime) -> 
     hit = _memo(ctx).services.get(service_id)
     if hit is None or time.monotonic() >= hit[0] or not hit[1].rush:
         return None
+    return _waiting_from_memory(ctx, service_id, number, now)
+
+
+def _waiting_from_memory(
+    ctx: AppContext, service_id: int, number: int, now: datetime
+) -> Place | None:
+    """A still-waiting number's place from the row this process knows full or read moments ago."""
     known = known_full(ctx, service_id, now) or recent_row(ctx, service_id, now)
     if known is None or not known.admitted < number <= known.issued:
         return None
@@ -177,10 +184,10 @@ def look(ctx: AppContext, service: Service, number: int, now: datetime) -> Place
     queue's row (two for an admitted number); a number still waiting, when
     this process read the row moments ago or knows the queue full, none.
     """
+    spot = _waiting_from_memory(ctx, service.id, number, now)
+    if spot is not None:
+        return spot
     rules = policy(ctx)
-    known = known_full(ctx, service.id, now) or recent_row(ctx, service.id, now)
-    if known is not None and known.admitted < number <= known.issued:
-        return queue.waiting_place(known, number, now, rules)
     with ctx.sessions() as session:
         row = queue.read_state(session, service.id)
         if row is not None and not (
