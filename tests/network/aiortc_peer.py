@@ -50,6 +50,8 @@ def nominated_pair(pc: Any) -> dict[str, Any]:
     return {
         "local": pair.local_candidate.type,
         "remote": pair.remote_candidate.type,
+        "localAddress": pair.local_candidate.host,
+        "remoteAddress": pair.remote_candidate.host,
     }
 
 

@@ -112,12 +112,20 @@ def candidate_types(page: Page) -> set[str]:
 
 
 def assert_relay(stats: dict[str, Any], case: str, who: str) -> None:
+    """The selected pair is relay on our end, and its far end is a relay
+    allocation too: both on the TURN server in the DMZ."""
     pair = stats["pair"]
     assert pair["local"] == "relay", (who, pair)
-    assert pair["remote"] == "relay", (who, pair)
     assert pair["relayProtocol"] == case, (who, pair)
-    # Both ends are allocations on the TURN server in the DMZ.
     assert pair["localAddress"] == TURN_ADDR, (who, pair)
+    if pair["remote"] == "prflx":
+        # The far end's first check reached us before its trickled relay
+        # candidate did (one TURN address, so our permission for it was
+        # already there). Chrome hides a peer-reflexive address in getStats;
+        # the far end's own selected pair, checked in turn, shows it relayed.
+        assert pair["remoteAddress"] in ("", None), (who, pair)
+        return
+    assert pair["remote"] == "relay", (who, pair)
     assert pair["remoteAddress"] == TURN_ADDR, (who, pair)
 
 
@@ -213,13 +221,17 @@ def test_aiortc_to_chromium_through_turn(
             resident = open_call_page(res_b, PUBLIC_URL, logs, "resident")
             join(resident, room, "resident", "r-1")
             before = stats_when_media(resident, "resident")
-            assert_relay(before, case, "resident")
-            assert_flowing(resident, before, "resident")
-            assert_call_screen_says_relay(resident, case, "resident")
             # The other direction, seen by aiortc: decoded video and audio from Chromium.
             result = read_result(peer, TIMEOUT_MS / 1000)
             assert result["video_frames"] > 0 and result["audio_frames"] >= 50, result
-            assert result["pair"] == {"local": "relay", "remote": "relay"}, result
+            assert result["pair"]["local"] == "relay", result
+            assert result["pair"]["remote"] in ("relay", "prflx"), result
+            # aioice shows a peer-reflexive address too: the resident's relay allocation.
+            assert result["pair"]["localAddress"] == TURN_ADDR, result
+            assert result["pair"]["remoteAddress"] == TURN_ADDR, result
+            assert_relay(before, case, "resident")
+            assert_flowing(resident, before, "resident")
+            assert_call_screen_says_relay(resident, case, "resident")
     except BaseException:
         print("\n".join(logs[-60:]))
         print(city.app_tail())
