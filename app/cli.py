@@ -1,4 +1,10 @@
-"""The ``madoguchi`` command."""
+"""The ``madoguchi`` command.
+
+Each subcommand imports the parts it runs: the web app, LINE's SDK and the
+signaling node together take seconds to import, which ``madoguchi import``,
+``db upgrade`` and ``api-key`` (run by operators and by every test that
+seeds a server) should not wait for.
+"""
 
 from __future__ import annotations
 
@@ -17,21 +23,13 @@ from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
-import uvicorn
-
 from app.auth import api_keys
 from app.core import logs
 from app.core.clock import Clock
 from app.core.context import AppContext
 from app.core.db import make_engine
 from app.core.settings import ConfigurationError, Settings
-from app.line import richmenu
-from app.line.client import LineNotConfigured, blob_api, messaging_api
-from app.main import create_app
-from app.ops import doctor, jobs
-from app.ops.demo import ensure_demo_city
 from app.ops.migrate import upgrade
-from app.signaling_node import start_signaling
 
 log = logging.getLogger("madoguchi")
 
@@ -84,6 +82,13 @@ async def serve(settings: Settings, clock: Clock | None = None) -> None:
     starts at a time of their choosing (tests/browser/serve_in_netns.py), and
     it reaches the app, the embedded signaling node and the jobs alike.
     """
+    import uvicorn
+
+    from app.main import create_app
+    from app.ops import jobs
+    from app.ops.demo import ensure_demo_city
+    from app.signaling_node import start_signaling
+
     _cap_malloc_arenas()
     ctx = AppContext.from_settings(settings, clock=clock)
     if settings.mode == "demo":
@@ -137,6 +142,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_signaling(args: argparse.Namespace) -> int:
+    from app.signaling_node import start_signaling
+
     settings = load_settings()
     if args.port is not None:
         settings.signaling_port = args.port
@@ -206,6 +213,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from app.ops import jobs
+
     ctx = AppContext.from_settings(load_settings())
     stop = asyncio.Event()
     with contextlib.suppress(KeyboardInterrupt):
@@ -239,6 +248,8 @@ def cmd_api_key(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
+    from app.ops import doctor
+
     checks = asyncio.run(
         doctor.run_doctor(
             args.base_url,
@@ -254,6 +265,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_line(args: argparse.Namespace) -> int:
+    from app.line import richmenu
+    from app.line.client import LineNotConfigured, blob_api, messaging_api
+
     settings = load_settings()
     try:
         menu_id = richmenu.setup(

@@ -18,14 +18,25 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
-from linebot.v3.messaging import ApiException, MessagingApi, PushMessageRequest
+from linebot.v3.messaging import (
+    Action,
+    ApiException,
+    ButtonsTemplate,
+    Message,
+    MessagingApi,
+    PostbackAction,
+    PushMessageRequest,
+    TemplateMessage,
+    TextMessage,
+    URIAction,
+)
 from sqlalchemy.orm import Session, sessionmaker
 from urllib3.exceptions import HTTPError
 
 from app.core.clock import Clock
 from app.core.outbox import DeliveryError, OutboxMail
 from app.line.links import deactivate
-from app.line.messages import build
+from app.line.messages import ACTIONS_MAX, ALT_TEXT_MAX, BUTTONS_TEXT_MAX, TEXT_MAX
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +69,30 @@ def retry_after(
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(when - now, timedelta(0))
+
+
+def _action(spec: dict[str, str]) -> Action:
+    if spec["type"] == "postback":
+        return PostbackAction(label=spec["label"], data=spec["data"])
+    return URIAction(label=spec["label"], uri=spec["uri"])
+
+
+def build(subject: str, body: str, actions: list[dict[str, str]] | None) -> list[Message]:
+    """The text, then (when there are actions) their buttons under the subject line."""
+    text = f"{subject}\n\n{body}" if subject else body
+    messages: list[Message] = [TextMessage(text=text.strip()[:TEXT_MAX])]
+    if actions:
+        headline = (subject or body).strip()
+        messages.append(
+            TemplateMessage(
+                alt_text=headline[:ALT_TEXT_MAX],
+                template=ButtonsTemplate(
+                    text=headline[:BUTTONS_TEXT_MAX],
+                    actions=[_action(a) for a in actions[:ACTIONS_MAX]],
+                ),
+            )
+        )
+    return messages
 
 
 class LineChannel:

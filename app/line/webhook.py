@@ -14,8 +14,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from linebot.v3 import WebhookParser
-from linebot.v3.exceptions import InvalidSignatureError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -42,6 +40,10 @@ class Received:
 
 
 def _events(secret: str, body: str, signature: str) -> list[dict[str, Any]]:
+    # line-bot-sdk takes seconds to import: a city without LINE never loads it.
+    from linebot.v3 import WebhookParser
+    from linebot.v3.exceptions import InvalidSignatureError
+
     if not signature:
         raise WebhookRefused("signature-missing", "X-Line-Signature is missing.")
     try:
