@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Protocol
 
 from fastapi import Request
 from fastapi.routing import APIRoute
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,11 @@ class ErrorPageRoute(APIRoute):
         async def guarded(request: Request) -> Response:
             try:
                 return await handler(request)
+            except ClientDisconnect:
+                # The visitor closed the page before their form arrived (a
+                # resident giving up in a rush): nobody is left to answer.
+                log.info("%s page %s %s: the client left mid-request", area, request.method, path)
+                return Response(status_code=400)
             except Exception as exc:
                 page = self.classify(exc)
                 if page is None:
