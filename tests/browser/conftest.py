@@ -51,9 +51,12 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -150,6 +153,38 @@ def app_clock() -> OffsetClock:
     return city_open_clock()
 
 
+# Migrated and imported databases, by city and settings: most tests seed the same
+# city, and a copy of the file is the same database for a fraction of the time.
+_SEEDED: dict[tuple[str, frozenset[tuple[str, str]]], Path] = {}
+
+
+def seed_database(
+    ns: NetworkNamespace, env: dict[str, str], city_yaml: str, tmp_path: Path
+) -> None:
+    """``madoguchi db upgrade`` and ``madoguchi import`` into the app's SQLite file."""
+    url = env["MADOGUCHI_DATABASE_URL"]
+    target = Path(url.removeprefix("sqlite:///"))
+    key = (city_yaml, frozenset((k, v) for k, v in env.items() if k != "MADOGUCHI_DATABASE_URL"))
+    template = _SEEDED.get(key)
+    if template is not None:
+        _copy_database(template, target)
+        return
+    city = tmp_path / "city.yaml"
+    city.write_text(city_yaml, encoding="utf-8")
+    # `madoguchi db upgrade`, in this process: it saves a Python start-up.
+    upgrade(url)
+    madoguchi(ns, env, "import", str(city))
+    template = Path(tempfile.mkdtemp(prefix="mdg-seeded-")) / "seeded.db"
+    _copy_database(target, template)
+    _SEEDED[key] = template
+
+
+def _copy_database(source: Path, target: Path) -> None:
+    """SQLite's online backup: complete even while the source's WAL is not checkpointed."""
+    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
+        src.backup(dst)
+
+
 @pytest.fixture
 def app_in_netns(
     netns_here: NetworkNamespace,
@@ -159,11 +194,7 @@ def app_in_netns(
     tmp_path: Path,
 ) -> Iterator[AppInNetns]:
     """``madoguchi serve`` in the namespace, on a fresh SQLite seeded from ``city_yaml``."""
-    city = tmp_path / "city.yaml"
-    city.write_text(city_yaml, encoding="utf-8")
-    # `madoguchi db upgrade`, in this process: it saves a Python start-up.
-    upgrade(app_env["MADOGUCHI_DATABASE_URL"])
-    madoguchi(netns_here, app_env, "import", str(city))
+    seed_database(netns_here, app_env, city_yaml, tmp_path)
     log_path = tmp_path / "serve.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
