@@ -17,19 +17,8 @@ import uuid
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
 
-from linebot.v3.messaging import (
-    Action,
-    ApiException,
-    ButtonsTemplate,
-    Message,
-    MessagingApi,
-    PostbackAction,
-    PushMessageRequest,
-    TemplateMessage,
-    TextMessage,
-    URIAction,
-)
 from sqlalchemy.orm import Session, sessionmaker
 from urllib3.exceptions import HTTPError
 
@@ -37,6 +26,13 @@ from app.core.clock import Clock
 from app.core.outbox import DeliveryError, OutboxMail
 from app.line.links import deactivate
 from app.line.messages import ACTIONS_MAX, ALT_TEXT_MAX, BUTTONS_TEXT_MAX, TEXT_MAX
+
+if TYPE_CHECKING:
+    from linebot.v3.messaging import Action, Message, MessagingApi
+
+# line-bot-sdk (~850 pydantic v1 models) takes seconds to import, so its
+# models are imported where a push is built: a city without a LINE channel
+# access token never loads it, and `madoguchi serve` starts that much sooner.
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +68,8 @@ def retry_after(
 
 
 def _action(spec: dict[str, str]) -> Action:
+    from linebot.v3.messaging import PostbackAction, URIAction
+
     if spec["type"] == "postback":
         return PostbackAction(label=spec["label"], data=spec["data"])
     return URIAction(label=spec["label"], uri=spec["uri"])
@@ -79,6 +77,8 @@ def _action(spec: dict[str, str]) -> Action:
 
 def build(subject: str, body: str, actions: list[dict[str, str]] | None) -> list[Message]:
     """The text, then (when there are actions) their buttons under the subject line."""
+    from linebot.v3.messaging import ButtonsTemplate, TemplateMessage, TextMessage
+
     text = f"{subject}\n\n{body}" if subject else body
     messages: list[Message] = [TextMessage(text=text.strip()[:TEXT_MAX])]
     if actions:
@@ -109,6 +109,8 @@ class LineChannel:
         self.base_url, self.timeout = base_url, timeout
 
     def deliver(self, row: OutboxMail) -> None:
+        from linebot.v3.messaging import ApiException, PushMessageRequest
+
         request = PushMessageRequest(
             to=row.to_addr, messages=build(row.subject, row.body, row.actions)
         )

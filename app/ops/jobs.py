@@ -23,6 +23,8 @@ from app.core.outbox import Channel, MailChannel, Mailer, SmtpMailer, deliver_pe
 from app.core.webhook import WebhookChannel
 from app.counter.settings import CounterSettings
 from app.forms import jobs as forms_jobs
+from app.line.channel import LineChannel
+from app.line.client import messaging_api
 from app.line.fanout import fan_out
 from app.line.service import process_events
 from app.tracker import jobs as tracker_jobs
@@ -59,10 +61,6 @@ def channels_from(ctx: AppContext, mailer: Mailer | None) -> dict[str, Channel]:
         else:
             channels["webhook"] = WebhookChannel(s.webhook_url, s.webhook_secret, ctx.clock)
     if s.line_channel_access_token:
-        # line-bot-sdk takes seconds to import: only a city using LINE loads it.
-        from app.line.channel import LineChannel
-        from app.line.client import messaging_api
-
         channels["line"] = LineChannel(
             messaging_api(s), ctx.writer_sessions, ctx.clock, base_url=s.public_base_url
         )
