@@ -33,6 +33,7 @@ from app.core.context import AppContext
 from app.core.db import REQUEST_THREADS
 from app.core.networks import StaffNetworkGate
 from app.core.settings import Settings
+from app.line import webhook as line_webhook
 from app.ops import metrics
 from media.echo import EchoService
 from media.http import precheck_router
@@ -46,6 +47,8 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
     if ctx is None:
         ctx = AppContext.from_settings(Settings())
     precheck = EchoService(ice_servers=ctx.settings.ice_servers)
+    if ctx.settings.line_channel_secret:
+        line_webhook.load_sdk()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -39,6 +39,11 @@ class Received:
     ignored: list[str] = field(default_factory=list)
 
 
+def load_sdk() -> None:
+    """Import line-bot-sdk's parser now, so LINE's first webhook does not wait seconds for it."""
+    from linebot.v3 import WebhookParser  # noqa: F401
+
+
 def _events(secret: str, body: str, signature: str) -> list[dict[str, Any]]:
     # line-bot-sdk takes seconds to import: a city without LINE never loads it.
     from linebot.v3 import WebhookParser
