@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from app.core.context import AppContext
 from app.core.db import chunks
@@ -19,6 +21,14 @@ log = logging.getLogger(__name__)
 WRITE_BATCH = 25
 
 
+def _raced(session: Session) -> None:
+    """Another app process's jobs loop created one of these records first (one
+    record per room is unique): its record stands, and the next pass, reading
+    it, refreshes what this one would have."""
+    session.rollback()
+    log.info("session records: another process wrote this batch first; next pass")
+
+
 def run_once(ctx: AppContext) -> None:
     now = ctx.clock.now()
     # Decide by reading (no lock); write only what changes, a few records per
@@ -28,14 +38,20 @@ def run_once(ctx: AppContext) -> None:
     for chunk in chunks(stale.bookings, WRITE_BATCH):
         with ctx.writer_sessions() as session:
             builder = RecordBuilder(session)
-            for booking in session.scalars(select(Booking).where(Booking.id.in_(chunk))):
-                builder.sync_booking(booking, now)
-            session.commit()
+            try:
+                for booking in session.scalars(select(Booking).where(Booking.id.in_(chunk))):
+                    builder.sync_booking(booking, now)
+                session.commit()
+            except IntegrityError:
+                _raced(session)
     for chunk in chunks(stale.tickets, WRITE_BATCH):
         with ctx.writer_sessions() as session:
-            tickets = session.scalars(select(QueueTicket).where(QueueTicket.id.in_(chunk)))
-            RecordBuilder(session).sync_tickets(tickets, now)
-            session.commit()
+            try:
+                tickets = session.scalars(select(QueueTicket).where(QueueTicket.id.in_(chunk)))
+                RecordBuilder(session).sync_tickets(tickets, now)
+                session.commit()
+            except IntegrityError:
+                _raced(session)
     touched = len(stale.bookings) + len(stale.tickets)
     if touched:
         log.debug("session records: %d refreshed", touched)
