@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine
+import pytest
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from tracker_helpers import NOW, MiniCity, add_event, make_booking
 
 from app.calls.consultations import Consultations
+from app.core.context import AppContext
 from app.counter.models import QueueTicket
+from app.tracker import jobs as tracker_jobs
 from app.tracker.models import SessionRecord
 from app.tracker.record_builder import RecordBuilder
 from scheduler.models import Booking, Staff
@@ -223,3 +229,35 @@ def make_walk_in_ticket(session: Session, city: MiniCity, at: datetime) -> Queue
     session.add(ticket)
     session.flush()
     return ticket
+
+
+def test_two_processes_creating_one_walk_in_record_leave_one_and_no_error(
+    ctx: AppContext, city: MiniCity, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another app process's jobs loop inserts the record while this one is about to."""
+    engine = ctx.engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: the second reads the first's record")
+    start = NOW - timedelta(minutes=10)
+    with Session(engine) as session:
+        ticket = make_walk_in_ticket(session, city, start)
+        add_event(session, ticket.room_id, "join", start, "kiosk:1", "kiosk")
+        staff = f"staff:{city.staff_ids[2]}"
+        add_event(session, ticket.room_id, "join", start + timedelta(minutes=3), staff, "staff")
+        session.commit()
+        room = ticket.room_id
+    caplog.set_level(logging.INFO, logger="app.tracker.jobs")
+    with Session(engine) as other:
+        # The other process's insert, flushed but not committed: ours waits on it.
+        assert RecordBuilder(other).sync_walk_ins(NOW) == 1
+        other.flush()
+        with ThreadPoolExecutor(1) as pool:
+            ours = pool.submit(tracker_jobs.run_once, ctx)
+            time.sleep(1.0)
+            assert not ours.done()  # blocked on the unique index
+            other.commit()
+            ours.result(timeout=30)  # no exception
+    with Session(engine) as session:
+        records = session.scalars(select(SessionRecord).where(SessionRecord.room == room)).all()
+        assert len(records) == 1
+    assert any("another process wrote this batch first" in r.getMessage() for r in caplog.records)
